@@ -1,0 +1,46 @@
+"""`python -m plugin`: every DESIGN.md command exists; those not built yet say so and exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from plugin.__main__ import COMMANDS, NOT_IMPLEMENTED_EXIT
+from plugin.demo import REPO_ROOT, simulator_available
+
+DESIGN_COMMANDS = "serve worker scheduler install uninstall doctor reconcile rebuild stats digest demo".split()
+
+
+def run_plugin(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "plugin", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_the_commands_are_those_of_the_design() -> None:
+    assert list(COMMANDS) == DESIGN_COMMANDS
+
+
+@pytest.mark.parametrize("command", [name for name in DESIGN_COMMANDS if name != "demo"])
+def test_unbuilt_command_says_so_and_exits_2(command: str) -> None:
+    result = run_plugin(command)
+    assert result.returncode == NOT_IMPLEMENTED_EXIT == 2
+    assert result.stderr.strip() == f"not implemented yet: {command}"
+    assert result.stdout == ""
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run_plugin("frobnicate")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+@pytest.mark.skipif(not simulator_available(), reason="simulator/ is not runnable yet (no simulator/__main__.py)")
+def test_demo_reports_the_simulator_and_redis_and_exits_0() -> None:
+    result = run_plugin("demo", timeout=90)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("simulator: http://127.0.0.1:") for line in lines), result.stdout
+    assert any(line.startswith("redis: ") for line in lines), result.stdout
