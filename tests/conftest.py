@@ -10,6 +10,8 @@ import redis
 
 from plugin.redis_runtime import RedisRuntime, ensure_redis, url_with_db
 
+pytest_plugins = ["tests.simulator_fixtures"]
+
 # --------------------------------------------------------------------------------------------------
 # Redis: one real Redis per session (REDIS_URL, the local one, or a server started for the run);
 # the tests use their own database number and flush only that database.

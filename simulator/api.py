@@ -1,0 +1,978 @@
+"""The forum's REST API: Discourse's own paths, parameters, answers and errors.
+
+Every route accepts its path with or without `.json` (as Rails does), form-encoded and JSON bodies alike
+(`tags[]` repeated form fields or a JSON array; `post[raw]` or `{"post": {"raw": …}}`). Reads work without a
+key, as for an anonymous visitor; writes need the key. The rules themselves (who may see or do what, validation)
+live in :mod:`simulator.state`; the JSON shapes in :mod:`simulator.serializers`.
+"""
+from __future__ import annotations
+
+import functools
+import secrets
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import quote
+
+from flask import Blueprint, Response, jsonify, redirect, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from . import serializers as ser
+from .auth import current_user, forum, require_admin, require_staff
+from .state import LIKE, POST_REGULAR, Category, ForumError, Group, Post, Topic, User, anonymous_user, parse_time
+
+blueprint = Blueprint("api", __name__)
+
+GLOBAL_SETTINGS = frozenset({"max_admin_api_reqs_per_minute"})
+"""Settings that live in Discourse's GlobalSetting (config file / environment), not in site settings."""
+LATEST_POSTS_PAGE = 50
+"""`GET /posts.json` page size (LatestPostsQuery::PAGE_SIZE)."""
+SEARCH_PAGE = 50
+GROUP_MEMBERS_DEFAULT_LIMIT = 50
+AUTHORIZED_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "heic", "heif", "webp", "avif", "svg")
+"""Site setting `authorized_extensions` default (staff get no more by default)."""
+MAX_IMAGE_SIZE_KB = 4096
+NOT_FOUND_MESSAGE = "The requested URL or resource could not be found."
+DELETE_TOPIC_FAILED = "There was an error deleting that topic. Please contact the site's administrator."
+
+
+def route(rule: str, methods: list[str]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `rule` and `rule + ".json"` for one view, as Discourse's routes accept both.
+
+    The view runs under the forum's lock, so a threaded server never serializes a half-made change.
+    """
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with forum().lock:
+                return view(*args, **kwargs)
+        blueprint.add_url_rule(rule + ".json", endpoint=view.__name__, view_func=locked, methods=methods)
+        blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=locked, methods=methods)
+        return locked
+    return register
+
+
+# --------------------------------------------------------------------------------------------- parameters
+
+
+@dataclass
+class Params:
+    """Rails-style params: the JSON body, the form and the query string merged (JSON first, then form, query)."""
+
+    body: dict[str, Any]
+    form: MultiDict[str, str]
+    args: MultiDict[str, str]
+
+    @classmethod
+    def from_request(cls) -> Params:
+        body: dict[str, Any] = {}
+        if request.is_json and request.get_data():
+            try:
+                parsed = request.get_json(force=True)
+            except BadRequest as exc:
+                raise ForumError.bad_params("The JSON you sent could not be parsed.") from exc
+            if isinstance(parsed, dict):
+                body = parsed
+        return cls(body=body, form=request.form, args=request.args)
+
+    def has(self, name: str) -> bool:
+        return name in self.body or name in self.form or name in self.args
+
+    def raw(self, name: str) -> Any:
+        """The value as sent: a JSON value keeps its type (so `true` is not `"true"`)."""
+        if name in self.body:
+            return self.body[name]
+        if name in self.form:
+            return self.form[name]
+        return self.args.get(name)
+
+    def text(self, name: str) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def required(self, name: str) -> str:
+        """`params.require(name)`: absent or blank is a 400."""
+        value = self.text(name)
+        if value is None or not value.strip():
+            raise missing(name)
+        return value
+
+    def integer(self, name: str) -> int | None:
+        value = self.text(name)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise ForumError.bad_params(f"{name} must be an integer, got {value!r}") from exc
+
+    def boolean(self, name: str) -> bool:
+        """ActiveModel::Type::Boolean: anything but false, 0, "0", "f", "false", "off" (any case) or blank."""
+        value = self.raw(name)
+        if value is None or value is False or value == 0:
+            return False
+        return str(value).strip().lower() not in ("", "0", "f", "false", "off")
+
+    def items(self, name: str) -> list[Any] | None:
+        """An array param: a JSON array under `name` or `name[]`, or repeated `name[]` form/query fields.
+
+        None when the param is absent (so "no change" differs from "set to empty").
+        """
+        for key in (name, f"{name}[]"):
+            if key in self.body:
+                value = self.body[key]
+                if value is None:
+                    return []
+                return value if isinstance(value, list) else [value]
+        for source in (self.form, self.args):
+            if f"{name}[]" in source:
+                return [v for v in source.getlist(f"{name}[]") if v != ""]
+            if name in source:
+                return [v for v in source.getlist(name) if v != ""]
+        return None
+
+    def nested(self, outer: str) -> dict[str, Any] | None:
+        """A hash param: `{"outer": {...}}` in JSON, or `outer[key]=…` form/query fields."""
+        if isinstance(self.body.get(outer), dict):
+            return dict(self.body[outer])
+        found: dict[str, Any] = {}
+        prefix = f"{outer}["
+        for source in (self.args, self.form):
+            for key in source:
+                if key.startswith(prefix) and key.endswith("]"):
+                    found[key[len(prefix):-1]] = source[key]
+        return found or None
+
+
+def missing(name: str) -> ForumError:
+    return ForumError.bad_params(f"param is missing or the value is empty: {name}")
+
+
+def params() -> Params:
+    return Params.from_request()
+
+
+def viewer() -> User:
+    """The acting user, or the anonymous visitor when no key was sent (a bad key is still a 403)."""
+    return current_user(required=False) or anonymous_user()
+
+
+def actor() -> User:
+    """The acting user of a write: no key is a 403, as Discourse answers an anonymous write."""
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def empty() -> Response:
+    """`render body: nil`: a 200 with no body."""
+    return Response(b"", status=200, content_type="text/plain; charset=utf-8")
+
+
+def tag_names(values: list[Any]) -> list[str]:
+    """Tag params as names: strings, or the `{id, name}` objects Discourse accepts since 2026."""
+    names: list[str] = []
+    tags_by_id = {t.id: t.name for t in forum().tags.values()}
+    for value in values:
+        if isinstance(value, dict):
+            if value.get("name"):
+                names.append(str(value["name"]))
+            elif str(value.get("id", "")).isdigit() and int(value["id"]) in tags_by_id:
+                names.append(tags_by_id[int(value["id"])])
+        elif str(value).strip():
+            names.append(str(value))
+    return names
+
+
+# --------------------------------------------------------------------------------------------- users
+
+
+@route("/session/hp", ["GET"])
+def honeypot():  # type: ignore[no-untyped-def]
+    """The sign-up honeypot pydiscourse reads before `POST /users.json`."""
+    viewer()
+    return jsonify(value=secrets.token_hex(16), challenge=secrets.token_hex(16))
+
+
+@route("/users", ["POST"])
+def create_user():  # type: ignore[no-untyped-def]
+    """`POST /users.json`: 200 with `success` either way, as Discourse answers (errors per field)."""
+    who = viewer()
+    p = params()
+    username = p.text("username") or ""
+    email = p.text("email") or ""
+    active = who.admin and p.boolean("active")
+    try:
+        user = forum().create_user(username=username, name=p.text("name") or "", email=email,
+                                   password=p.text("password") or "", active=active)
+    except ForumError as exc:
+        if exc.status != 422:
+            raise
+        field = "email" if "email" in exc.errors[0].lower() else "username"
+        return jsonify(success=False, message=" ".join(exc.errors), errors={field: exc.errors},
+                       values={"name": p.text("name") or "", "username": username, "email": email},
+                       is_developer=False)
+    message = ("Your account is activated and ready to use." if user.active else
+               f"You’re almost done! We sent an activation mail to <b>{user.email}</b>.")
+    return jsonify(success=True, active=user.active, message=message, user_id=user.id)
+
+
+@route("/u/<username>", ["GET"])
+def show_user(username: str):  # type: ignore[no-untyped-def]
+    who = viewer()
+    user = forum().require_user(username)
+    return jsonify(ser.user_detail(forum(), who, user))
+
+
+blueprint.add_url_rule("/users/<username>.json", endpoint="show_user", view_func=show_user, methods=["GET"])
+blueprint.add_url_rule("/users/<username>", endpoint="show_user", view_func=show_user, methods=["GET"])
+
+
+def _user_by_id(user_id: int) -> User:
+    user = forum().users.get(user_id)
+    if user is None:
+        raise ForumError.not_found()
+    return user
+
+
+@route("/admin/users/<int(signed=True):user_id>/grant_moderation", ["PUT"])
+def grant_moderation(user_id: int):  # type: ignore[no-untyped-def]
+    require_admin()
+    user = _user_by_id(user_id)
+    if user.moderator:
+        raise ForumError.invalid_access()        # Guardian#can_grant_moderation? is false for a moderator
+    forum().set_moderator(user, True)
+    return jsonify(ser.admin_user(forum(), user))
+
+
+@route("/admin/users/<int(signed=True):user_id>/revoke_moderation", ["PUT"])
+def revoke_moderation(user_id: int):  # type: ignore[no-untyped-def]
+    require_admin()
+    user = _user_by_id(user_id)
+    if not user.moderator:
+        raise ForumError.invalid_access()
+    forum().set_moderator(user, False)
+    return empty()
+
+
+@route("/admin/users/<int(signed=True):user_id>/suspend", ["PUT"])
+def suspend_user(user_id: int):  # type: ignore[no-untyped-def]
+    staff = require_staff()
+    user = _user_by_id(user_id)
+    p = params()
+    until = parse_time(p.required("suspend_until"))
+    reason = p.required("reason")
+    now = forum().now()
+    forum().suspend(user, until, reason)
+    return jsonify(ser.suspension(forum(), user, staff, now))
+
+
+@route("/admin/users/<int(signed=True):user_id>/unsuspend", ["PUT"])
+def unsuspend_user(user_id: int):  # type: ignore[no-untyped-def]
+    require_staff()
+    user = _user_by_id(user_id)
+    forum().unsuspend(user)
+    return jsonify(suspension={"suspended_till": None, "suspended_at": None})
+
+
+# --------------------------------------------------------------------------------------------- groups
+
+
+@route("/admin/groups", ["POST"])
+def create_group():  # type: ignore[no-untyped-def]
+    require_admin()
+    p = params()
+    fields = p.nested("group")
+    if fields is None:
+        raise missing("group")
+    f = forum()
+    levels = {key: int(fields[key]) for key in ("visibility_level", "mentionable_level", "messageable_level")
+              if str(fields.get(key, "")).lstrip("-").isdigit()}
+    group = f.create_group(name=str(fields.get("name") or ""), full_name=fields.get("full_name") or None, **levels)
+    usernames = _split(fields.get("usernames"))
+    owners = _split(fields.get("owner_usernames"))
+    f.add_members(group, [f.require_user(n) for n in usernames + owners])
+    group.owner_ids.extend(u.id for u in (f.require_user(n) for n in owners) if u.id not in group.owner_ids)
+    return jsonify(ser.created_group(f, viewer(), group))
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def _visible_group(name: str, who: User) -> Group:
+    group = forum().group_by_name(name)
+    if group is None or not forum().can_see_group(who, group):
+        raise ForumError.not_found()
+    return group
+
+
+@route("/groups/<name>", ["GET"])
+def show_group(name: str):  # type: ignore[no-untyped-def]
+    who = viewer()
+    return jsonify(ser.group_detail(forum(), who, _visible_group(name, who)))
+
+
+@route("/groups/<name>/members", ["GET"])
+def group_members(name: str):  # type: ignore[no-untyped-def]
+    who = viewer()
+    p = params()
+    group = _visible_group(name, who)
+    limit = p.integer("limit") or GROUP_MEMBERS_DEFAULT_LIMIT
+    offset = p.integer("offset") or 0
+    if limit <= 0 or limit > 1000 or offset < 0:
+        raise ForumError.bad_params("limit must be between 1 and 1000 and offset not negative")
+    return jsonify(ser.group_members(forum(), group, offset=offset, limit=limit))
+
+
+@route("/groups/<int:group_id>/members", ["PUT"])
+def add_group_members(group_id: int):  # type: ignore[no-untyped-def]
+    who = actor()
+    f = forum()
+    group = f.groups.get(group_id)
+    if group is None:
+        raise ForumError.not_found()
+    if not (who.admin or who.id in group.owner_ids):
+        raise ForumError.invalid_access()
+    p = params()
+    users = [f.require_user(n) for n in _split(p.raw("usernames"))]
+    users += [_user_by_id(int(i)) for i in _split(p.raw("user_ids")) if i.isdigit()]
+    emails = _split(p.raw("user_emails"))
+    users += [u for u in f.users.values() if u.email.lower() in {e.lower() for e in emails}]
+    if not users:
+        raise ForumError.bad_params("usernames or emails must be present")
+    already = sorted(u.username for u in users if u.id in group.member_ids)
+    if already:
+        verb = "is already a member" if len(already) == 1 else "are already members"
+        raise ForumError.invalid(f"{', '.join(already)} {verb} of this group.")
+    added = f.add_members(group, users)
+    return jsonify(success="OK", usernames=[u.username for u in added], emails=emails)
+
+
+# --------------------------------------------------------------------------------------------- site
+
+
+@route("/site", ["GET"])
+def show_site():  # type: ignore[no-untyped-def]
+    return jsonify(ser.site(forum(), viewer()))
+
+
+@route("/admin/site_settings/<name>", ["PUT"])
+def update_site_setting(name: str):  # type: ignore[no-untyped-def]
+    """`PUT /admin/site_settings/{name}` with the value under the setting's own name; 422 for unknown names."""
+    require_admin()
+    f = forum()
+    if name in GLOBAL_SETTINGS or name not in f.settings:
+        raise ForumError(422, "invalid_parameters", f"No setting named '{name}' exists")
+    value = params().raw(name)
+    f.settings[name] = _setting_value(name, value, f.settings[name])
+    return empty()
+
+
+def _setting_value(name: str, value: Any, current: Any) -> Any:
+    text = "" if value is None else str(value).strip()
+    if name.endswith("_category"):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return int(digits) if digits else None
+    if isinstance(current, bool):
+        return text.lower() in ("true", "t", "1")
+    if isinstance(current, int):
+        digits = "".join(ch for ch in text if ch.isdigit() or ch == "-")
+        if not digits:
+            raise ForumError(422, "invalid_parameters", f"{name}: {text!r} is not a number")
+        return int(digits)
+    return text
+
+
+# --------------------------------------------------------------------------------------------- categories
+
+
+@route("/categories", ["GET"])
+def list_categories():  # type: ignore[no-untyped-def]
+    who = viewer()
+    f = forum()
+    cats = [c for c in sorted(f.categories.values(), key=lambda c: (c.position, c.id))
+            if c.parent_category_id is None and f.can_see_category(who, c)]
+    return jsonify(ser.category_list(f, who, cats))
+
+
+@route("/categories", ["POST"])
+def create_category():  # type: ignore[no-untyped-def]
+    who = require_admin()
+    p = params()
+    name = p.required("name")
+    permissions = {k: int(v) for k, v in (p.nested("permissions") or {}).items()}
+    category = forum().create_category(
+        name=name, color=p.text("color") or "0088CC", text_color=p.text("text_color") or "FFFFFF",
+        description=p.text("description"), parent_category_id=p.integer("parent_category_id"),
+        permissions=permissions, slug=p.text("slug") or None)
+    return jsonify(category=ser.category(forum(), who, category, detailed=True))
+
+
+# --------------------------------------------------------------------------------------------- tags
+
+
+@route("/tags", ["GET"])
+def list_tags():  # type: ignore[no-untyped-def]
+    return jsonify(ser.tag_list(forum(), viewer()))
+
+
+@route("/tag/<name>", ["GET"])
+def show_tag(name: str):  # type: ignore[no-untyped-def]
+    who = viewer()
+    f = forum()
+    tag = f.tags.get(name.lower())
+    if tag is None:
+        raise ForumError.not_found()
+    topics = [t for t in _listable(who) if tag.name in t.tags]
+    page, more = _page(topics, ser.TOPIC_LIST_PER_PAGE)
+    more_url = f"/tag/{quote(tag.name)}?page={_page_number() + 1}" if more else None
+    return jsonify(ser.topic_list(f, who, page, more_url=more_url, tags=[tag]))
+
+
+# --------------------------------------------------------------------------------------------- topic lists
+
+
+def _listable(who: User) -> list[Topic]:
+    """Regular topics the viewer may list, most recently bumped first.
+
+    Unlisted topics show to staff only; shared drafts stay out of the lists until published.
+    """
+    f = forum()
+    topics = [t for t in f.topics.values() if not t.is_pm and t.deleted_at is None and (t.visible or who.staff)
+              and t.shared_draft_category_id is None and f.can_see_topic(who, t)]
+    return sorted(topics, key=lambda t: (t.bumped_at or t.created_at, t.id), reverse=True)
+
+
+def _page_number() -> int:
+    value = request.args.get("page", "0")
+    return int(value) if value.isdigit() else 0
+
+
+def _page(items: list[Topic], size: int) -> tuple[list[Topic], bool]:
+    start = _page_number() * size
+    return items[start:start + size], len(items) > start + size
+
+
+@route("/latest", ["GET"])
+def latest():  # type: ignore[no-untyped-def]
+    who = viewer()
+    page, more = _page(_listable(who), ser.TOPIC_LIST_PER_PAGE)
+    more_url = f"/latest?page={_page_number() + 1}" if more else None
+    return jsonify(ser.topic_list(forum(), who, page, more_url=more_url))
+
+
+@route("/topics/private-messages/<username>", ["GET"])
+def private_messages(username: str):  # type: ignore[no-untyped-def]
+    """A user's messages: theirs and their groups'; only they and admins may list them."""
+    who = actor()
+    f = forum()
+    user = f.require_user(username)
+    if not (who.admin or who.id == user.id):
+        raise ForumError.invalid_access()
+    groups = set(f.group_ids_of(user))
+    topics = [t for t in f.topics.values() if t.is_pm and t.deleted_at is None
+              and (user.id in t.allowed_user_ids or groups & set(t.allowed_group_ids))]
+    topics.sort(key=lambda t: (t.bumped_at or t.created_at, t.id), reverse=True)
+    page, more = _page(topics, ser.TOPIC_LIST_PER_PAGE)
+    more_url = f"/topics/private-messages/{user.username}?page={_page_number() + 1}" if more else None
+    return jsonify(ser.topic_list(f, who, page, more_url=more_url))
+
+
+# --------------------------------------------------------------------------------------------- posts
+
+
+@route("/posts", ["POST"])
+def create_post():  # type: ignore[no-untyped-def]
+    """`POST /posts.json`: a topic (`title`), a message (`archetype=private_message`) or a reply (`topic_id`)."""
+    who = actor()
+    p = params()
+    f = forum()
+    raw = p.required("raw")
+    shared_draft = p.raw("shared_draft") == "true"      # only the string: a JSON true is ignored (FACTS.md)
+    if shared_draft and not (who.staff and f.settings.get("shared_drafts_category")):
+        raise ForumError.bad_params("shared_draft")
+    created_at = p.text("created_at")
+    recipients = p.text("target_recipients") or p.text("target_usernames") or ""
+    post = f.create_post(
+        who, raw=raw, title=p.text("title"), topic_id=p.integer("topic_id"),
+        category_id=_category_param(p.text("category")),
+        reply_to_post_number=p.integer("reply_to_post_number"),
+        tags=tag_names(p.items("tags") or []), external_id=p.text("external_id"),
+        archetype=p.text("archetype") or "regular", target_recipients=recipients.split(","),
+        whisper=p.boolean("whisper"), shared_draft=shared_draft,
+        created_at=parse_time(created_at) if created_at else None)
+    return jsonify(ser.post(f, who, post, raw=True, draft_sequence=True))
+
+
+def _category_param(value: str | None) -> int | None:
+    """TopicCreator#find_category: an id, or a category name; an unknown one fails validation."""
+    if value is None or value == "":
+        return None
+    f = forum()
+    if value.isdigit() and int(value) in f.categories:
+        return int(value)
+    for category in f.categories.values():
+        if category.name.lower() == value.lower():
+            return category.id
+    raise ForumError.invalid("Category can't be blank")
+
+
+@route("/posts", ["GET"])
+def latest_posts():  # type: ignore[no-untyped-def]
+    """`GET /posts.json?before=`: public regular posts the viewer may see, newest first, 50 a page.
+
+    As Discourse's LatestPostsQuery#public_posts: no messages, no whispers or small actions, nothing deleted or
+    unlisted, only secured categories.
+    """
+    who = viewer()
+    f = forum()
+    before = params().integer("before")
+    before = before if before and before > 0 else None
+    posts = [p for p in f.posts.values()
+             if p.post_type == POST_REGULAR and not p.hidden and p.deleted_at is None
+             and (before is None or p.id < before) and _public_post(who, p)]
+    posts.sort(key=lambda p: p.id, reverse=True)
+    return jsonify(latest_posts=[ser.post(f, who, p, raw=True, with_title=True, excerpt=True)
+                                 for p in posts[:LATEST_POSTS_PAGE]])
+
+
+def _public_post(who: User, post: Post) -> bool:
+    f = forum()
+    topic = f.topics[post.topic_id]
+    return (not topic.is_pm and topic.deleted_at is None and topic.visible and f.can_see_topic(who, topic)
+            and f.can_see_post(who, post))
+
+
+@route("/posts/<int:post_id>", ["GET"])
+def show_post(post_id: int):  # type: ignore[no-untyped-def]
+    who = viewer()
+    post = forum().require_post(post_id, who)
+    return jsonify(ser.post(forum(), who, post, raw=True))
+
+
+@route("/posts/<int:post_id>", ["PUT"])
+def update_post(post_id: int):  # type: ignore[no-untyped-def]
+    """`PUT /posts/{id}.json`: `post[raw]`, `post[edit_reason]` (a JSON body may also send them unwrapped)."""
+    who = actor()
+    p = params()
+    changes = p.nested("post")
+    if changes is None and "raw" in p.body:           # Rails' wrap_parameters wraps a JSON body under `post`
+        changes = {k: p.body[k] for k in ("raw", "edit_reason") if k in p.body}
+    if changes is None:
+        raise missing("post")
+    f = forum()
+    post = f.require_post(post_id, who)
+    raw = changes.get("raw")
+    revised = f.revise_post(who, post, raw=None if raw is None else str(raw),
+                            edit_reason=changes.get("edit_reason") or None, title=p.text("title"))
+    return jsonify(post=ser.post(f, who, revised, raw=True, draft_sequence=True))
+
+
+@route("/posts/<int:post_id>", ["DELETE"])
+def delete_post(post_id: int):  # type: ignore[no-untyped-def]
+    who = actor()
+    f = forum()
+    post = f.require_post(post_id, who)
+    if post.post_number == 1 and not who.staff:
+        raise ForumError.invalid_access()             # the first post goes with its topic: DELETE /t/{id}
+    f.delete_post(who, post)
+    return empty()
+
+
+@route("/posts/<int:post_id>/recover", ["PUT"])
+def recover_post(post_id: int):  # type: ignore[no-untyped-def]
+    who = require_staff()
+    f = forum()
+    post = f.require_post(post_id, who)
+    f.recover_post(who, post)
+    return jsonify(ser.post(f, who, post))
+
+
+@route("/posts/<int:post_id>/revisions/latest", ["GET"])
+def latest_revision(post_id: int):  # type: ignore[no-untyped-def]
+    who = viewer()
+    post = forum().require_post(post_id, who)
+    if not post.revisions:
+        raise ForumError.not_found()
+    return jsonify(ser.revision(forum(), who, post, post.revisions[-1]))
+
+
+@route("/posts/<int:post_id>/revisions/<int:number>", ["GET"])
+def show_revision(post_id: int, number: int):  # type: ignore[no-untyped-def]
+    who = viewer()
+    if number < 2:
+        raise ForumError.bad_params("revision")
+    post = forum().require_post(post_id, who)
+    for rev in post.revisions:
+        if rev.number == number:
+            return jsonify(ser.revision(forum(), who, post, rev))
+    raise ForumError.not_found()
+
+
+# --------------------------------------------------------------------------------------------- topics
+
+
+def _show_topic(topic_id: int, slug: str | None = None):  # type: ignore[no-untyped-def]
+    who = viewer()
+    topic = forum().require_topic(topic_id, who)
+    if slug is not None and slug != topic.slug:
+        return redirect(f"/t/{topic.slug}/{topic.id}.json", code=301)
+    p = params()
+    return jsonify(ser.topic_view(forum(), who, topic, include_raw=p.boolean("include_raw")))
+
+
+@route("/t/<int:topic_id>", ["GET"])
+def show_topic(topic_id: int):  # type: ignore[no-untyped-def]
+    return _show_topic(topic_id)
+
+
+@route("/t/<slug>/<int:topic_id>", ["GET"])
+def show_topic_by_slug(slug: str, topic_id: int):  # type: ignore[no-untyped-def]
+    return _show_topic(topic_id, slug)
+
+
+@route("/t/<int:topic_id>/<int:post_number>", ["GET"])
+def show_topic_near_post(topic_id: int, post_number: int):  # type: ignore[no-untyped-def]
+    return _show_topic(topic_id)
+
+
+@route("/t/external_id/<external_id>", ["GET"])
+def topic_by_external_id(external_id: str):  # type: ignore[no-untyped-def]
+    """301 to the topic's canonical URL (with `.json` when asked for JSON), as `show_by_external_id` does."""
+    who = viewer()
+    f = forum()
+    topic = f.topic_by_external_id(external_id)
+    if topic is None or topic.deleted_at is not None:
+        raise ForumError.not_found()
+    if not f.can_see_topic(who, topic):
+        raise ForumError.invalid_access()
+    suffix = ".json" if request.path.endswith(".json") or "json" in request.headers.get("Accept", "") else ""
+    return redirect(f"/t/{topic.slug}/{topic.id}{suffix}", code=301)
+
+
+@route("/t/<int:topic_id>/posts", ["GET"])
+def topic_posts(topic_id: int):  # type: ignore[no-untyped-def]
+    who = viewer()
+    topic = forum().require_topic(topic_id, who)
+    ids = params().items("post_ids")
+    post_ids = [int(i) for i in ids if str(i).isdigit()] if ids else None
+    return jsonify(ser.topic_posts(forum(), who, topic, post_ids))
+
+
+@route("/t/<int:topic_id>", ["DELETE"])
+def delete_topic(topic_id: int):  # type: ignore[no-untyped-def]
+    """Discourse answers a refused or unknown delete with a 422 `delete_topic_failed`."""
+    who = actor()
+    f = forum()
+    topic = f.topics.get(topic_id)
+    if topic is None or not f.can_see_topic(who, topic):
+        raise ForumError.invalid(DELETE_TOPIC_FAILED)
+    try:
+        f.delete_topic(who, topic)
+    except ForumError as exc:
+        if exc.status != 403:
+            raise
+        raise ForumError.invalid(DELETE_TOPIC_FAILED) from exc
+    return empty()
+
+
+@route("/t/<int:topic_id>/recover", ["PUT"])
+def recover_topic(topic_id: int):  # type: ignore[no-untyped-def]
+    who = require_staff()
+    f = forum()
+    topic = f.topics.get(topic_id)
+    if topic is None or topic.deleted_at is None:
+        raise ForumError.invalid_access()
+    f.recover_topic(who, topic)
+    return empty()
+
+
+def _update_topic(topic_id: int):  # type: ignore[no-untyped-def]
+    """`PUT /t/-/{id}.json`: title, category and tags; answers `basic_topic` (and the tags, if sent)."""
+    who = actor()
+    p = params()
+    f = forum()
+    topic = f.require_topic(topic_id, who)
+    tags = p.items("tags")
+    f.update_topic(who, topic, title=p.text("title"), category_id=p.integer("category_id"),
+                   tags=tag_names(tags) if tags is not None else None)
+    body: dict[str, Any] = {"basic_topic": ser.basic_topic(f, who, topic)}
+    if tags is not None:
+        body["tags"] = [ser.tag_ref(f.tags[n]) for n in topic.tags if n in f.tags]
+    return jsonify(body)
+
+
+@route("/t/-/<int:topic_id>", ["PUT"])
+def update_topic(topic_id: int):  # type: ignore[no-untyped-def]
+    return _update_topic(topic_id)
+
+
+@route("/t/<slug>/<int:topic_id>", ["PUT"])
+def update_topic_by_slug(slug: str, topic_id: int):  # type: ignore[no-untyped-def]
+    return _update_topic(topic_id)
+
+
+@route("/t/<int:topic_id>/status", ["PUT"])
+def update_topic_status(topic_id: int):  # type: ignore[no-untyped-def]
+    who = actor()
+    p = params()
+    status = p.required("status")
+    p.required("enabled")
+    f = forum()
+    topic = f.require_topic(topic_id, who)
+    f.set_status(who, topic, status, p.boolean("enabled"))
+    return jsonify(success="OK", topic_status_update=None)
+
+
+@route("/t/<int:topic_id>/shared-draft", ["PUT"])
+def update_shared_draft(topic_id: int):  # type: ignore[no-untyped-def]
+    who = actor()
+    f = forum()
+    topic = f.require_topic(topic_id, who)
+    category_id = params().integer("category_id")
+    if category_id is None:
+        raise missing("category_id")
+    f.set_shared_draft_destination(who, topic, category_id)
+    return jsonify(success="OK")
+
+
+@route("/t/<int:topic_id>/publish", ["PUT"])
+def publish_topic(topic_id: int):  # type: ignore[no-untyped-def]
+    who = actor()
+    f = forum()
+    topic = f.require_topic(topic_id, who)
+    destination = params().integer("destination_category_id")
+    if destination is None:
+        raise missing("destination_category_id")
+    category: Category = f.require_category(destination)
+    if category.id == f.settings.get("shared_drafts_category"):
+        raise ForumError.bad_params("destination_category_id")
+    f.publish_shared_draft(who, topic, category.id)
+    return jsonify(basic_topic=ser.basic_topic(f, who, topic))
+
+
+# --------------------------------------------------------------------------------------------- likes
+
+
+def _like_type(p: Params) -> None:
+    type_id = p.integer("post_action_type_id")
+    if type_id is None:
+        raise missing("post_action_type_id")
+    if type_id != LIKE:
+        raise ForumError.bad_params(f"post_action_type_id {type_id} is not supported by the simulator "
+                                    "(only 2, like)")
+
+
+@route("/post_actions", ["POST"])
+def like_post():  # type: ignore[no-untyped-def]
+    who = actor()
+    p = params()
+    post_id = p.integer("id")
+    if post_id is None:
+        raise missing("id")
+    _like_type(p)
+    f = forum()
+    post = f.require_post(post_id, who)
+    f.like(who, post)
+    return jsonify(ser.post(f, who, post))
+
+
+@route("/post_actions/<int:post_id>", ["DELETE"])
+def unlike_post(post_id: int):  # type: ignore[no-untyped-def]
+    who = actor()
+    _like_type(params())
+    f = forum()
+    post = f.require_post(post_id, who)
+    f.unlike(who, post)
+    return jsonify(ser.post(f, who, post))
+
+
+# --------------------------------------------------------------------------------------------- search
+
+
+@dataclass
+class SearchQuery:
+    """A parsed `q`: plain words plus the operators the simulator understands."""
+
+    words: list[str]
+    tags_any: list[str]
+    tags_all: list[str]
+    category_slugs: list[str]
+    usernames: list[str]
+    in_title: bool = False
+    in_messages: bool = False
+    status: str | None = None
+    order_latest: bool = False
+
+    @classmethod
+    def parse(cls, q: str) -> SearchQuery:
+        query = cls(words=[], tags_any=[], tags_all=[], category_slugs=[], usernames=[])
+        for token in q.split():
+            low = token.lower()
+            if low.startswith(("tags:", "tag:")):
+                value = low.split(":", 1)[1]
+                if "+" in value:
+                    query.tags_all.extend(v for v in value.split("+") if v)
+                else:
+                    query.tags_any.extend(v for v in value.split(",") if v)
+            elif low.startswith("#") and len(low) > 1:
+                query.category_slugs.append(low[1:].split(":")[-1])
+            elif low.startswith("@") and len(low) > 1:
+                query.usernames.append(low[1:])
+            elif low == "in:title":
+                query.in_title = True
+            elif low in ("in:personal", "in:messages", "in:personal-direct"):
+                query.in_messages = True
+            elif low.startswith("status:"):
+                query.status = low.split(":", 1)[1]
+            elif low.startswith("order:"):
+                query.order_latest = low.split(":", 1)[1] in ("latest", "latest_topic")
+            else:
+                query.words.append(low)
+        return query
+
+
+def _search_matches(who: User, query: SearchQuery) -> list[Post]:
+    """One post per topic (the first that matches), as Discourse's aggregated full-page search."""
+    f = forum()
+    results: list[Post] = []
+    for topic in f.topics.values():
+        if topic.deleted_at is not None or topic.is_pm != query.in_messages or not f.can_see_topic(who, topic):
+            continue
+        if topic.is_pm and not _participates(who, topic):      # in:personal is the searcher's own messages
+            continue
+        if query.tags_any and not set(query.tags_any) & set(topic.tags):
+            continue
+        if query.tags_all and not set(query.tags_all) <= set(topic.tags):
+            continue
+        if query.category_slugs and not _in_categories(topic, query.category_slugs):
+            continue
+        if query.status == "open" and (topic.closed or topic.archived):
+            continue
+        if query.status in ("closed", "archived") and not getattr(topic, query.status):
+            continue
+        for post in (f.posts[i] for i in topic.post_ids):
+            if not f.can_see_post(who, post) or post.deleted_at is not None:
+                continue
+            if query.in_title and post.post_number != 1:
+                continue
+            author = f.users.get(post.user_id)
+            if query.usernames and (author is None or author.username.lower() not in query.usernames):
+                continue
+            haystack = topic.title.lower() if query.in_title else f"{topic.title} {post.raw}".lower()
+            if all(word in haystack for word in query.words):
+                results.append(post)
+                break
+    key: Callable[[Post], Any] = (lambda p: p.created_at) if query.order_latest else \
+        (lambda p: f.topics[p.topic_id].bumped_at or p.created_at)
+    return sorted(results, key=key, reverse=True)
+
+
+def _participates(who: User, topic: Topic) -> bool:
+    groups = set(forum().group_ids_of(who))
+    return who.id in topic.allowed_user_ids or bool(groups & set(topic.allowed_group_ids))
+
+
+def _in_categories(topic: Topic, slugs: list[str]) -> bool:
+    f = forum()
+    category = f.categories.get(topic.category_id or 0)
+    while category is not None:
+        if category.slug.lower() in slugs:
+            return True
+        category = f.categories.get(category.parent_category_id or 0)
+    return False
+
+
+@route("/search", ["GET"])
+def search():  # type: ignore[no-untyped-def]
+    who = viewer()
+    p = params()
+    term = (p.text("q") or p.text("term") or "").strip()
+    page = max(1, p.integer("page") or 1)
+    f = forum()
+    query = SearchQuery.parse(term)
+    matches = _search_matches(who, query) if term else []
+    chosen = matches[(page - 1) * SEARCH_PAGE: page * SEARCH_PAGE]
+    return jsonify(ser.search_results(f, who, term, chosen, search_log_id=f.next_id("search_log"),
+                                      more=len(matches) > page * SEARCH_PAGE, blurb_terms=query.words))
+
+
+# --------------------------------------------------------------------------------------------- uploads
+
+
+@route("/uploads", ["POST"])
+def create_upload():  # type: ignore[no-untyped-def]
+    """`POST /uploads.json` (multipart `file`, `type`): always synchronous; images only, as by default."""
+    who = actor()
+    p = params()
+    if not (p.text("upload_type") or p.text("type")):
+        raise missing("type")
+    file = request.files.get("file")
+    if file is None:
+        raise missing("file")
+    data = file.read()
+    filename = file.filename or "upload"
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension not in AUTHORIZED_EXTENSIONS:
+        raise ForumError.invalid("Sorry, the file you are trying to upload is not authorized (authorized "
+                                 f"extensions: {', '.join(AUTHORIZED_EXTENSIONS)}).")
+    if len(data) > MAX_IMAGE_SIZE_KB * 1024:
+        raise ForumError.invalid("Sorry, the file you are trying to upload is too big (maximum size is "
+                                 f"{MAX_IMAGE_SIZE_KB // 1024} MB).")
+    size = image_size(data)
+    if size is None:
+        raise ForumError.invalid("Sorry, but we couldn't determine the size of the image. Maybe your image "
+                                 "is corrupted?")
+    upload = forum().add_upload(who, filename=filename, data=data, width=size[0], height=size[1])
+    return jsonify(ser.upload(upload))
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, GIF or JPEG (FastImage's job in Discourse); None if unreadable."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])
+    if data[:2] == b"\xff\xd8":
+        at = 2
+        while at + 9 < len(data):
+            if data[at] != 0xFF:
+                return None
+            marker = data[at + 1]
+            length = struct.unpack(">H", data[at + 2:at + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+                height, width = struct.unpack(">HH", data[at + 5:at + 9])
+                return width, height
+            at += 2 + length
+    return None
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+def wants_json() -> bool:
+    """A request Discourse would answer in JSON: a `.json` path, a JSON Accept header, or an API key."""
+    return (request.path.endswith(".json") or "application/json" in request.headers.get("Accept", "")
+            or "Api-Key" in request.headers)
+
+
+@blueprint.app_errorhandler(404)
+@blueprint.app_errorhandler(405)
+def route_not_found(exc: HTTPException):  # type: ignore[no-untyped-def]
+    """An unknown route (or method) is Discourse's JSON 404 for API clients; others get the plain page."""
+    if not wants_json():
+        return exc
+    response = jsonify(errors=[NOT_FOUND_MESSAGE], error_type="not_found")
+    response.status_code = 404
+    return response
+

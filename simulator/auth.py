@@ -1,0 +1,117 @@
+"""Who is asking, and may they: Discourse's API-key authentication and its one admin API rate bucket."""
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from flask import current_app, g, request
+
+from .state import Forum, ForumError, User
+
+
+class AdminApiBucket:
+    """Discourse's `max_admin_api_reqs_per_minute`: ONE sliding 60-second window for the whole site.
+
+    Like Discourse's RateLimiter it remembers the times of the last `limit` requests; a request is refused while
+    the oldest of them is younger than the window, and the answer says how long until it ages out.
+    """
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.performed = 0
+        self.refused = 0
+
+    def take(self) -> None:
+        """Count one request, or raise the 429 that Discourse answers."""
+        with self._lock:
+            now = self.clock()
+            while self._times and now - self._times[0] >= self.window:
+                self._times.popleft()
+            if self.limit <= 0 or len(self._times) >= self.limit:
+                self.refused += 1
+                oldest = self._times[0] if self._times else now
+                wait = max(1, math.ceil(self.window - (now - oldest)))
+                raise ForumError(429, "rate_limit",
+                                 "You’ve performed this action too many times. Please wait "
+                                 f"{wait} seconds before trying again.",
+                                 extras={"wait_seconds": wait, "time_left": f"{wait} seconds"})
+            self._times.append(now)
+            self.performed += 1
+
+    def remaining(self) -> int:
+        with self._lock:
+            now = self.clock()
+            recent = sum(1 for t in self._times if now - t < self.window)
+            return max(0, self.limit - recent)
+
+
+def forum() -> Forum:
+    return current_app.extensions["forum"]
+
+
+def bucket() -> AdminApiBucket:
+    return current_app.extensions["admin_api_bucket"]
+
+
+def current_user(*, required: bool = True) -> User | None:
+    """The acting user for this request: `Api-Key` + `Api-Username` (or `Api-User-Id`), as Discourse reads them.
+
+    Query-string keys are ignored, as on Discourse's normal routes. A wrong key is a 403; no key at all is an
+    anonymous visitor (None), which `required=True` also refuses with a 403. Every keyed request spends one
+    unit of the admin API bucket.
+    """
+    if "acting_user" in g:
+        user = g.acting_user
+    else:
+        user = _authenticate()
+        g.acting_user = user
+    if user is None and required:
+        raise ForumError.invalid_access()
+    return user
+
+
+def _authenticate() -> User | None:
+    key = request.headers.get("Api-Key")
+    if key is None:
+        return None
+    expected = current_app.extensions["api_key"]
+    if not hmac.compare_digest(key.encode(), expected.encode()):
+        raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource. "
+                         "The API username or key is invalid.")
+    bucket().take()
+    username = request.headers.get("Api-Username")
+    user_id = request.headers.get("Api-User-Id")
+    if username:
+        user = forum().user_by_name(username)
+    elif user_id and user_id.lstrip("-").isdigit():
+        user = forum().users.get(int(user_id))
+    else:
+        user = forum().user_by_name("system")
+    if user is None or not user.active:
+        raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource. "
+                         "The API username or key is invalid.")
+    return user
+
+
+def require_staff() -> User:
+    user = current_user()
+    assert user is not None
+    if not user.staff:
+        raise ForumError.invalid_access()
+    return user
+
+
+def require_admin() -> User:
+    user = current_user()
+    assert user is not None
+    if not user.admin:
+        raise ForumError.invalid_access()
+    return user
