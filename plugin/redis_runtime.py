@@ -141,15 +141,18 @@ def server_kinds(env: Mapping[str, str], prefer: Sequence[str] | None = None) ->
     return kinds
 
 
-def start_redis_server(executable: str, *, source: str, timeout: float = START_TIMEOUT) -> RedisRuntime:
-    """Start `executable` on a free loopback port in a new temporary directory, without persistence.
+def start_redis_server(
+    executable: str, *, source: str, timeout: float = START_TIMEOUT, port: int | None = None
+) -> RedisRuntime:
+    """Start `executable` on a free loopback port (or `port`) in a new temporary directory, without persistence.
 
     Returns once the server answers PING; raises RedisUnavailable if it exits or stays silent for `timeout`.
     """
     workdir = Path(tempfile.mkdtemp(prefix="coc-redis-"))
     try:
-        for _attempt in range(START_ATTEMPTS):
-            port = free_port(LOOPBACK)
+        wanted = port
+        for _attempt in range(1 if wanted else START_ATTEMPTS):
+            port = wanted or free_port(LOOPBACK)
             log_path = workdir / f"redis-{port}.log"
             command = [
                 executable,

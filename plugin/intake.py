@@ -1,0 +1,97 @@
+"""Accepting an event: dedupe and enqueue in ONE atomic Redis step.
+
+One Lua script (modelled on RQ's own `save_unique_job`) checks both dedupe keys — the delivery's Event-Id and the
+payload's identity — and, only if neither is known, marks both with an expiry, saves the RQ job hash, pushes the job
+on its queue and counts the delivery. A crash before the script leaves nothing; after it, everything. It costs one
+round trip, the same as `Queue.enqueue`.
+
+Routing: a post that asks for "direct support" goes to the `care` queue (highest priority), everything else to
+`events`. Jobs carry the typed event as JSON (RQ's JSON serializer), never the raw request.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from plugin.events import Event, PostEvent
+from plugin.keys import Keys
+
+QUEUE_CARE, QUEUE_EVENTS, QUEUE_DRAFTS, QUEUE_DIGEST = "care", "events", "drafts", "digest"
+QUEUES = (QUEUE_CARE, QUEUE_EVENTS, QUEUE_DRAFTS, QUEUE_DIGEST)
+"""Queue names, highest priority first: a worker listens on them in this order."""
+
+JOB_FOR_QUEUE = {QUEUE_CARE: "worker.jobs.handle_care", QUEUE_EVENTS: "worker.jobs.handle_event"}
+"""The job function (by import path, so the receiver never imports the worker) each intake queue runs."""
+
+RETRY_FOR_QUEUE = {QUEUE_CARE: Retry(max=10, interval=[2, 5, 10, 30, 60]),
+                   QUEUE_EVENTS: Retry(max=5, interval=[10, 30, 60, 300])}
+"""Care is retried first and soonest; a job whose worker died is retried only while it has retries left."""
+
+ACCEPTED, DUPLICATE = "accepted", "duplicate"
+
+_ACCEPT_SCRIPT = """
+-- KEYS[1] seen-delivery key, KEYS[2] seen-fact key, KEYS[3] job key, KEYS[4] queue key,
+-- KEYS[5] the rq:queues set, KEYS[6] receiver stats hash
+-- ARGV[1] dedupe TTL seconds, ARGV[2] job id, ARGV[3] stats field prefix, ARGV[4..] job hash field/value pairs
+local earlier = redis.call("GET", KEYS[1]) or redis.call("GET", KEYS[2])
+if earlier then
+    redis.call("HINCRBY", KEYS[6], ARGV[3] .. "duplicate", 1)
+    return {0, earlier}
+end
+local ttl = tonumber(ARGV[1])
+redis.call("SET", KEYS[1], ARGV[2], "EX", ttl)
+redis.call("SET", KEYS[2], ARGV[2], "EX", ttl)
+redis.call("HSET", KEYS[3], unpack(ARGV, 4))
+redis.call("RPUSH", KEYS[4], ARGV[2])
+redis.call("SADD", KEYS[5], KEYS[4])
+redis.call("HINCRBY", KEYS[6], ARGV[3] .. "accepted", 1)
+return {1, ARGV[2]}
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str            # ACCEPTED or DUPLICATE
+    queue: str
+    job_id: str            # the job that carries the event (the earlier one, for a duplicate)
+
+
+class Intake:
+    """Turns typed events into RQ jobs, exactly once per delivery and per fact."""
+
+    def __init__(self, connection: Redis, *, keys: Keys, dedupe_ttl: int, job_timeout: int, bot_username: str):
+        self.connection = connection
+        self.keys = keys
+        self.dedupe_ttl = dedupe_ttl
+        self.job_timeout = job_timeout
+        self.bot_username = bot_username.lower()
+        self.queues = {name: Queue(name, connection=connection, serializer=JSONSerializer) for name in QUEUES}
+        self._script = connection.register_script(_ACCEPT_SCRIPT)
+
+    def route(self, event: Event) -> str:
+        """The queue for an event: `care` for a member's "direct support" post, else `events`."""
+        if isinstance(event, PostEvent) and event.needs_care and event.post.username.lower() != self.bot_username:
+            return QUEUE_CARE
+        return QUEUE_EVENTS
+
+    def accept(self, event: Event) -> Outcome:
+        """Dedupe and enqueue `event` atomically. Raises redis errors when Redis cannot take it."""
+        queue = self.queues[self.route(event)]
+        job = Job.create(JOB_FOR_QUEUE[queue.name], args=(event.to_job(),), connection=self.connection,
+                         serializer=JSONSerializer, timeout=self.job_timeout, retry=RETRY_FOR_QUEUE[queue.name],
+                         description=f"{event.name} {event.delivery.event_id}", failure_ttl=30 * 24 * 3600)
+        queue._prepare_for_queue(job)  # RQ 2.12: origin, enqueued_at, timeout, status — no I/O once cached
+        fields: list[str | bytes] = []
+        for name, value in job.to_dict().items():
+            if value is not None:
+                fields += [name, value if isinstance(value, (bytes, str)) else str(value)]
+        accepted, job_id = self._script(
+            keys=[self.keys.seen_delivery(event.delivery.event_id), self.keys.seen_fact(event.identity()), job.key,
+                  queue.key, Queue.redis_queues_keys, self.keys.receiver_stats],
+            args=[self.dedupe_ttl, job.id, f"{event.name}:", *fields],
+        )
+        return Outcome(ACCEPTED if accepted else DUPLICATE, queue.name, job_id.decode())
