@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Mapping
 
 # Discourse's post types.
@@ -114,9 +114,14 @@ class Event:
         return False
 
     def to_job(self) -> dict[str, Any]:
-        """Plain JSON-ready data for RQ's JSON serializer; `event_from_job` reads it back."""
-        data = asdict(self)
-        data["kind"] = self.kind
+        """Plain JSON-ready data for RQ's JSON serializer; `event_from_job` reads it back.
+
+        Every field is a primitive or a flat dataclass of primitives, so a shallow copy of each is enough
+        (and several times cheaper than `dataclasses.asdict` on the receiver's hot path).
+        """
+        data: dict[str, Any] = {"kind": self.kind}
+        for name, value in vars(self).items():
+            data[name] = dict(vars(value)) if is_dataclass(value) else value
         return data
 
 

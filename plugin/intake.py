@@ -10,12 +10,15 @@ Routing: a post that asks for "direct support" goes to the `care` queue (highest
 """
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.utils import now, utcformat
 
 from plugin.events import Event, PostEvent
 from plugin.keys import Keys
@@ -31,12 +34,19 @@ RETRY_FOR_QUEUE = {QUEUE_CARE: Retry(max=10, interval=[2, 5, 10, 30, 60]),
                    QUEUE_EVENTS: Retry(max=5, interval=[10, 30, 60, 300])}
 """Care is retried first and soonest; a job whose worker died is retried only while it has retries left."""
 
+FAILURE_TTL = 30 * 24 * 3600
+"""How long a failed job stays in RQ's failed registry for an operator to see and requeue."""
+
+PER_JOB_FIELDS = frozenset({"data", "created_at", "enqueued_at", "description"})
+"""RQ job hash fields that differ from one job to the next; the rest come from the queue's template."""
+
 ACCEPTED, DUPLICATE = "accepted", "duplicate"
 
 _ACCEPT_SCRIPT = """
 -- KEYS[1] seen-delivery key, KEYS[2] seen-fact key, KEYS[3] job key, KEYS[4] queue key,
 -- KEYS[5] the rq:queues set, KEYS[6] receiver stats hash
--- ARGV[1] dedupe TTL seconds, ARGV[2] job id, ARGV[3] stats field prefix, ARGV[4..] job hash field/value pairs
+-- ARGV[1] dedupe TTL seconds, ARGV[2] job id, ARGV[3] stats field prefix,
+-- ARGV[4] the queue's job template (JSON object of RQ job hash fields), ARGV[5..] the per-job field/value pairs
 local earlier = redis.call("GET", KEYS[1]) or redis.call("GET", KEYS[2])
 if earlier then
     redis.call("HINCRBY", KEYS[6], ARGV[3] .. "duplicate", 1)
@@ -45,7 +55,13 @@ end
 local ttl = tonumber(ARGV[1])
 redis.call("SET", KEYS[1], ARGV[2], "EX", ttl)
 redis.call("SET", KEYS[2], ARGV[2], "EX", ttl)
-redis.call("HSET", KEYS[3], unpack(ARGV, 4))
+local fields = {}
+for name, value in pairs(cjson.decode(ARGV[4])) do
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+end
+redis.call("HSET", KEYS[3], unpack(fields))
+redis.call("HSET", KEYS[3], unpack(ARGV, 5))
 redis.call("RPUSH", KEYS[4], ARGV[2])
 redis.call("SADD", KEYS[5], KEYS[4])
 redis.call("HINCRBY", KEYS[6], ARGV[3] .. "accepted", 1)
@@ -67,9 +83,9 @@ class Intake:
         self.connection = connection
         self.keys = keys
         self.dedupe_ttl = dedupe_ttl
-        self.job_timeout = job_timeout
         self.bot_username = bot_username.lower()
         self.queues = {name: Queue(name, connection=connection, serializer=JSONSerializer) for name in QUEUES}
+        self._templates = {name: self._job_template(name, job_timeout) for name in JOB_FOR_QUEUE}
         self._script = connection.register_script(_ACCEPT_SCRIPT)
 
     def route(self, event: Event) -> str:
@@ -81,17 +97,31 @@ class Intake:
     def accept(self, event: Event) -> Outcome:
         """Dedupe and enqueue `event` atomically. Raises redis errors when Redis cannot take it."""
         queue = self.queues[self.route(event)]
-        job = Job.create(JOB_FOR_QUEUE[queue.name], args=(event.to_job(),), connection=self.connection,
-                         serializer=JSONSerializer, timeout=self.job_timeout, retry=RETRY_FOR_QUEUE[queue.name],
-                         description=f"{event.name} {event.delivery.event_id}", failure_ttl=30 * 24 * 3600)
-        queue._prepare_for_queue(job)  # RQ 2.12: origin, enqueued_at, timeout, status — no I/O once cached
-        fields: list[str | bytes] = []
-        for name, value in job.to_dict().items():
-            if value is not None:
-                fields += [name, value if isinstance(value, (bytes, str)) else str(value)]
-        accepted, job_id = self._script(
-            keys=[self.keys.seen_delivery(event.delivery.event_id), self.keys.seen_fact(event.identity()), job.key,
-                  queue.key, Queue.redis_queues_keys, self.keys.receiver_stats],
-            args=[self.dedupe_ttl, job.id, f"{event.name}:", *fields],
+        job_id, fields = self.job_fields(queue.name, event)
+        accepted, kept_id = self._script(
+            keys=[self.keys.seen_delivery(event.delivery.event_id), self.keys.seen_fact(event.identity()),
+                  Job.key_for(job_id), queue.key, Queue.redis_queues_keys, self.keys.receiver_stats],
+            args=[self.dedupe_ttl, job_id, f"{event.name}:", self._templates[queue.name], *fields],
         )
-        return Outcome(ACCEPTED if accepted else DUPLICATE, queue.name, job_id.decode())
+        return Outcome(ACCEPTED if accepted else DUPLICATE, queue.name, kept_id.decode())
+
+    def job_fields(self, queue: str, event: Event) -> tuple[str, list[str | bytes]]:
+        """A new job id and the fields of its RQ job hash that differ from the queue's template.
+
+        The template — RQ's own `Job.create(...).to_dict()` with this queue's function, timeout and retry policy —
+        is built once at start-up and handed to the script as one JSON string; per event only the serialized call,
+        the description and the timestamps are new. `data` is stored uncompressed, which RQ reads as such
+        (`Job.restore` falls back to the raw bytes). A test checks the result against RQ's own job hash.
+        """
+        stamp = utcformat(now())
+        call = JSONSerializer.dumps((JOB_FOR_QUEUE[queue], None, (event.to_job(),), {}))
+        return uuid.uuid4().hex, ["data", call, "created_at", stamp, "enqueued_at", stamp,
+                                  "description", f"{event.name} {event.delivery.event_id}"]
+
+    def _job_template(self, queue: str, job_timeout: int) -> str:
+        job = Job.create(JOB_FOR_QUEUE[queue], connection=self.connection, serializer=JSONSerializer,
+                         timeout=job_timeout, retry=RETRY_FOR_QUEUE[queue], failure_ttl=FAILURE_TTL)
+        self.queues[queue]._prepare_for_queue(job)   # RQ 2.12: origin, timeout, status (and one INFO, cached)
+        fixed = {name: value if isinstance(value, str) else str(value) for name, value in job.to_dict().items()
+                 if value is not None and name not in PER_JOB_FIELDS}
+        return json.dumps(fixed)

@@ -225,3 +225,7 @@ def test_metrics_count_deliveries_dedupe_and_queue_depth(receiver: str) -> None:
     assert "coc_webhook_dedupe_hits_total 1.0" in text
     assert 'coc_queue_depth{queue="events"} 1.0' in text
     assert "coc_webhook_request_seconds_bucket" in text
+    junk = {"X-Discourse-Event": "x" * 40, "X-Discourse-Event-Signature": "sha256=" + "2" * 64}
+    post(receiver, junk, b"{}")
+    text = requests.get(receiver + "/metrics", timeout=5).text
+    assert 'event="other",status="401"' in text and "x" * 40 not in text    # no label from unsigned input
