@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4, help="threads per worker process (default 4)")
     worker = commands["worker"]
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    commands["install"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     return parser
 
 
@@ -56,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "worker":
             return work(args)
+        if args.command == "install":
+            return install(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return CONFIG_ERROR_EXIT
@@ -87,6 +90,14 @@ def work(args: argparse.Namespace) -> int:
     worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer)
     worker.work(with_scheduler=True, burst=args.burst)
     return 0
+
+
+def install(args: argparse.Namespace) -> int:
+    """Set the forum up, printing each step as it is done (`--dry-run`: only look); 1 if any step has a problem."""
+    from plugin.config import Settings  # noqa: PLC0415
+    from plugin.install import run_install  # noqa: PLC0415
+
+    return run_install(Settings.from_env(), dry_run=args.dry_run)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ class Settings:
     moderators_group: str = ""
     support_threshold: int = 3
     min_trust_level: int = 1
+    # install and the forum adapter (plugin/install.py, plugin/forum.py)
+    drafts_category: str = "Code of Care drafts"   # name (or id) of the category that holds amendment drafts
+    document_category: str = ""                     # where install puts the living document; "" = drafts category
+    document_topic_id: int = 0                      # adopt this existing topic as the living document; 0 = none
+    public_url: str = ""                            # the receiver's public base URL, for the forum's webhook
+    bot_email: str = ""                             # the bot account's email; "" = <bot username>@<forum host>
 
     # environment name → field name, for the ones without the COC_ prefix
     PLAIN = {"DISCOURSE_URL": "discourse_url", "DISCOURSE_API_KEY": "discourse_api_key",

@@ -34,6 +34,7 @@ USED_EVENTS = POST_EVENTS | TOPIC_EVENTS | LIKE_EVENTS
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
 _DIRECT_SUPPORT = re.compile(r"\bdirect\s+support\b", re.IGNORECASE)
+_QUOTED = re.compile(r"\[quote[^\]]*\].*?\[/quote\]|^>.*?$|```.*?```|`[^`\n]*`", re.IGNORECASE | re.DOTALL | re.MULTILINE)
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -160,6 +161,7 @@ class Post:
     reply_to_username: str | None = None
     trust_level: int | None = None
     staff: bool = False
+    user_suspended: bool = False     # Discourse adds `user_suspended` to a post payload only when it is true
     hidden: bool = False
     deleted_at: str | None = None
     edit_reason: str | None = None
@@ -192,6 +194,7 @@ class Post:
             reply_to_post_number=_opt_int(data, "reply_to_post_number"),
             reply_to_username=reply_to.get("username") if isinstance(reply_to, Mapping) else None,
             trust_level=_opt_int(data, "trust_level"), staff=bool(data.get("staff")),
+            user_suspended=bool(data.get("user_suspended")),
             hidden=bool(data.get("hidden")), deleted_at=data.get("deleted_at"), edit_reason=data.get("edit_reason"),
             topic_posts_count=_opt_int(data, "topic_posts_count"),
         )
@@ -365,8 +368,13 @@ def read_tags(value: Any) -> tuple[str, ...]:
 
 
 def mentions_direct_support(text: str) -> bool:
-    """True when `text` contains the phrase "direct support" (any case, any spacing between the words)."""
-    return bool(_DIRECT_SUPPORT.search(text or ""))
+    """True when the member's own words contain the phrase "direct support" (any case, any spacing).
+
+    Quoted text (`[quote]…[/quote]`, `> …` lines) and code are someone else's words or an example — quoting the
+    Code's section on asking for support is not asking for it.
+    """
+    own = _QUOTED.sub(" ", text or "")
+    return bool(_DIRECT_SUPPORT.search(own))
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:

@@ -280,6 +280,18 @@ def unsuspend_user(user_id: int):  # type: ignore[no-untyped-def]
     return jsonify(suspension={"suspended_till": None, "suspended_at": None})
 
 
+@route("/admin/users/<int(signed=True):user_id>/trust_level", ["PUT"])
+def change_trust_level(user_id: int):  # type: ignore[no-untyped-def]
+    """`PUT /admin/users/{id}/trust_level.json` with `level` (staff): AdminUserSerializer under `admin_user`."""
+    require_staff()
+    user = _user_by_id(user_id)
+    level = params().integer("level")
+    if level is None:
+        raise missing("level")
+    forum().set_trust_level(user, level)
+    return jsonify(ser.admin_user(forum(), user))
+
+
 # --------------------------------------------------------------------------------------------- groups
 
 
@@ -437,6 +449,33 @@ def show_tag(name: str):  # type: ignore[no-untyped-def]
     page, more = _page(topics, ser.TOPIC_LIST_PER_PAGE)
     more_url = f"/tag/{quote(tag.name)}?page={_page_number() + 1}" if more else None
     return jsonify(ser.topic_list(f, who, page, more_url=more_url, tags=[tag]))
+
+
+@route("/tag_groups", ["GET"])
+def list_tag_groups():  # type: ignore[no-untyped-def]
+    """`GET /tag_groups.json` (staff), by name."""
+    require_staff()
+    f = forum()
+    groups = sorted(f.tag_groups.values(), key=lambda g: g.name.lower())
+    return jsonify(tag_groups=[ser.tag_group(f, g) for g in groups])
+
+
+@route("/tag_groups", ["POST"])
+def create_tag_group():  # type: ignore[no-untyped-def]
+    """`POST /tag_groups.json` (staff): `name`, `tag_names[]`, `one_per_topic`, `permissions` — at the top level
+    or under `tag_group`. Creates the tags that do not exist yet; a taken name is a 422."""
+    who = require_staff()
+    p = params()
+    nested = p.nested("tag_group") or {}
+    name = str(nested.get("name") or p.text("name") or "")
+    tag_names = nested.get("tag_names") if isinstance(nested.get("tag_names"), list) else p.items("tag_names")
+    permissions = nested.get("permissions") if isinstance(nested.get("permissions"), dict) else p.nested("permissions")
+    one_per_topic = str(nested.get("one_per_topic", p.text("one_per_topic") or "")).lower() == "true"
+    f = forum()
+    group = f.create_tag_group(who, name=name, tag_names=[str(n) for n in tag_names or []],
+                               one_per_topic=one_per_topic,
+                               permissions={str(k): int(v) for k, v in (permissions or {}).items()} or None)
+    return jsonify(tag_group=ser.tag_group(f, group))
 
 
 # --------------------------------------------------------------------------------------------- topic lists
@@ -795,6 +834,38 @@ def unlike_post(post_id: int):  # type: ignore[no-untyped-def]
     post = f.require_post(post_id, who)
     f.unlike(who, post)
     return jsonify(ser.post(f, who, post))
+
+
+POST_ACTION_USERS_PAGE = 200
+"""`GET /post_action_users.json` default (and largest) page size."""
+
+
+@route("/post_action_users", ["GET"])
+def post_action_users():  # type: ignore[no-untyped-def]
+    """Who liked a post, oldest like first (PostActionUsersController#index; likes only here).
+
+    The viewer must be able to see the post (a message's likes only to its participants, a whisper's only to
+    staff; staff also see a deleted post's), else 403 as Guardian#ensure_can_see! answers. `page` (from 0) and
+    `limit` (default and at most 200) page the rows.
+    """
+    who = viewer()
+    p = params()
+    _like_type(p)
+    post_id = p.integer("id")
+    if post_id is None:
+        raise missing("id")
+    page = p.integer("page") or 0
+    limit = p.integer("limit") or POST_ACTION_USERS_PAGE
+    if page < 0 or limit < 1:
+        raise ForumError.bad_params("page must not be negative and limit must be positive")
+    limit = min(limit, POST_ACTION_USERS_PAGE)
+    f = forum()
+    post = f.posts.get(post_id)
+    if post is None or not f.can_see_post(who, post):
+        raise ForumError.invalid_access()
+    likes = sorted(post.likes, key=lambda like: like.created_at)
+    users = [f.users[like.user_id] for like in likes[page * limit:(page + 1) * limit] if like.user_id in f.users]
+    return jsonify(ser.post_action_users(users, total=len(likes), page_size=limit))
 
 
 # --------------------------------------------------------------------------------------------- search

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .state import (LIKE, POST_REGULAR, POST_WHISPER, SYSTEM_USER_ID, Category, Forum, Group, Post, Revision,
-                    Tag, Topic, Upload, User, avatar_template, cook, iso)
+                    Tag, TagGroup, Topic, Upload, User, avatar_template, cook, iso)
 
 Json = dict[str, Any]
 
@@ -590,6 +590,13 @@ def tag_list(forum: Forum, viewer: User) -> Json:
     }
 
 
+def tag_group(forum: Forum, group: TagGroup) -> Json:
+    """TagGroupSerializer: the tags as `{id, name, slug}`, no parent tag (not simulated)."""
+    return {"id": group.id, "name": group.name,
+            "tags": [tag_ref(forum.tags[n]) for n in group.tag_names if n in forum.tags],
+            "parent_tag": [], "one_per_topic": group.one_per_topic, "permissions": dict(group.permissions)}
+
+
 # --------------------------------------------------------------------------------------------- posts
 
 
@@ -630,6 +637,20 @@ def actions_summary(forum: Forum, viewer: User, post: Post) -> list[Json]:
         for type_id in (*FLAG_TYPES, NOTIFY_USER):
             result.append({"id": type_id, "can_act": True})
     return result
+
+
+def post_action_user(user: User) -> Json:
+    """PostActionUserSerializer: BasicUserSerializer plus `post_url` (a flag's related post; null for a like) and
+    `username_lower`."""
+    return {**basic_user(user), "post_url": None, "username_lower": user.username.lower()}
+
+
+def post_action_users(users: list[User], *, total: int, page_size: int) -> Json:
+    """`GET /post_action_users.json`: `total_rows_post_action_users` only when there is more than one page."""
+    data: Json = {"post_action_users": [post_action_user(u) for u in users]}
+    if total > page_size:
+        data["total_rows_post_action_users"] = total
+    return data
 
 
 def post(forum: Forum, viewer: User, p: Post, *, raw: bool = False, in_topic_view: bool = False,

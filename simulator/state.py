@@ -171,6 +171,17 @@ class Tag:
 
 
 @dataclass
+class TagGroup:
+    """A named set of tags (Admin → Tags → Tag groups); creating one creates its missing tags."""
+    id: int
+    name: str
+    tag_names: list[str] = field(default_factory=list)
+    one_per_topic: bool = False
+    # group name -> permission type (1 full, 3 see only); Discourse's default is everyone full.
+    permissions: dict[str, int] = field(default_factory=lambda: {"everyone": 1})
+
+
+@dataclass
 class Revision:
     number: int            # the post version this revision produced (2, 3, …)
     user_id: int
@@ -327,6 +338,7 @@ class Forum:
         self.groups: dict[int, Group] = {}
         self.categories: dict[int, Category] = {}
         self.tags: dict[str, Tag] = {}
+        self.tag_groups: dict[int, TagGroup] = {}
         self.topics: dict[int, Topic] = {}
         self.posts: dict[int, Post] = {}
         self.uploads: dict[int, Upload] = {}
@@ -408,6 +420,13 @@ class Forum:
     def set_moderator(self, user: User, value: bool) -> None:
         with self.lock:
             user.moderator = value
+
+    def set_trust_level(self, user: User, level: int) -> None:
+        """`PUT /admin/users/{id}/trust_level`: TrustLevel.levels are 0..4."""
+        with self.lock:
+            if level not in range(5):
+                raise ForumError.bad_params(f"Invalid trust level {level}")
+            user.trust_level = level
 
     def suspend(self, user: User, until: datetime, reason: str) -> None:
         with self.lock:
@@ -620,6 +639,32 @@ class Forum:
         if len(clean) > self.settings["max_tags_per_topic"]:
             raise ForumError.invalid(f"You can only apply {self.settings['max_tags_per_topic']} tags to a topic.")
         return clean
+
+    def create_tag_group(self, actor: User, *, name: str, tag_names: Iterable[str], one_per_topic: bool = False,
+                         permissions: dict[str, int] | None = None) -> TagGroup:
+        """`POST /tag_groups.json` (staff): a tag group; its tags are created if they do not exist yet.
+
+        Parent tags are not simulated.
+        """
+        with self.lock:
+            if not actor.staff:
+                raise ForumError.invalid_access()
+            if not name.strip():
+                raise ForumError.invalid("Name can't be blank")
+            if any(g.name.lower() == name.strip().lower() for g in self.tag_groups.values()):
+                raise ForumError.invalid("Name has already been taken")
+            names: list[str] = []
+            for raw_name in tag_names:
+                tag_name = re.sub(r"\s+", "-", str(raw_name).strip().lower())
+                if tag_name and tag_name not in names:
+                    names.append(tag_name)
+            for tag_name in names:
+                if tag_name not in self.tags:
+                    self.tags[tag_name] = Tag(id=self.next_id("tag"), name=tag_name)
+            group = TagGroup(id=self.next_id("tag_group"), name=name.strip(), tag_names=names,
+                             one_per_topic=one_per_topic, permissions=dict(permissions or {"everyone": 1}))
+            self.tag_groups[group.id] = group
+            return group
 
     def create_post(self, actor: User, *, raw: str, title: str | None = None, topic_id: int | None = None,
                     category_id: int | None = None, reply_to_post_number: int | None = None,
@@ -1027,6 +1072,7 @@ class Forum:
                 "groups": [_dump(g) for g in self.groups.values()],
                 "categories": [_dump(c) for c in self.categories.values()],
                 "tags": [_dump(t) for t in self.tags.values()],
+                "tag_groups": [_dump(g) for g in self.tag_groups.values()],
                 "topics": [_dump(t) for t in self.topics.values()],
                 "posts": [_dump(p) for p in self.posts.values()],
                 "uploads": [_dump(u) for u in self.uploads.values()],
@@ -1042,6 +1088,7 @@ class Forum:
             self.groups = {g.id: g for g in (_load(Group, d) for d in data.get("groups", []))}
             self.categories = {c.id: c for c in (_load(Category, d) for d in data.get("categories", []))}
             self.tags = {t.name: t for t in (_load(Tag, d) for d in data.get("tags", []))}
+            self.tag_groups = {g.id: g for g in (_load(TagGroup, d) for d in data.get("tag_groups", []))}
             self.topics = {t.id: t for t in (_load(Topic, d) for d in data.get("topics", []))}
             self.posts = {p.id: p for p in (_load(Post, d) for d in data.get("posts", []))}
             self.uploads = {u.id: u for u in (_load(Upload, d) for d in data.get("uploads", []))}

@@ -105,6 +105,9 @@ def test_whisper_and_pm_are_marked_private() -> None:
 @pytest.mark.parametrize("text, expected", [
     ("I need DIRECT SUPPORT please", True), ("direct\nsupport", True), ("Direct  Support.", True),
     ("indirect supporters", False), ("direct supportive", False), ("support, direct", False), ("", False),
+    ('[quote="mod, post:1, topic:3"]\nWrite "direct support" to reach the team.\n[/quote]\nThanks!', False),
+    ("> write direct support\nthat is kind", False), ("`direct support`", False),
+    ('[quote="a, post:1, topic:3"]x[/quote] I need direct support', True),
 ])
 def test_direct_support_is_a_phrase(text: str, expected: bool) -> None:
     assert mentions_direct_support(text) is expected

@@ -61,7 +61,7 @@ def test_worker_runs_the_enqueued_job(served: str, redis_url: str, redis_conn: r
                    env=service_env(redis_url), check=True, capture_output=True, timeout=60)
     job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
     assert job.get_status().value == "finished"
-    assert job.return_value() == "post_liked:98765:7"
+    assert job.return_value() == "like on a post without open proposals"   # the worker read the typed event
 
 
 def test_serve_without_a_secret_says_why_and_exits_2(redis_url: str) -> None:

@@ -7,8 +7,9 @@ import re
 import pytest
 import requests
 
-from simulator.state import Forum
+from simulator.state import Forum, avatar_template
 from tests.simulator_fixtures import Community, Sim, png, start_sim
+from tests.test_simulator_openapi import ok
 
 ERROR_JSON = "application/json; charset=utf-8"
 
@@ -257,6 +258,106 @@ def test_likes_refused_on_own_post_and_twice(sim: Sim, community: Community) -> 
     error(sim.http("bob").post(f"{sim.url}/post_actions.json", data=like), 403, "invalid_access")
     error(sim.http("bob").post(f"{sim.url}/post_actions.json", data={"id": community.welcome_post_id}), 400,
           "invalid_parameters")
+
+
+def likers(response: requests.Response) -> list[str]:
+    assert response.status_code == 200, response.text[:300]
+    return [row["username"] for row in response.json()["post_action_users"]]
+
+
+def who_liked(sim: Sim, username: str | None, post_id: int, **extra: object) -> requests.Response:
+    return get(sim, username, "/post_action_users.json", params={"id": post_id, "post_action_type_id": 2, **extra})
+
+
+def test_who_liked_a_post_oldest_first_as_discourse_serializes_them(sim: Sim, community: Community) -> None:
+    sim.forum.like(community.carol, sim.forum.posts[community.welcome_post_id])
+    response = who_liked(sim, None, community.welcome_post_id)
+    assert likers(response) == ["bob", "carol"]
+    body = response.json()
+    assert body["post_action_users"][0] == {
+        "id": community.bob.id, "username": "bob", "name": "Bob", "avatar_template": avatar_template("bob"),
+        "post_url": None, "username_lower": "bob"}
+    assert "total_rows_post_action_users" not in body            # sent only when there is more than one page
+    sim.forum.unlike(community.bob, sim.forum.posts[community.welcome_post_id])
+    assert likers(who_liked(sim, "alice", community.welcome_post_id)) == ["carol"]
+
+
+def test_who_liked_pages_from_zero(sim: Sim, community: Community) -> None:
+    post = sim.forum.posts[community.welcome_post_id]
+    sim.forum.like(community.carol, post)
+    sim.forum.like(community.mod, post)
+    first = who_liked(sim, "system", post.id, limit=2)
+    second = who_liked(sim, "system", post.id, limit=2, page=1)
+    assert likers(first) == ["bob", "carol"] and likers(second) == ["mod"]
+    assert first.json()["total_rows_post_action_users"] == second.json()["total_rows_post_action_users"] == 3
+
+
+@pytest.mark.parametrize(("username", "sees"), [("alice", True), ("bob", True), ("carol", True),
+                                                ("system", True), ("mod", False), (None, False)])
+def test_a_messages_likes_are_seen_by_its_participants_only(sim: Sim, community: Community, username: str | None,
+                                                             sees: bool) -> None:
+    first_post = sim.forum.posts[sim.forum.topics[community.pm_topic_id].post_ids[0]]
+    sim.forum.like(community.bob, first_post)
+    response = who_liked(sim, username, first_post.id)
+    if sees:
+        assert likers(response) == ["bob"]
+    else:
+        error(response, 403, "invalid_access")
+
+
+@pytest.mark.parametrize(("username", "sees"), [("mod", True), ("system", True), ("alice", False), (None, False)])
+def test_a_whispers_likes_are_for_staff_only(sim: Sim, community: Community, username: str | None,
+                                             sees: bool) -> None:
+    sim.forum.like(community.alice, sim.forum.posts[community.whisper_post_id])
+    response = who_liked(sim, username, community.whisper_post_id)
+    if sees:
+        assert likers(response) == ["alice"]
+    else:
+        error(response, 403, "invalid_access")
+
+
+def test_who_liked_needs_its_parameters_and_a_visible_post(sim: Sim, community: Community) -> None:
+    error(get(sim, "bob", "/post_action_users.json", params={"id": community.welcome_post_id}), 400,
+          "invalid_parameters")
+    error(get(sim, "bob", "/post_action_users.json", params={"post_action_type_id": 2}), 400, "invalid_parameters")
+    error(who_liked(sim, "bob", 99999), 403, "invalid_access")
+    sim.forum.delete_post(community.mod, sim.forum.posts[community.reply_post_id])
+    error(who_liked(sim, "bob", community.reply_post_id), 403, "invalid_access")
+    assert likers(who_liked(sim, "mod", community.reply_post_id)) == []      # staff see a deleted post's
+
+
+# --------------------------------------------------------------------------------------------------
+# Tag groups and trust levels (what `python -m plugin install` uses)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_tag_group_creates_its_missing_tags(sim: Sim, community: Community) -> None:
+    admin = sim.http()
+    known = sim.forum.tags["code-of-care"].id
+    created = ok(admin.post(f"{sim.url}/tag_groups.json",
+                            json={"name": "Code of Care", "tag_names": ["code-of-care", "coc-amendment"]}))
+    group = created.json()["tag_group"]
+    assert [t["name"] for t in group["tags"]] == ["code-of-care", "coc-amendment"]
+    assert group["permissions"] == {"everyone": 1} and group["one_per_topic"] is False
+    assert sim.forum.tags["code-of-care"].id == known and "coc-amendment" in sim.forum.tags
+    ok(admin.post(f"{sim.url}/tag_groups.json", data={"name": "Moods", "tag_names[]": ["calm", "tense"]}))
+    listed = ok(admin.get(f"{sim.url}/tag_groups.json")).json()["tag_groups"]
+    assert [g["name"] for g in listed] == ["Code of Care", "Moods"]
+    assert "tense" in {t["name"] for t in get(sim, "system", "/tags.json").json()["tags"]}
+    error(admin.post(f"{sim.url}/tag_groups.json", json={"name": "code of care", "tag_names": ["x-tag"]}), 422,
+          "record_invalid")
+    error(sim.http("alice").post(f"{sim.url}/tag_groups.json", json={"name": "Mine", "tag_names": ["mine"]}), 403,
+          "invalid_access")
+    error(get(sim, "alice", "/tag_groups.json"), 403, "invalid_access")
+
+
+def test_changing_a_trust_level(sim: Sim, community: Community) -> None:
+    url = f"{sim.url}/admin/users/{community.bob.id}/trust_level.json"
+    answer = sim.http().put(url, data={"level": "3"}).json()["admin_user"]
+    assert answer["trust_level"] == 3 and get(sim, None, "/u/bob.json").json()["user"]["trust_level"] == 3
+    error(sim.http().put(url, data={"level": "7"}), 400, "invalid_parameters")
+    error(sim.http().put(url), 400, "invalid_parameters")
+    error(sim.http("alice").put(url, data={"level": "0"}), 403, "invalid_access")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,27 +1,65 @@
-"""RQ job functions. Thin: read the typed event back, hand it to the domain, write effects through the adapter.
+"""RQ job functions: thin. Read the job's plain arguments, hand them to `worker.feedback` or `worker.decisions`.
 
-The receiver enqueues these by import path (`plugin.intake.JOB_FOR_QUEUE`), with RQ's JSON serializer, so a job's
-only argument is the event as plain data (`Event.to_job()`).
+The receiver enqueues `handle_event` and `handle_care` by import path (`plugin.intake.JOB_FOR_QUEUE`) with RQ's
+JSON serializer: their one argument is the typed event as plain data (`Event.to_job()`). The forum may throttle
+any call: a job then returns RQ's `Retry` to be run again after the forum's wait, instead of sleeping in the
+worker (FACTS.md: pydiscourse would sleep).
 """
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+import math
+from typing import Any, Callable
+
+from rq import Retry
 
 from plugin.events import event_from_job
+from plugin.forum import Throttled
+from worker import decisions, feedback
+from worker.services import services
 
 log = logging.getLogger("worker.jobs")
 
+THROTTLED_RETRIES = 20
+"""How many times a throttled job is deferred before it counts as failed."""
 
+
+def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
+    """Turn the forum's "wait N seconds" into RQ's Retry(interval=N): the worker moves on to other jobs."""
+    @functools.wraps(job)
+    def run(*args: Any) -> str | Retry:
+        try:
+            return job(*args)
+        except Throttled as exc:
+            log.info("throttled", extra={"job": job.__name__, "retry_after": exc.retry_after})
+            return Retry(max=THROTTLED_RETRIES, interval=max(1, math.ceil(exc.retry_after)))
+    return run
+
+
+@deferring
 def handle_event(data: dict[str, Any]) -> str:
-    """An ordinary forum event (`events` queue)."""
-    event = event_from_job(data)
-    log.info("event", extra={"event": event.name, "event_id": event.delivery.event_id})
-    return event.identity()
+    """An ordinary forum event (`events` queue): update the Code of Care state."""
+    return feedback.on_event(services(), event_from_job(data))
 
 
+@deferring
 def handle_care(data: dict[str, Any]) -> str:
-    """A member asking for direct support (`care` queue, highest priority)."""
+    """A member asking for direct support (`care` queue). Such a post never feeds a draft or a digest."""
     event = event_from_job(data)
-    log.info("care", extra={"event": event.name, "event_id": event.delivery.event_id})
-    return event.identity()
+    return feedback.withdraw_post(services(), event.post.id, why="a care post is never feedback")
+
+
+@deferring
+def draft(amendment_id: str) -> str:
+    return decisions.draft(services(), amendment_id)
+
+
+@deferring
+def decide(amendment_id: str, post: dict[str, Any]) -> str:
+    return decisions.decide_command(services(), amendment_id, post)
+
+
+@deferring
+def answer_problems(post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
+    return decisions.answer_problems(services(), post_id, topic_id, post_number, messages)

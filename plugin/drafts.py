@@ -1,0 +1,329 @@
+"""What the service writes in the forum: drafts, decisions, announcements and kind replies, as markdown strings.
+
+Pure functions. Member text (proposed and current wording, reasons, section names) can never break the markup
+around it, nor ping anyone:
+- every `@` that could start a mention gets a zero-width space after it (`neutralize_mentions`);
+- wording goes inside `[quote]…[/quote]` with `\\`, `[`, `<` and `&` backslash-escaped, so no BBCode tag
+  (`[/quote]`, `[amend]`, `[details]`), HTML tag, comment or entity written by a member takes effect, and a code
+  fence cannot open;
+- short pieces (names, reasons in a sentence, titles) are flattened to one line with every markdown mark escaped.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+
+from plugin.proposals import COMMAND_VERBS, Problem
+
+ZWSP = "\u200b"
+MAX_TITLE_CHARS = 255          # Discourse's max_topic_title_length
+MAX_POST_CHARS = 32_000        # Discourse's max_post_length
+MAX_LISTED = 50                # names or links listed in a draft; the rest are counted
+MAX_TITLE_SECTION_CHARS = 120
+MAX_TITLE_WORD_CHARS = 30      # Discourse's title_max_word_length: a longer word makes the title invalid
+EXACT_DIFF_LIMIT = 1_000_000
+"""Above this many (old word, new word) pairs the diff lets difflib skip very common words (its `autojunk`), which
+keeps an adversarial text from costing seconds of worker time; ordinary sections are far below it."""
+
+DRAFT_TITLE = "Proposed change to {section} (amendment {number})"
+DRAFT_BODY = """\
+Members have proposed new wording for **{section}** of the Code of Care, and {support}.
+
+### Current text
+
+{current}
+
+### Proposed text
+
+{proposed}
+
+### What changes
+
+{diff}
+
+### Support
+
+{credits}
+
+### Where it was proposed
+
+{sources}
+
+### How this is decided
+
+A moderator decides by replying here with `/approve`, or with `/reject` followed by a reason. The member who \
+proposed it can reply `/withdraw`. Everyone is welcome to discuss it in this topic.
+
+Amendment {amendment_id}"""
+SUPPORT_ONE = "1 member supports it (a draft needs {threshold})"
+SUPPORT_MANY = "{count} members support it (a draft needs {threshold})"
+CREDITED = "Supporters who chose to be named: {names}."
+NOT_CREDITED = "Supporters are counted here, not named, unless they chose to be credited."
+AND_MORE = " and {count} more"
+NO_SOURCES = "(no source posts)"
+EMPTY_TEXT = "(this text is empty)"
+DIFF_TOO_LONG = "(the changes are too long to show word by word here: please compare the two texts above)"
+SHORTENED = "… (shortened to fit in one post)"
+
+DECISIONS = {
+    "approve": "Approved by {who}, and applied to the Code of Care. The forum keeps the earlier wording in the "
+               "document's history. Thank you to everyone who proposed, supported and discussed this change.",
+    "reject": "Not adopted: {who} declined this proposal.",
+    "withdraw": "Withdrawn by {who}, who proposed it. Thank you for taking part: new proposals are always welcome.",
+}
+REASON_GIVEN = "The reason given:"
+NO_REASON = "No reason was given; anyone may ask for one here."
+REJECTED_CLOSING = "Thank you to everyone who took part. This section can always be proposed again."
+
+APPLIED_ANNOUNCEMENT = ("**{section}** of the Code of Care has new wording, approved by the moderators after members "
+                        "proposed and supported it. The proposal, the discussion and the decision are here: {draft}")
+STALE = ("This proposal can't be applied as it stands: **{section}** has changed since it was proposed, and applying "
+         "it would undo those changes. The member who proposed it is warmly invited to propose again against the "
+         "current text: copy the section as it is now, make the change, and post it between "
+         "\\[amend section=\"{ref}\"] and \\[/amend].")
+NOT_ALLOWED = ("Thank you for caring about this amendment. Only {who_may} can {verb} it, so your /{verb} didn't "
+               "change anything. If you support it, a like on the proposal helps, and your thoughts are welcome here.")
+REJECTION_PM_TITLE = "About your proposed change to {section}"
+REJECTION_PM_BODY = """\
+Thank you for proposing new wording for **{section}** of the Code of Care, and for the care you put into it.
+
+The moderators decided not to adopt it this time. {reason}
+
+The whole discussion is in the draft, and you can reply there: {draft}
+
+One decision doesn't close the conversation. You are always welcome to propose again, for example with changes \
+that answer the moderators' concerns."""
+PROBLEM_REPLY = """\
+Thank you for proposing a change to the Code of Care. I couldn't read all of it yet:
+
+{items}
+
+You can edit your post to fix this, and I'll read it again when you save. A proposal looks like this:
+
+```
+[amend section="Consent"]
+The new wording of the section …
+[/amend]
+```"""
+ABOUT = "\n\n*About: {about}*"
+"""Appended to a reply when the caller names what it is about: Discourse refuses a second identical post from the
+same (non-staff) account within `unique_posts_mins`, so two otherwise equal replies must differ."""
+
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
+"""An `@` that Discourse could read as the start of a mention: not after an ASCII word character (as in an email
+address), and followed by a letter, digit or underscore of any script."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLOCK_MARKS = re.compile(r"[\\\[<&]")
+_INLINE_MARKS = re.compile(r"[\\`*_\[\]<>#~|&]")
+_FENCE_START = re.compile(r"^( {0,3})(?=`{3}|~{3})", re.MULTILINE)
+_WORD = re.compile(r"\S+")
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_TITLE_WORD_CHARS + 1))
+_WHITESPACE = re.compile(r"\s+")
+_URL = re.compile(r"https?://[^\s<>\[\]\"'`\\@]+")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_AMENDMENT_NUMBER = re.compile(r"coc-amendment-(\d+-\d+)")
+
+
+# ------------------------------------------------------------------------------------------------ member text
+
+
+def neutralize_mentions(text: str) -> str:
+    """`@name`, `@group`, `@everyone`, `@here` can't ping: a zero-width space goes after the `@`. Emails stay."""
+    return _MENTION.sub("@" + ZWSP, text)
+
+
+def word_diff(old: str, new: str) -> str:
+    """A readable word-level diff as markdown: unchanged words plain, removed ones in <del>, added ones in <ins>.
+
+    Paragraphs are kept (a removed or added run never spans a blank line), and every word is escaped, so member
+    text shows literally and cannot open a tag.
+    """
+    old_words, old_separators = _words(old)
+    new_words, new_separators = _words(new)
+    pieces: list[tuple[str, str]] = []          # (separator before, markdown)
+    exact = len(old_words) * len(new_words) <= EXACT_DIFF_LIMIT
+    matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=not exact)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            pieces += [(new_separators[j], _escape_inline(new_words[j])) for j in range(j1, j2)]
+            continue
+        for n, group in enumerate(_paragraphs(range(i1, i2), old_separators)):
+            words = " ".join(_escape_inline(old_words[i]) for i in group)
+            pieces.append((old_separators[group[0]] if n == 0 else "\n\n", f"<del>{words}</del>"))
+        for n, group in enumerate(_paragraphs(range(j1, j2), new_separators)):
+            words = "".join((new_separators[j] if j != group[0] else "") + _escape_inline(new_words[j])
+                            for j in group)
+            pieces.append((" " if n == 0 and op == "replace" else new_separators[group[0]], f"<ins>{words}</ins>"))
+    return "".join((sep or " ") + text for sep, text in pieces).lstrip()
+
+
+def quote_member_text(text: str) -> str:
+    """Member wording as a `[quote]` block that nothing inside can close, escape or turn into a ping."""
+    body = _clean(text).strip("\n")
+    if not body.strip():
+        return f"[quote]\n{EMPTY_TEXT}\n[/quote]"
+    body = _BLOCK_MARKS.sub(lambda m: "\\" + m.group(), neutralize_mentions(body))
+    body = _FENCE_START.sub(lambda m: m.group(1) + "\\", body)
+    return f"[quote]\n{body}\n[/quote]"
+
+
+# ------------------------------------------------------------------------------------------------ posts
+
+
+def render_draft(*, amendment_id: str, section_title: str, section_number: int | None, current: str,
+                 proposed: str, supporters: int, credited: list[str], source_links: list[str],
+                 threshold: int) -> tuple[str, str]:
+    """(title, raw body) of an amendment's draft topic; the body always fits in one Discourse post."""
+    label = _label(section_number, section_title)
+    number = _AMENDMENT_NUMBER.fullmatch(amendment_id)
+    title = _title(DRAFT_TITLE, section=label, number=number.group(1) if number else amendment_id)
+    support = (SUPPORT_ONE if supporters == 1 else SUPPORT_MANY).format(count=supporters, threshold=threshold)
+    names = _deduplicated(credited)
+    credits = (CREDITED.format(names=_listed([_escape_inline(n) for n in names], ", "))
+               if names else NOT_CREDITED)
+    links = _deduplicated(source_links)
+    sources = _listed([f"- {_link(link)}" for link in links], "\n") if links else NO_SOURCES
+    shown_id = f"`{amendment_id}`" if _SAFE_ID.fullmatch(amendment_id) else _escape_inline(amendment_id)
+
+    def body(current_text: str, proposed_text: str, diff: str) -> str:
+        return DRAFT_BODY.format(section=_escape_inline(label), support=support, diff=diff, credits=credits,
+                                 current=quote_member_text(current_text), proposed=quote_member_text(proposed_text),
+                                 sources=sources, amendment_id=shown_id)
+
+    diff = word_diff(current, proposed)
+    raw = body(current, proposed, f"[quote]\n{diff}\n[/quote]" if diff else quote_member_text(""))
+    if len(raw) > MAX_POST_CHARS:
+        raw = body(current, proposed, DIFF_TOO_LONG)
+    if len(raw) > MAX_POST_CHARS:
+        room = (MAX_POST_CHARS - len(body("", "", DIFF_TOO_LONG)) - 2 * len(SHORTENED)) // 4
+        raw = body(_shortened(current, room), _shortened(proposed, room), DIFF_TOO_LONG)
+    return title, raw
+
+
+def render_decision(*, verb: str, decided_by: str, reason: str = "", about: str = "") -> str:
+    """The service's reply in a draft topic once `/approve`, `/reject` or `/withdraw` has decided it."""
+    if verb not in DECISIONS:
+        raise ValueError(f"unknown decision {verb!r}; expected one of {', '.join(DECISIONS)}")
+    text = DECISIONS[verb].format(who=_escape_inline(decided_by))
+    if verb == "reject":
+        explained = f"{REASON_GIVEN}\n\n{quote_member_text(reason)}" if reason.strip() else NO_REASON
+        text = f"{text} {explained}\n\n{REJECTED_CLOSING}"
+    return text + _about(about)
+
+
+def render_applied_announcement(*, section_title: str, draft_url: str) -> str:
+    """The reply in the document topic announcing that an approved amendment changed a section."""
+    return APPLIED_ANNOUNCEMENT.format(section=_escape_inline(section_title), draft=_link(draft_url))
+
+
+def render_stale(*, section_title: str, about: str = "") -> str:
+    """The reply in a draft whose section changed after it was proposed: it is not applied."""
+    return STALE.format(section=_escape_inline(section_title), ref=_escape_inline(section_title)) + _about(about)
+
+
+def render_not_allowed(*, verb: str, who_may: str, about: str = "") -> str:
+    """The one kind answer to a member whose command cannot decide the draft."""
+    if verb not in COMMAND_VERBS:
+        raise ValueError(f"unknown command {verb!r}; expected one of {', '.join(COMMAND_VERBS)}")
+    return NOT_ALLOWED.format(who_may=_escape_inline(who_may), verb=verb) + _about(about)
+
+
+def render_rejection_pm(*, section_title: str, reason: str, draft_url: str) -> tuple[str, str]:
+    """(title, raw) of the private message telling the proposer their proposal was not adopted, and why."""
+    title = _title(REJECTION_PM_TITLE, section=section_title)
+    explained = f"{REASON_GIVEN}\n\n{quote_member_text(reason)}" if reason.strip() else NO_REASON
+    return title, REJECTION_PM_BODY.format(section=_escape_inline(section_title), reason=explained,
+                                           draft=_link(draft_url))
+
+
+def render_problem_reply(problems: list[Problem], *, about: str = "") -> str:
+    """The reply to a post whose proposals the member needs to fix: one line per distinct problem."""
+    messages = _deduplicated([problem.message for problem in problems])
+    if not messages:
+        raise ValueError("no problems to report")
+    items = "\n".join(f"- {_escape_inline(message)}" for message in messages)
+    return PROBLEM_REPLY.format(items=items) + _about(about)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _clean(text: str) -> str:
+    """Member text with Windows and old Mac line endings made "\\n" and control characters removed."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _escape_inline(text: str) -> str:
+    """Member text for the middle of a sentence: one line, every markdown mark escaped, no mention."""
+    flat = neutralize_mentions(_WHITESPACE.sub(" ", _clean(text)).strip())
+    return _INLINE_MARKS.sub(lambda m: "\\" + m.group(), flat)
+
+
+def _link(url: str) -> str:
+    """A forum URL as is (Discourse links it); anything that is not a plain http(s) URL as escaped text."""
+    url = url.strip()
+    return url if _URL.fullmatch(url) else _escape_inline(url)
+
+
+def _about(about: str) -> str:
+    return ABOUT.format(about=_link(about)) if about.strip() else ""
+
+
+def _label(number: int | None, title: str) -> str:
+    return f"{number}. {title}" if number is not None else title
+
+
+def _title(template: str, **fields: str) -> str:
+    """A topic title within Discourse's limits: one line, no mention, the member part shortened if need be."""
+    shortened = {name: _shortened(_WHITESPACE.sub(" ", _clean(value)).strip(), MAX_TITLE_SECTION_CHARS, "…")
+                 for name, value in fields.items()}
+    title = neutralize_mentions(template.format(**shortened))
+    return _LONG_WORD.sub(lambda m: m.group()[:MAX_TITLE_WORD_CHARS - 1] + "…", title)[:MAX_TITLE_CHARS]
+
+
+def _shortened(text: str, limit: int, marker: str = SHORTENED) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:max(limit, 0)].rstrip() + marker
+
+
+def _deduplicated(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if item.strip() and item.casefold() not in seen:
+            seen.add(item.casefold())
+            kept.append(item)
+    return kept
+
+
+def _listed(items: list[str], separator: str) -> str:
+    shown = separator.join(items[:MAX_LISTED])
+    return shown + (AND_MORE.format(count=len(items) - MAX_LISTED) if len(items) > MAX_LISTED else "")
+
+
+def _separator(whitespace: str) -> str:
+    """The whitespace between two words, reduced to what markdown keeps: a paragraph break, a line break, a space."""
+    newlines = whitespace.count("\n")
+    return "\n\n" if newlines >= 2 else "\n" if newlines == 1 else " "
+
+
+def _words(text: str) -> tuple[list[str], list[str]]:
+    """The words of `text`, and before each the whitespace that separated it from the previous one (reduced)."""
+    text = _clean(text)
+    words, separators, position = [], [], 0
+    for match in _WORD.finditer(text):
+        words.append(match.group())
+        separators.append(_separator(text[position:match.start()]) if position else "")
+        position = match.end()
+    return words, separators
+
+
+def _paragraphs(indexes: range, separators: list[str]) -> list[list[int]]:
+    """`indexes` (of words) cut into runs that stay inside one paragraph."""
+    groups: list[list[int]] = []
+    for i in indexes:
+        if not groups or separators[i] == "\n\n":
+            groups.append([])
+        groups[-1].append(i)
+    return groups

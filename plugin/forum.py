@@ -1,0 +1,492 @@
+"""The forum adapter: the only code that speaks HTTP to Discourse.
+
+It wraps pydiscourse 1.7.0 (`DiscourseClient`) so that every call:
+
+- first spends 1 from the shared Redis budget (`plugin.budget.ApiBudget`) and raises `Throttled` when there is none
+  left — it never sleeps: the job is deferred instead;
+- goes through one `requests.Session` (kept-alive connections) with a timeout, always;
+- on the forum's 429 pauses the shared budget for Discourse's `extras.wait_seconds` (or `Retry-After`) and raises
+  `Throttled` at once (pydiscourse's own loop would sleep in the worker: it is bypassed);
+- turns every other failure into one of three exceptions: `ForumUnavailable` (5xx, timeouts, connection errors: the
+  job's RQ `Retry` handles them), `ForumRefused` (4xx other than 429, with Discourse's `errors`) or `Throttled`.
+
+Identities (DESIGN.md): calls go as the service's own non-staff account (`COC_BOT_USERNAME`) unless staff rights are
+needed; then as `DISCOURSE_API_USERNAME` (the admin). Every method says which, and what it costs in API calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any, Iterable
+from urllib.parse import quote, urljoin
+
+import requests
+from pydiscourse import DiscourseClient
+
+from plugin.budget import ApiBudget
+from plugin.config import ConfigError, Settings
+
+LIKE = 2
+"""Discourse's post action type for a like."""
+
+DEFAULT_WAIT_SECONDS = 10.0
+"""A 429 that names no wait (the per-IP limiters answer in plain text, without `extras`): wait this long."""
+
+GROUP_MEMBERS_PAGE = 1000
+"""`GET /groups/{name}/members.json` page size: Discourse's maximum (`MEMBERS_MAX_PAGE_SIZE`)."""
+
+LIKERS_PAGE = 200
+"""`GET /post_action_users.json` page size: Discourse's default and maximum."""
+
+TOPIC_CHUNK = 20
+"""Posts that `GET /t/{id}.json` carries in `post_stream.posts` (Discourse's chunk size)."""
+
+JSON_TYPE = "application/json"
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+class ForumError(Exception):
+    """Base of everything the adapter raises."""
+
+
+class Throttled(ForumError):
+    """No call may be made now: defer the job by `retry_after` seconds (never sleep in a worker).
+
+    `by_forum` is True when the forum itself answered 429 (the shared budget is then paused for everyone), False
+    when our own budget had nothing left.
+    """
+
+    def __init__(self, retry_after: float, *, by_forum: bool):
+        source = "the forum answered 429" if by_forum else "the shared API budget is spent"
+        super().__init__(f"{source}: try again in {retry_after:.1f} s")
+        self.retry_after = retry_after
+        self.by_forum = by_forum
+
+
+class ForumUnavailable(ForumError):
+    """The forum did not answer usefully: 5xx (503 is read-only mode), a timeout, a connection error, or a body
+    that is not JSON. Transient: the job's RQ `Retry` handles it."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class ForumRefused(ForumError):
+    """The forum refused the request (4xx other than 429, or a 200 that carries `errors`): retrying won't help."""
+
+    def __init__(self, status: int, errors: list[str], error_type: str | None = None, *, request: str = ""):
+        super().__init__(" ".join(part for part in (f"{request}:", str(status), error_type, "; ".join(errors))
+                                  if part))
+        self.status = status
+        self.errors = errors
+        self.error_type = error_type
+        self.request = request
+
+    @property
+    def not_found(self) -> bool:
+        """404 (unknown, or deleted for non-staff) or 410 (a deleted topic)."""
+        return self.status in (404, 410)
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the forum says about a member (`GET /u/{username}.json`), as the service needs it."""
+
+    id: int
+    username: str
+    admin: bool
+    moderator: bool
+    trust_level: int
+    suspended: bool
+    groups: tuple[str, ...]     # names of the groups the bot can see the member in (automatic ones included)
+
+    @property
+    def staff(self) -> bool:
+        return self.admin or self.moderator
+
+    @classmethod
+    def from_json(cls, user: dict[str, Any], *, now: datetime | None = None) -> Member:
+        return cls(id=int(user["id"]), username=str(user["username"]), admin=bool(user.get("admin")),
+                   moderator=bool(user.get("moderator")), trust_level=int(user.get("trust_level") or 0),
+                   suspended=_suspended(user.get("suspended_till"), now or datetime.now(timezone.utc)),
+                   groups=tuple(str(g["name"]) for g in user.get("groups") or () if isinstance(g, dict)))
+
+
+def _suspended(till: Any, now: datetime) -> bool:
+    """Discourse sends `suspended_till` only while a member is suspended; a date in the past means no longer."""
+    if not till:
+        return False
+    try:
+        moment = datetime.fromisoformat(str(till).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) > now
+
+
+# ---------------------------------------------------------------------------------------------- the client
+
+
+class _Client(DiscourseClient):
+    """pydiscourse acting as one identity, whose every request goes through the Forum's budgeted session."""
+
+    def __init__(self, forum: Forum, api_username: str):
+        super().__init__(forum.base_url, api_username=api_username, api_key=forum.settings.discourse_api_key,
+                         timeout=forum.timeout)
+        self._forum = forum
+
+    def _request(self, verb: str, path: str, params: Any = None, files: Any = None, data: Any = None,
+                 json: Any = None, override_request_kwargs: dict[str, Any] | None = None) -> Any:
+        """Replaces pydiscourse's request loop (which sleeps on 429 and opens a connection per call)."""
+        response = self._forum._send(self, verb, path, params=params, files=files, data=data, json=json,
+                                     **(override_request_kwargs or {}))
+        return _decode(response)
+
+
+def _decode(response: requests.Response) -> Any:
+    """The JSON of a 2xx answer (None for an empty one); ForumRefused / ForumUnavailable otherwise."""
+    request = f"{response.request.method} {response.request.path_url}" if response.request is not None else ""
+    status = response.status_code
+    if 300 <= status < 400:
+        raise ForumRefused(status, [f"unexpected redirect to {response.headers.get('Location', '?')} "
+                                    "(is DISCOURSE_URL the forum's address?)"], request=request)
+    is_json = JSON_TYPE in response.headers.get("Content-Type", "")
+    body: Any = None
+    if is_json and response.content.strip():
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ForumUnavailable(f"{request}: the forum sent JSON that does not parse", status=status) from exc
+    if status >= 400:
+        if isinstance(body, dict) and body.get("errors"):
+            raise ForumRefused(status, _messages(body["errors"]), body.get("error_type"), request=request)
+        raise ForumRefused(status, [response.text[:200] or response.reason or str(status)], request=request)
+    if body is None:
+        if response.content.strip():
+            raise ForumUnavailable(f"{request}: expected JSON, got {response.headers.get('Content-Type')!r}",
+                                   status=status)
+        return None
+    if isinstance(body, dict) and body.get("errors"):        # e.g. POST /users.json answers 200 with errors
+        raise ForumRefused(status, _messages(body.get("message") or body["errors"]), body.get("error_type"),
+                           request=request)
+    return body
+
+
+def _messages(errors: Any) -> list[str]:
+    if isinstance(errors, str):
+        return [errors]
+    if isinstance(errors, dict):
+        return [f"{field}: {message}" for field, messages in errors.items()
+                for message in (messages if isinstance(messages, list) else [messages])]
+    return [str(e) for e in errors]
+
+
+def _wait_seconds(response: requests.Response) -> float:
+    """How long the forum asks us to wait: `extras.wait_seconds`, else `Retry-After`, else DEFAULT_WAIT_SECONDS."""
+    if JSON_TYPE in response.headers.get("Content-Type", ""):
+        try:
+            wait = response.json().get("extras", {}).get("wait_seconds")
+        except (ValueError, AttributeError):
+            wait = None
+        if isinstance(wait, (int, float)) and wait > 0:
+            return float(wait)
+    retry_after = response.headers.get("Retry-After", "")
+    try:
+        return max(1.0, float(retry_after))
+    except ValueError:
+        return DEFAULT_WAIT_SECONDS
+
+
+# ---------------------------------------------------------------------------------------------- the adapter
+
+
+class Forum:
+    """The forum, as the service uses it. One instance per process (or job); not shared between threads.
+
+    `calls_made` counts the HTTP requests this instance actually sent (for the benchmarks).
+    """
+
+    def __init__(self, settings: Settings, *, budget: ApiBudget, timeout: float = 10.0,
+                 session: requests.Session | None = None):
+        if not settings.discourse_url:
+            raise ConfigError("DISCOURSE_URL is not set: the forum's address, e.g. https://forum.example.com")
+        if not settings.discourse_api_key:
+            raise ConfigError("DISCOURSE_API_KEY is not set: an all-scope admin API key (Admin → API → Keys)")
+        if not timeout or timeout <= 0:
+            raise ValueError("the forum adapter always uses a timeout")
+        self.settings = settings
+        self.budget = budget
+        self.timeout = timeout
+        self.base_url = settings.discourse_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))   # API calls keep no cookies
+        self.calls_made = 0
+        self._bot = _Client(self, settings.bot_username)
+        self._admin = _Client(self, settings.discourse_api_username)
+        self._category_ids: dict[str, int | None] = {}
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Forum:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------ transport
+
+    def _send(self, client: _Client, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One budgeted request as `client`'s identity: Throttled / ForumUnavailable, or the answer (any other)."""
+        wait = self.budget.try_spend(1)
+        if wait > 0:
+            raise Throttled(wait, by_forum=False)
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        headers = {"Accept": "application/json; charset=utf-8", "Api-Key": client.api_key,
+                   "Api-Username": client.api_username}
+        kwargs.setdefault("allow_redirects", False)
+        kwargs["timeout"] = self.timeout
+        self.calls_made += 1
+        try:
+            response = self.session.request(method, url, headers=headers, **kwargs)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ForumUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 429:
+            wait = _wait_seconds(response)
+            self.budget.pause(wait)
+            raise Throttled(wait, by_forum=True)
+        if response.status_code >= 500:
+            raise ForumUnavailable(f"{method} {path}: the forum answered {response.status_code}",
+                                   status=response.status_code)
+        return response
+
+    # ------------------------------------------------------------------------------------------ members
+
+    def member(self, username: str) -> Member:
+        """GET /u/{username}.json as the bot. 1 call. ForumRefused (404) for an unknown member."""
+        return Member.from_json(self._bot._get(f"/u/{quote(username)}.json")["user"])
+
+    def group_members(self, group: str) -> list[str]:
+        """Usernames in a group: GET /groups/{name}/members.json as the bot, every page. 1 call per 1,000 members."""
+        names: list[str] = []
+        while True:
+            page = self._bot._get(f"/groups/{quote(group)}/members.json", limit=GROUP_MEMBERS_PAGE,
+                                  offset=len(names))
+            members = page.get("members") or []
+            names.extend(str(m["username"]) for m in members)
+            if not members or len(names) >= int(page.get("meta", {}).get("total", 0)):
+                return names
+
+    # ------------------------------------------------------------------------------------------ posts and topics
+
+    def post(self, post_id: int) -> dict[str, Any]:
+        """GET /posts/{id}.json as the bot (`raw`, `version`, `actions_summary`, …). 1 call."""
+        return self._bot.post_by_id(post_id)
+
+    def likers(self, post_id: int) -> list[str]:
+        """Usernames who like the post now, oldest like first: GET /post_action_users.json?id=&post_action_type_id=2
+        as the bot. 1 call per 200 likes. ForumRefused (403) if the bot may not see the post."""
+        names: list[str] = []
+        page = 0
+        while True:
+            answer = self._bot.post_action_users(post_id, post_action_type_id=LIKE, page=page, limit=LIKERS_PAGE)
+            rows = answer.get("post_action_users") or []
+            names.extend(str(row["username"]) for row in rows)
+            total = answer.get("total_rows_post_action_users")     # sent only when there is more than one page
+            if len(rows) < LIKERS_PAGE or not total or len(names) >= int(total):
+                return names
+            page += 1
+
+    def topic(self, topic_id: int, *, as_admin: bool = False) -> dict[str, Any]:
+        """GET /t/{id}.json (as the bot, or the admin). 1 call."""
+        return (self._admin if as_admin else self._bot)._get(f"/t/{int(topic_id)}.json")
+
+    def recent_posts(self, topic_id: int, count: int = TOPIC_CHUNK) -> list[dict[str, Any]]:
+        """The last `count` (at most 20) posts of a topic the bot can see, in topic order. 1 call, or 2 when the
+        topic has more posts than its first page holds (GET /t/{id}/posts.json?post_ids[]=…)."""
+        count = max(1, min(count, TOPIC_CHUNK))
+        view = self.topic(topic_id)
+        stream = [int(i) for i in view.get("post_stream", {}).get("stream", [])]
+        loaded = {int(p["id"]): p for p in view.get("post_stream", {}).get("posts", [])}
+        wanted = stream[-count:]
+        if all(i in loaded for i in wanted):
+            return [loaded[i] for i in wanted]
+        more = self._bot._get(f"/t/{int(topic_id)}/posts.json", **{"post_ids[]": wanted})
+        loaded.update({int(p["id"]): p for p in more.get("post_stream", {}).get("posts", [])})
+        return [loaded[i] for i in wanted if i in loaded]
+
+    def topic_by_external_id(self, external_id: str, *, as_admin: bool = False) -> dict[str, Any] | None:
+        """The topic with this `external_id`, or None: GET /t/external_id/{id}.json, whose 301 is followed by
+        hand. 1 call when there is none (404), 2 when there is one (the redirect is a request too)."""
+        client = self._admin if as_admin else self._bot
+        response = self._send(client, "GET", f"/t/external_id/{quote(external_id, safe='')}.json")
+        if response.status_code == 404:
+            return None
+        if response.status_code in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+            target = urljoin(response.url, response.headers["Location"])
+            response = self._send(client, "GET", target)
+        return _decode(response)
+
+    def create_topic(self, *, title: str, raw: str, category_id: int | None, tags: list[str],
+                     external_id: str) -> dict[str, Any]:
+        """A new topic as the bot, exactly once per `external_id`: POST /posts.json. 1 call; 3 when a topic with
+        that `external_id` already exists (the 422 "External ID has already been taken", then the lookup).
+
+        Returns the topic's first post: `id`, `topic_id`, `topic_slug`, `post_number` (1), … — as POST /posts.json
+        answers it, or, for a topic that already existed, as the topic view carries its first post (no `raw`).
+        """
+        try:
+            return self._bot.create_post(raw, category_id=category_id, title=title, tags=list(tags),
+                                         external_id=external_id)
+        except ForumRefused as refused:
+            if refused.status != 422 or not any("external id" in e.lower() for e in refused.errors):
+                raise
+            existing = self.topic_by_external_id(external_id)
+            if existing is None:                    # taken by a deleted topic: nothing to return, nothing to create
+                raise
+            first = dict(existing["post_stream"]["posts"][0])
+            first.setdefault("topic_id", existing["id"])
+            first.setdefault("topic_slug", existing.get("slug"))
+            return first
+
+    def reply(self, *, topic_id: int, raw: str, reply_to_post_number: int | None = None) -> dict[str, Any]:
+        """A reply as the bot: POST /posts.json. 1 call. Returns the new post."""
+        return self._bot.create_post(raw, topic_id=topic_id, reply_to_post_number=reply_to_post_number)
+
+    def private_message(self, *, title: str, raw: str, recipients: list[str]) -> dict[str, Any]:
+        """A personal message from the bot to members and/or groups (a group must be messageable by the bot):
+        POST /posts.json with archetype=private_message. 1 call. Returns its first post."""
+        return self._bot.create_post(raw, title=title, archetype="private_message",
+                                     target_recipients=",".join(recipients))
+
+    def edit_post(self, post_id: int, *, raw: str, edit_reason: str) -> dict[str, Any]:
+        """A new revision of a post (the forum keeps the old one) as the admin: PUT /posts/{id}.json. 1 call.
+        Returns the post (`version` is the new one)."""
+        return self._admin.update_post(post_id, raw, edit_reason=edit_reason)["post"]
+
+    def set_tags(self, topic_id: int, tags: list[str]) -> None:
+        """Replace a topic's tags (the full list) as the admin: PUT /t/-/{id}.json. 1 call."""
+        self._admin._put(f"/t/-/{int(topic_id)}.json", json=True, tags=list(tags))
+
+    def close_topic(self, topic_id: int) -> None:
+        """Close a topic as the admin: PUT /t/{id}/status.json. 1 call."""
+        self._admin.update_topic_status(topic_id, "closed", True)
+
+    def latest_posts(self, before: int | None = None) -> list[dict[str, Any]]:
+        """Public posts the bot can see, newest first, 50 a page (`before`: only ids below it): GET /posts.json.
+        1 call."""
+        return self._bot.latest_posts(before=before).get("latest_posts", [])
+
+    def upload_png(self, filename: str, data: bytes) -> str:
+        """An image for a post, as the bot: POST /uploads.json (multipart). 1 call. Returns its `upload://…` URL."""
+        answer = self._bot._post("/uploads.json", files={"file": (filename, data, "image/png")},
+                                 type="composer", synchronous="true")
+        return str(answer["short_url"])
+
+    def category_id(self, name_or_id: str | int) -> int | None:
+        """The id of a category the bot can see, by name, slug or id (None if there is none): GET /categories.json.
+        1 call the first time; remembered by this instance after that (categories rarely change)."""
+        wanted = str(name_or_id).strip().lower()
+        if wanted not in self._category_ids:
+            found = _find_category(self.categories(), wanted)
+            self._category_ids[wanted] = int(found["id"]) if found else None
+        return self._category_ids[wanted]
+
+    def categories(self, *, as_admin: bool = False) -> list[dict[str, Any]]:
+        """Every category the caller can see, subcategories included (flattened): GET /categories.json. 1 call."""
+        answer = (self._admin if as_admin else self._bot)._get("/categories.json", include_subcategories="true")
+        flat: list[dict[str, Any]] = []
+        pending = list(answer.get("category_list", {}).get("categories", []))
+        while pending:
+            category = pending.pop(0)
+            flat.append(category)
+            pending.extend(category.get("subcategory_list") or [])
+        return flat
+
+    # ------------------------------------------------------------------------------------------ install (admin)
+
+    def admin_user(self, username: str) -> dict[str, Any] | None:
+        """GET /u/{username}.json as the admin, or None if there is no such user. 1 call."""
+        try:
+            return self._admin._get(f"/u/{quote(username)}.json")["user"]
+        except ForumRefused as refused:
+            if refused.not_found:
+                return None
+            raise
+
+    def create_user(self, *, username: str, name: str, email: str, password: str) -> int:
+        """An active, approved account made by the admin: POST /users.json. 1 call. Returns its id."""
+        answer = self._admin._post("/users.json", username=username, name=name, email=email, password=password,
+                                   active="true", approved="true")
+        if not answer or not answer.get("success"):
+            raise ForumRefused(200, [str((answer or {}).get("message") or "the forum did not create the user")],
+                               request="POST /users.json")
+        return int(answer["user_id"])
+
+    def set_trust_level(self, user_id: int, level: int) -> None:
+        """PUT /admin/users/{id}/trust_level.json as the admin. 1 call."""
+        self._admin.trust_level(user_id, level)
+
+    def group(self, name: str) -> dict[str, Any] | None:
+        """GET /groups/{name}.json as the admin (`group` of the answer), or None if there is none. 1 call."""
+        try:
+            return self._admin._get(f"/groups/{quote(name)}.json")["group"]
+        except ForumRefused as refused:
+            if refused.not_found:
+                return None
+            raise
+
+    def create_group(self, **fields: Any) -> dict[str, Any]:
+        """POST /admin/groups.json as the admin with `group` = fields (name, full_name, *_level, …). 1 call."""
+        return self._admin._post("/admin/groups.json", json=True, group=fields)["basic_group"]
+
+    def tag_names(self) -> set[str]:
+        """Names of every tag, as the admin sees them (unused ones too): GET /tags.json. 1 call."""
+        return {str(t["name"]) for t in self._admin._get("/tags.json").get("tags", [])}
+
+    def create_tag_group(self, name: str, tag_names: Iterable[str]) -> dict[str, Any]:
+        """A tag group, which creates its missing tags: POST /tag_groups.json as the admin. 1 call."""
+        return self._admin._post("/tag_groups.json", json=True, name=name, tag_names=list(tag_names))["tag_group"]
+
+    def create_category(self, *, name: str, color: str, text_color: str, description: str) -> dict[str, Any]:
+        """POST /categories.json as the admin (everyone may read and post). 1 call."""
+        return self._admin._post("/categories.json", name=name, color=color, text_color=text_color,
+                                 description=description)["category"]
+
+    def web_hooks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every webhook and the event types the forum offers: GET /admin/api/web_hooks.json as the admin.
+        1 call per 50 webhooks."""
+        hooks: list[dict[str, Any]] = []
+        event_types: list[dict[str, Any]] = []
+        while True:
+            answer = self._admin._get("/admin/api/web_hooks.json", offset=len(hooks))
+            page = answer.get("web_hooks") or []
+            hooks.extend(page)
+            event_types = event_types or list(answer.get("extras", {}).get("event_types") or [])
+            if not page or len(hooks) >= int(answer.get("total_rows_web_hooks") or 0):
+                return hooks, event_types
+
+    def create_web_hook(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """POST /admin/api/web_hooks.json as the admin. 1 call."""
+        return self._admin._post("/admin/api/web_hooks.json", json=True, web_hook=fields)["web_hook"]
+
+    def update_web_hook(self, hook_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """PUT /admin/api/web_hooks/{id}.json as the admin. 1 call."""
+        return self._admin._put(f"/admin/api/web_hooks/{int(hook_id)}.json", json=True, web_hook=fields)["web_hook"]
+
+
+def _find_category(categories: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    for category in categories:
+        if wanted.isdigit() and int(category["id"]) == int(wanted):
+            return category
+    for category in categories:
+        if str(category.get("name", "")).lower() == wanted or str(category.get("slug", "")).lower() == wanted:
+            return category
+    return None
+

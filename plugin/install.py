@@ -1,0 +1,409 @@
+"""`python -m plugin install [--dry-run]`: set a forum up for the service. Idempotent: run it as often as you like.
+
+Each step looks first and says what it found or did — `exists`, `created`, `updated` (or, with `--dry-run`,
+`would create` / `would update`), `ok` for a check, `problem` with what to do about it:
+
+1. the API key works, its user is an admin, and it reaches the admin API (an all-scope key);
+2. the bot account `COC_BOT_USERNAME`: active, not staff (so the forum's mention limits apply to it), trust level 1+;
+3. the groups `COC_CARE_GROUP` (messageable by everyone, so the bot can message it), `COC_CONSENT_GROUP` (members
+   join and leave it themselves) and `COC_MODERATORS_GROUP` if set;
+4. the tags, in one tag group (only staff may create tags on a stock Discourse, so they must exist before the bot
+   tags a draft);
+5. the drafts category `COC_DRAFTS_CATEGORY` (everyone may read and reply: the Code is the members');
+6. the living document: the topic given by `COC_DOCUMENT_TOPIC_ID`, else the one with external_id `coc-document`,
+   else a new one from the bundled starter text;
+7. the webhook to `COC_PUBLIC_URL` + the webhook path, with the secret, JSON, the topic, post and like events.
+
+Every forum call goes through the adapter and the shared API budget; when the budget is spent, install waits (it
+is a command, not a worker) and carries on.
+"""
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import redis
+
+from plugin.budget import ApiBudget
+from plugin.config import ConfigError, Settings
+from plugin.forum import Forum, ForumRefused, ForumUnavailable, Throttled
+
+EXISTS, CREATED, UPDATED = "exists", "created", "updated"
+WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
+OK, PROBLEM = "ok", "problem"
+
+BOT_NAME = "Code of Care bot"
+TAGS = ("code-of-care", "coc-amendment", "coc-approved", "coc-rejected", "coc-digest")
+TAG_GROUP = "Code of Care"
+DOCUMENT_EXTERNAL_ID = "coc-document"
+DOCUMENT_TITLE = "Our Code of Care"
+DOCUMENT_TAGS = ("code-of-care",)
+CATEGORY_COLOR, CATEGORY_TEXT_COLOR = "7B5EA7", "FFFFFF"
+CATEGORY_DESCRIPTION = ("Proposed changes to our Code of Care. Every member may read and reply; moderators decide "
+                        "with /approve or /reject.")
+
+EVERYONE = 99
+"""Group messageable/mentionable level "everyone"."""
+NOBODY = 0
+PUBLIC = 0
+"""Group visibility level "public"."""
+CONTENT_TYPE_JSON = 1
+"""Webhook content type id for application/json."""
+
+WEBHOOK_EVENTS = ("topic_created", "topic_edited", "topic_destroyed", "topic_recovered",
+                  "post_created", "post_edited", "post_destroyed", "post_recovered", "post_liked")
+"""The events the receiver uses (`topic_<status>_status_updated` arrive under `topic_edited`)."""
+KNOWN_EVENT_TYPE_IDS = {"topic_created": 101, "topic_edited": 103, "topic_destroyed": 104, "topic_recovered": 105,
+                        "post_created": 201, "post_edited": 202, "post_destroyed": 203, "post_recovered": 204,
+                        "post_liked": 1501}
+"""Discourse's `WebHookEventType` ids, used only if the forum does not list its event types."""
+
+MAX_WAIT_SECONDS = 600.0
+"""How long install waits in all for the API budget before it gives up on a step."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of install's answer."""
+
+    subject: str        # "bot user care-bot"
+    outcome: str        # EXISTS, CREATED, UPDATED, WOULD_CREATE, WOULD_UPDATE, OK or PROBLEM
+    detail: str = ""
+
+    @property
+    def problem(self) -> bool:
+        return self.outcome == PROBLEM
+
+    def line(self) -> str:
+        return f"{self.outcome:<12}  {self.subject}" + (f": {self.detail}" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    name: str
+    full_name: str
+    fields: dict[str, Any]
+    purpose: str
+
+
+class Installer:
+    """Runs the steps in order; `run()` returns every step's result (and hands each to `report` as it is done).
+
+    After a run, `document` holds the living document's `topic_id` and `post_id` (None if it is not there yet).
+    `on_wait(seconds)` is told whenever install waits for the API budget.
+    """
+
+    def __init__(self, settings: Settings, forum: Forum, *, dry_run: bool = False,
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = MAX_WAIT_SECONDS,
+                 on_wait: Callable[[float], None] | None = None):
+        self.settings = settings
+        self.forum = forum
+        self.dry_run = dry_run
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.on_wait = on_wait
+        self.waited = 0.0
+        self.document: dict[str, int] | None = None
+        self._hooks: list[dict[str, Any]] = []
+        self._event_types: list[dict[str, Any]] = []
+        self._categories: list[dict[str, Any]] | None = None
+        self._made: set[str] = set()        # what this run created (a step retried after a wait finds it)
+
+    def run(self, report: Callable[[Step], None] | None = None) -> list[Step]:
+        steps: list[Step] = []
+        for step in (self.check_api_key, self.bot_user, self.groups, self.tags, self.drafts_category,
+                     self.living_document, self.webhook):
+            done = self._attempt(step)
+            steps.extend(done)
+            if report is not None:
+                for result in done:
+                    report(result)
+            if step == self.check_api_key and any(s.problem for s in done):
+                break                           # nothing else can work without a good admin key
+        return steps
+
+    def _attempt(self, step: Callable[[], list[Step]]) -> list[Step]:
+        """Run a step; wait out the API budget and run it again (steps look before they act, so this is safe)."""
+        while True:
+            try:
+                return [Step(s.subject, CREATED, s.detail) if s.outcome == EXISTS and s.subject in self._made else s
+                        for s in step()]
+            except Throttled as exc:
+                if self.waited + exc.retry_after > self.max_wait:
+                    return [Step(step.__name__.replace("_", " "), PROBLEM,
+                                 f"gave up after waiting {self.waited:.0f} s for the API budget; run install again")]
+                self.waited += exc.retry_after
+                if self.on_wait is not None:
+                    self.on_wait(exc.retry_after)
+                self.sleep(exc.retry_after)
+            except ForumRefused as exc:
+                return [Step(step.__name__.replace("_", " "), PROBLEM, f"the forum refused {exc}")]
+
+    # ------------------------------------------------------------------------------------------ 1. the key
+
+    def check_api_key(self) -> list[Step]:
+        subject = f"API key and admin user {self.settings.discourse_api_username}"
+        try:
+            user = self.forum.admin_user(self.settings.discourse_api_username)
+        except ForumRefused as exc:
+            if exc.status == 403:
+                return [Step(subject, PROBLEM, "the forum refused the key: check DISCOURSE_API_KEY and "
+                                               "DISCOURSE_API_USERNAME (Admin → API → Keys)")]
+            raise
+        if user is None:
+            return [Step(subject, PROBLEM, "there is no such user: set DISCOURSE_API_USERNAME to an admin's")]
+        if not user.get("admin"):
+            return [Step(subject, PROBLEM, "this user is not an admin: the service needs an admin's key")]
+        try:
+            self._hooks, self._event_types = self.forum.web_hooks()
+        except ForumRefused as exc:
+            if exc.status in (403, 404):
+                return [Step(subject, PROBLEM, "the key cannot use the admin API: create an all-scope (\"Global\") "
+                                               "key for an admin; granular keys do not cover what the service does")]
+            raise
+        return [Step(subject, OK, "the key works, its user is an admin and it reaches the admin API")]
+
+    # ------------------------------------------------------------------------------------------ 2. the bot
+
+    def bot_user(self) -> list[Step]:
+        name = self.settings.bot_username
+        subject = f"bot user {name}"
+        user = self.forum.admin_user(name)
+        outcome = EXISTS
+        if user is None:
+            if self.dry_run:
+                return [Step(subject, WOULD_CREATE, f"active, not staff, trust level 1, email {self.bot_email()}")]
+            self.forum.create_user(username=name, name=BOT_NAME, email=self.bot_email(),
+                                   password=secrets.token_urlsafe(32))
+            self._made.add(subject)
+            user = self.forum.admin_user(name)
+            if user is None:
+                return [Step(subject, PROBLEM, "the forum said it created the account but does not show it")]
+            outcome = CREATED
+        if user.get("admin") or user.get("moderator"):
+            return [Step(subject, PROBLEM, "the bot account is staff: Discourse lifts every mention limit for "
+                                           "staff, so quoted member text could ping people. Revoke its admin/"
+                                           "moderator rights, or set COC_BOT_USERNAME to another account")]
+        if int(user.get("trust_level") or 0) < 1:
+            if self.dry_run:
+                return [Step(subject, WOULD_UPDATE, "raise its trust level to 1 (new users cannot embed images)")]
+            self.forum.set_trust_level(int(user["id"]), 1)
+            return [Step(subject, CREATED if outcome == CREATED else UPDATED, "trust level set to 1")]
+        return [Step(subject, outcome, f"trust level {user.get('trust_level')}, not staff")]
+
+    def bot_email(self) -> str:
+        if self.settings.bot_email:
+            return self.settings.bot_email
+        host = urlsplit(self.settings.discourse_url).hostname or "localhost"
+        return f"{self.settings.bot_username}@{host}"
+
+    # ------------------------------------------------------------------------------------------ 3. groups
+
+    def group_plans(self) -> list[GroupPlan]:
+        s = self.settings
+        plans = [
+            GroupPlan(s.care_group, "Peer support",
+                      {"visibility_level": PUBLIC, "mentionable_level": NOBODY, "messageable_level": EVERYONE},
+                      "care group"),
+            GroupPlan(s.consent_group, "Credited by name in Code of Care drafts",
+                      {"visibility_level": PUBLIC, "mentionable_level": NOBODY, "messageable_level": NOBODY,
+                       "public_admission": True, "public_exit": True},
+                      "consent group"),
+        ]
+        if s.moderators_group:
+            plans.append(GroupPlan(s.moderators_group, "Code of Care moderators",
+                                   {"visibility_level": PUBLIC, "mentionable_level": NOBODY,
+                                    "messageable_level": NOBODY}, "moderators group"))
+        return plans
+
+    def groups(self) -> list[Step]:
+        steps = []
+        for plan in self.group_plans():
+            subject = f"{plan.purpose} {plan.name}"
+            group = self.forum.group(plan.name)
+            if group is not None:
+                wanted = plan.fields.get("messageable_level")
+                if wanted == EVERYONE and group.get("messageable_level") != EVERYONE:
+                    steps.append(Step(subject, PROBLEM, "exists, but the bot cannot message it: set \"Who can "
+                                                        "message this group\" to Everyone (Admin → Groups → "
+                                                        f"{plan.name} → Interaction)"))
+                else:
+                    steps.append(Step(subject, EXISTS))
+                continue
+            if self.dry_run:
+                steps.append(Step(subject, WOULD_CREATE))
+                continue
+            self.forum.create_group(name=plan.name, full_name=plan.full_name, **plan.fields)
+            self._made.add(subject)
+            steps.append(Step(subject, CREATED))
+        return steps
+
+    # ------------------------------------------------------------------------------------------ 4. tags
+
+    def tags(self) -> list[Step]:
+        existing = self.forum.tag_names()
+        missing = [t for t in TAGS if t not in existing]
+        steps = [Step(f"tag {t}", EXISTS) for t in TAGS if t in existing]
+        if not missing:
+            return steps
+        if self.dry_run:
+            return steps + [Step(f"tag {t}", WOULD_CREATE, f"in tag group “{TAG_GROUP}”") for t in missing]
+        try:
+            self.forum.create_tag_group(TAG_GROUP, missing)
+            self._made.update(f"tag {t}" for t in missing)
+        except ForumRefused as exc:
+            if exc.status != 422:
+                raise
+            return steps + [Step(f"tag {t}", PROBLEM, f"could not create it ({'; '.join(exc.errors)}): add it to "
+                                                       f"the tag group “{TAG_GROUP}” (Admin → Tags)") for t in missing]
+        return steps + [Step(f"tag {t}", CREATED, f"in tag group “{TAG_GROUP}”") for t in missing]
+
+    # ------------------------------------------------------------------------------------------ 5. category
+
+    def _find_category(self, name_or_id: str) -> dict[str, Any] | None:
+        if self._categories is None:
+            self._categories = self.forum.categories(as_admin=True)
+        wanted = name_or_id.strip().lower()
+        for category in self._categories:
+            if (wanted.isdigit() and int(category["id"]) == int(wanted)) or str(category["name"]).lower() == wanted:
+                return category
+        return None
+
+    def drafts_category(self) -> list[Step]:
+        name = self.settings.drafts_category
+        subject = f"drafts category “{name}”"
+        found = self._find_category(name)
+        if found is not None:
+            return [Step(subject, EXISTS, f"id {found['id']}")]
+        if name.strip().isdigit():
+            return [Step(subject, PROBLEM, "there is no category with that id: set COC_DRAFTS_CATEGORY to a name "
+                                           "(install creates it) or to an existing category's id")]
+        if self.dry_run:
+            return [Step(subject, WOULD_CREATE, "everyone may read and reply")]
+        created = self.forum.create_category(name=name, color=CATEGORY_COLOR, text_color=CATEGORY_TEXT_COLOR,
+                                             description=CATEGORY_DESCRIPTION)
+        self._made.add(subject)
+        self._categories = None
+        return [Step(subject, CREATED, f"id {created['id']}, everyone may read and reply")]
+
+    # ------------------------------------------------------------------------------------------ 6. the document
+
+    def living_document(self) -> list[Step]:
+        subject = "living document"
+        if self.settings.document_topic_id:
+            topic_id = self.settings.document_topic_id
+            try:
+                topic = self.forum.topic(topic_id, as_admin=True)
+            except ForumRefused as exc:
+                if not exc.not_found:
+                    raise
+                return [Step(subject, PROBLEM, f"COC_DOCUMENT_TOPIC_ID={topic_id}: there is no such topic")]
+            self.document = _document_ids(topic)
+            return [Step(subject, EXISTS, f"adopted topic {topic_id} “{topic.get('title')}” (COC_DOCUMENT_TOPIC_ID)")]
+        topic = self.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
+        if topic is not None:
+            self.document = _document_ids(topic)
+            return [Step(subject, EXISTS, f"topic {topic['id']} “{topic.get('title')}”")]
+        try:
+            from plugin.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
+        except ImportError as exc:
+            return [Step(subject, PROBLEM, "the bundled starter text (plugin.document.STARTER_TEXT) is missing "
+                                           f"from this installation ({exc}); or adopt a topic with "
+                                           "COC_DOCUMENT_TOPIC_ID")]
+        category_name = self.settings.document_category or self.settings.drafts_category
+        category = self._find_category(category_name)
+        if self.dry_run:
+            return [Step(subject, WOULD_CREATE, f"“{DOCUMENT_TITLE}” from the starter text, in “{category_name}”")]
+        if category is None:
+            return [Step(subject, PROBLEM, f"there is no category “{category_name}” to put it in")]
+        post = self.forum.create_topic(title=DOCUMENT_TITLE, raw=STARTER_TEXT, category_id=int(category["id"]),
+                                       tags=list(DOCUMENT_TAGS), external_id=DOCUMENT_EXTERNAL_ID)
+        self.document = {"topic_id": int(post["topic_id"]), "post_id": int(post["id"])}
+        return [Step(subject, CREATED, f"topic {post['topic_id']} “{DOCUMENT_TITLE}” in “{category_name}”")]
+
+    # ------------------------------------------------------------------------------------------ 7. the webhook
+
+    def webhook_fields(self, secret: str) -> dict[str, Any]:
+        return {"payload_url": self.payload_url(), "secret": secret, "content_type": CONTENT_TYPE_JSON,
+                "wildcard_web_hook": False, "web_hook_event_type_ids": self.event_type_ids(), "active": True}
+
+    def payload_url(self) -> str:
+        return self.settings.public_url.rstrip("/") + self.settings.webhook_path
+
+    def event_type_ids(self) -> list[int]:
+        """The ids of WEBHOOK_EVENTS as this forum numbers them (from its own list; known ids as a fallback)."""
+        listed = {str(t.get("name")): int(t["id"]) for t in self._event_types if "id" in t}
+        source = listed or KNOWN_EVENT_TYPE_IDS
+        return sorted(source[name] for name in WEBHOOK_EVENTS if name in source)
+
+    def webhook(self) -> list[Step]:
+        if not self.settings.public_url:
+            return [Step("webhook", PROBLEM, "COC_PUBLIC_URL is not set: the address where the forum reaches this "
+                                             "service's receiver, e.g. https://coc.example.org")]
+        subject = f"webhook {self.payload_url()}"
+        try:
+            secret = self.settings.require_webhook_secret()
+        except ConfigError as exc:
+            return [Step(subject, PROBLEM, str(exc))]
+        wanted = self.webhook_fields(secret)
+        existing = next((h for h in self._hooks if str(h.get("payload_url", "")).rstrip("/")
+                         == wanted["payload_url"].rstrip("/")), None)
+        if existing is None:
+            if self.dry_run:
+                return [Step(subject, WOULD_CREATE, f"{len(wanted['web_hook_event_type_ids'])} event types, JSON")]
+            created = self.forum.create_web_hook(wanted)
+            self._made.add(subject)
+            self._hooks.append(created)
+            return [Step(subject, CREATED, f"id {created['id']}")]
+        differences = _webhook_differences(existing, wanted)
+        if not differences:
+            return [Step(subject, EXISTS, f"id {existing['id']}")]
+        if self.dry_run:
+            return [Step(subject, WOULD_UPDATE, ", ".join(differences))]
+        self.forum.update_web_hook(int(existing["id"]), wanted)
+        return [Step(subject, UPDATED, ", ".join(differences))]
+
+
+def _document_ids(topic: dict[str, Any]) -> dict[str, int]:
+    stream = topic.get("post_stream", {})
+    first = stream.get("stream") or [p["id"] for p in stream.get("posts", [])]
+    return {"topic_id": int(topic["id"]), "post_id": int(first[0])}
+
+
+def _webhook_differences(hook: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """What must change in an existing webhook (the forum's answer) for it to serve the service."""
+    differences = []
+    if hook.get("secret") != wanted["secret"]:
+        differences.append("secret")
+    if hook.get("content_type") != wanted["content_type"]:
+        differences.append("content type")
+    if not hook.get("active"):
+        differences.append("inactive")
+    have = {int(t["id"]) for t in hook.get("web_hook_event_types") or []}
+    if not hook.get("wildcard_web_hook") and not set(wanted["web_hook_event_type_ids"]) <= have:
+        differences.append("event types")
+    return differences
+
+
+def run_install(settings: Settings, *, dry_run: bool = False) -> int:
+    """The command: every step printed as it is done; exit status 1 if any step has a problem."""
+    connection = redis.Redis.from_url(settings.redis_url)
+    try:
+        with Forum(settings, budget=ApiBudget.for_settings(connection, settings)) as forum:
+            installer = Installer(settings, forum, dry_run=dry_run, on_wait=lambda seconds: print(
+                f"waiting {seconds:.0f} s for the shared API budget", file=sys.stderr, flush=True))
+            steps = installer.run(report=lambda step: print(step.line(), flush=True))
+    except ForumUnavailable as exc:
+        print(f"the forum is unavailable: {exc}", file=sys.stderr)
+        return 1
+    except redis.ConnectionError as exc:
+        print(f"Redis at {settings.redis_url} is not reachable ({exc}): install spends the forum API budget "
+              "it shares with the workers there", file=sys.stderr)
+        return 1
+    finally:
+        connection.close()
+    return 1 if any(step.problem for step in steps) else 0

@@ -1,0 +1,283 @@
+"""`python -m plugin install` against the simulator over real HTTP, with the real shared budget in Redis."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+import redis
+
+from plugin.budget import ApiBudget
+from plugin.config import Settings
+from plugin.demo import REPO_ROOT
+from plugin.document import STARTER_TEXT
+from plugin.forum import Forum
+from plugin.install import (CREATED, DOCUMENT_EXTERNAL_ID, DOCUMENT_TAGS, DOCUMENT_TITLE, EVERYONE, EXISTS, OK,
+                            PROBLEM, TAG_GROUP, TAGS, UPDATED, WEBHOOK_EVENTS, WOULD_CREATE, WOULD_UPDATE, Installer,
+                            Step)
+from plugin.keys import Keys
+from simulator.state import Forum as SimForum
+from simulator.webhooks import EVENT_TYPE_IDS
+from tests.simulator_fixtures import Sim
+from tests.test_budget import Clock
+
+BOT = "care-bot"
+SECRET = "install-test-webhook-secret"
+PUBLIC_URL = "http://127.0.0.1:9"          # nothing listens there; deliveries fail quietly in the simulator's log
+PREFIX = "coc-test:"
+
+
+def settings_for(sim: Sim, **overrides: object) -> Settings:
+    values: dict[str, object] = {"discourse_url": sim.url, "discourse_api_key": sim.api_key,
+                                 "discourse_webhook_secret": SECRET, "bot_username": BOT, "public_url": PUBLIC_URL,
+                                 "redis_prefix": PREFIX, "api_budget_per_min": 60}
+    values.update(overrides)
+    return Settings.from_env({}, dotenv=False, **values)  # type: ignore[arg-type]
+
+
+def install(sim: Sim, conn: redis.Redis, *, dry_run: bool = False, budget: ApiBudget | None = None,
+            **overrides: object) -> tuple[list[Step], Installer, int]:
+    """Run install once; returns its steps, the installer and the API calls it made."""
+    settings = settings_for(sim, **overrides)
+    with Forum(settings, budget=budget or ApiBudget.for_settings(conn, settings)) as forum:
+        installer = Installer(settings, forum, dry_run=dry_run, sleep=_no_real_sleep)
+        steps = installer.run()
+        return steps, installer, forum.calls_made
+
+
+def _no_real_sleep(seconds: float) -> None:
+    raise AssertionError(f"install tried to sleep {seconds} s, but the budget was not spent")
+
+
+def outcomes(steps: list[Step]) -> dict[str, str]:
+    return {s.subject: s.outcome for s in steps}
+
+
+def counts(forum: SimForum) -> dict[str, int]:
+    return {"users": len(forum.users), "groups": len(forum.groups), "categories": len(forum.categories),
+            "tags": len(forum.tags), "tag_groups": len(forum.tag_groups), "topics": len(forum.topics),
+            "posts": len(forum.posts), "web_hooks": len(forum.web_hooks)}
+
+
+HOOK_URL = PUBLIC_URL + "/webhooks/discourse"
+EXPECTED_SUBJECTS = ["API key and admin user system", f"bot user {BOT}", "care group peer-support",
+                     "consent group coc-credit", *[f"tag {t}" for t in TAGS], "drafts category “Code of Care drafts”",
+                     "living document", f"webhook {HOOK_URL}"]
+
+
+# --------------------------------------------------------------------------------------------------
+# A fresh forum, and again
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_fresh_forum_gets_everything_it_needs(sim: Sim, redis_conn: redis.Redis) -> None:
+    steps, installer, calls = install(sim, redis_conn)
+    assert [s.subject for s in steps] == EXPECTED_SUBJECTS
+    assert [s.outcome for s in steps] == [OK] + [CREATED] * (len(EXPECTED_SUBJECTS) - 1), [s.line() for s in steps]
+    f = sim.forum
+    bot = f.user_by_name(BOT)
+    assert bot is not None and bot.active and not bot.staff and bot.trust_level >= 1
+    care, consent = f.group_by_name("peer-support"), f.group_by_name("coc-credit")
+    assert care is not None and care.messageable_level == EVERYONE and care.mentionable_level == 0
+    assert consent is not None and consent.visibility_level == 0
+    assert set(TAGS) <= set(f.tags)
+    assert [(g.name, g.tag_names) for g in f.tag_groups.values()] == [(TAG_GROUP, list(TAGS))]
+    drafts = next(c for c in f.categories.values() if c.name == "Code of Care drafts")
+    assert not drafts.read_restricted
+    document = f.topic_by_external_id(DOCUMENT_EXTERNAL_ID)
+    assert document is not None
+    first = f.first_post(document)
+    assert (document.title, document.tags, document.category_id, first.user_id) == (
+        DOCUMENT_TITLE, list(DOCUMENT_TAGS), drafts.id, bot.id)
+    assert first.raw == STARTER_TEXT
+    assert installer.document == {"topic_id": document.id, "post_id": first.id}
+    (hook,) = f.web_hooks.values()
+    assert (hook.payload_url, hook.secret, hook.content_type, hook.active, hook.wildcard_web_hook) == (
+        HOOK_URL, SECRET, 1, True, False)
+    assert sorted(hook.web_hook_event_type_ids) == sorted(EVENT_TYPE_IDS[name] for name in WEBHOOK_EVENTS)
+    assert calls == sim.app.extensions["admin_api_bucket"].performed
+
+
+def test_a_second_run_finds_everything_and_changes_nothing(sim: Sim, redis_conn: redis.Redis) -> None:
+    _, _, first_calls = install(sim, redis_conn)
+    before = counts(sim.forum)
+    steps, installer, calls = install(sim, redis_conn)
+    assert [s.subject for s in steps] == EXPECTED_SUBJECTS
+    assert Counter(s.outcome for s in steps) == Counter({OK: 1, EXISTS: len(EXPECTED_SUBJECTS) - 1})
+    assert counts(sim.forum) == before
+    assert installer.document is not None
+    assert calls < first_calls
+
+
+def test_a_dry_run_says_what_it_would_do_and_changes_nothing(sim: Sim, redis_conn: redis.Redis) -> None:
+    before = counts(sim.forum)
+    steps, installer, _ = install(sim, redis_conn, dry_run=True)
+    assert [s.subject for s in steps] == EXPECTED_SUBJECTS
+    assert [s.outcome for s in steps] == [OK] + [WOULD_CREATE] * (len(EXPECTED_SUBJECTS) - 1)
+    assert counts(sim.forum) == before and installer.document is None
+
+
+def test_a_dry_run_after_install_finds_everything(sim: Sim, redis_conn: redis.Redis) -> None:
+    install(sim, redis_conn)
+    steps, _, _ = install(sim, redis_conn, dry_run=True)
+    assert {s.outcome for s in steps} == {OK, EXISTS}
+
+
+def test_a_small_budget_makes_install_wait_not_fail(sim: Sim, redis_conn: redis.Redis) -> None:
+    clock = Clock()
+    waits: list[float] = []
+    budget = ApiBudget(redis_conn, key=Keys(PREFIX).api_budget, per_minute=4, clock=clock)
+    settings = settings_for(sim)
+    with Forum(settings, budget=budget) as forum:
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            clock.advance(seconds)
+        steps = Installer(settings, forum, sleep=sleep).run()
+    assert [s.outcome for s in steps] == [OK] + [CREATED] * (len(EXPECTED_SUBJECTS) - 1), [s.line() for s in steps]
+    assert waits and all(0 < w <= 60 for w in waits)
+
+
+def test_install_gives_up_when_the_budget_never_frees(sim: Sim, redis_conn: redis.Redis) -> None:
+    clock = Clock()
+    budget = ApiBudget(redis_conn, key=Keys(PREFIX).api_budget, per_minute=1, clock=clock)
+    budget.pause(3600)
+    settings = settings_for(sim)
+    with Forum(settings, budget=budget) as forum:
+        steps = Installer(settings, forum, sleep=clock.advance, max_wait=120).run()
+    assert len(steps) == 1 and steps[0].problem and "API budget" in steps[0].detail
+
+
+# --------------------------------------------------------------------------------------------------
+# What install finds already there
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_bot_below_trust_level_1_is_raised(sim: Sim, redis_conn: redis.Redis) -> None:
+    sim.user(BOT, trust_level=0)
+    assert outcomes(install(sim, redis_conn, dry_run=True)[0])[f"bot user {BOT}"] == WOULD_UPDATE
+    assert outcomes(install(sim, redis_conn)[0])[f"bot user {BOT}"] == UPDATED
+    assert sim.forum.user_by_name(BOT).trust_level == 1          # type: ignore[union-attr]
+    assert outcomes(install(sim, redis_conn)[0])[f"bot user {BOT}"] == EXISTS
+
+
+def test_a_staff_bot_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:
+    sim.forum.set_moderator(sim.user(BOT), True)
+    steps, _, _ = install(sim, redis_conn)
+    bot_step = next(s for s in steps if s.subject == f"bot user {BOT}")
+    assert bot_step.problem and "staff" in bot_step.detail
+
+
+def test_a_care_group_the_bot_cannot_message_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:
+    sim.forum.create_group(name="peer-support", messageable_level=3)
+    sim.forum.create_group(name="coc-credit")
+    found = outcomes(install(sim, redis_conn)[0])
+    assert found["care group peer-support"] == PROBLEM and found["consent group coc-credit"] == EXISTS
+
+
+def test_the_moderators_group_is_made_when_configured(sim: Sim, redis_conn: redis.Redis) -> None:
+    found = outcomes(install(sim, redis_conn, moderators_group="coc-stewards")[0])
+    assert found["moderators group coc-stewards"] == CREATED
+    assert sim.forum.group_by_name("coc-stewards") is not None
+
+
+def test_a_stale_webhook_is_updated_in_place(sim: Sim, redis_conn: redis.Redis) -> None:
+    hook = sim.forum.create_web_hook(payload_url=HOOK_URL, secret="an-old-secret-value", content_type=2,
+                                     web_hook_event_type_ids=[EVENT_TYPE_IDS["post_created"]], active=False)
+    steps, _, _ = install(sim, redis_conn, dry_run=True)
+    planned = next(s for s in steps if s.subject == f"webhook {HOOK_URL}")
+    assert planned.outcome == WOULD_UPDATE and planned.detail == "secret, content type, inactive, event types"
+    assert outcomes(install(sim, redis_conn)[0])[f"webhook {HOOK_URL}"] == UPDATED
+    assert list(sim.forum.web_hooks) == [hook.id]
+    assert (hook.secret, hook.content_type, hook.active) == (SECRET, 1, True)
+    assert outcomes(install(sim, redis_conn)[0])[f"webhook {HOOK_URL}"] == EXISTS
+
+
+def test_a_configured_document_topic_is_adopted(sim: Sim, redis_conn: redis.Redis) -> None:
+    alice = sim.user("alice")
+    ours = sim.forum.create_post(alice, title="The Code of Care we already have", raw="## 1. Care\n\nBe kind.\n")
+    steps, installer, _ = install(sim, redis_conn, document_topic_id=ours.topic_id)
+    document = next(s for s in steps if s.subject == "living document")
+    assert document.outcome == EXISTS and "adopted" in document.detail
+    assert sim.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID) is None
+    assert installer.document == {"topic_id": ours.topic_id, "post_id": ours.id}
+
+
+def test_a_missing_configured_document_topic_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:
+    found = outcomes(install(sim, redis_conn, document_topic_id=4242)[0])
+    assert found["living document"] == PROBLEM
+
+
+def test_an_existing_document_is_kept(sim: Sim, redis_conn: redis.Redis) -> None:
+    alice = sim.user("alice")
+    ours = sim.forum.create_post(alice, title="Our Code of Care, written by hand", raw="## 1. Care\n\nBe kind.\n",
+                                 external_id=DOCUMENT_EXTERNAL_ID)
+    steps, installer, _ = install(sim, redis_conn)
+    assert outcomes(steps)["living document"] == EXISTS
+    assert installer.document == {"topic_id": ours.topic_id, "post_id": ours.id}
+    assert sim.forum.first_post(sim.forum.topics[ours.topic_id]).raw == "## 1. Care\n\nBe kind.\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# What install cannot do, and says so
+# --------------------------------------------------------------------------------------------------
+
+
+def test_a_bad_key_stops_install_at_the_first_step(sim: Sim, redis_conn: redis.Redis) -> None:
+    before = counts(sim.forum)
+    steps, _, calls = install(sim, redis_conn, discourse_api_key="not-the-right-key")
+    assert len(steps) == 1 and steps[0].problem and "DISCOURSE_API_KEY" in steps[0].detail
+    assert calls == 1 and counts(sim.forum) == before
+
+
+def test_a_key_for_a_non_admin_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:
+    sim.user("alice")
+    steps, _, _ = install(sim, redis_conn, discourse_api_username="alice")
+    assert len(steps) == 1 and steps[0].problem and "not an admin" in steps[0].detail
+
+
+@pytest.mark.parametrize(("overrides", "says"), [({"public_url": ""}, "COC_PUBLIC_URL"),
+                                                 ({"discourse_webhook_secret": "short"}, "DISCOURSE_WEBHOOK_SECRET")])
+def test_the_webhook_needs_a_public_url_and_a_good_secret(sim: Sim, redis_conn: redis.Redis,
+                                                          overrides: dict[str, object], says: str) -> None:
+    steps, _, _ = install(sim, redis_conn, **overrides)
+    last = steps[-1]
+    assert last.problem and says in last.detail and not sim.forum.web_hooks
+    assert all(not s.problem for s in steps[:-1])
+
+
+# --------------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------------
+
+
+def run_cli(sim: Sim, redis_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("COC_", "DISCOURSE_", "REDIS_"))}
+    clean.update({"DISCOURSE_URL": sim.url, "DISCOURSE_API_KEY": sim.api_key, "DISCOURSE_WEBHOOK_SECRET": SECRET,
+                  "REDIS_URL": redis_url, "COC_REDIS_PREFIX": PREFIX, "COC_PUBLIC_URL": PUBLIC_URL,
+                  "COC_API_BUDGET_PER_MIN": "59", **env})
+    return subprocess.run([sys.executable, "-m", "plugin", "install", *args], cwd=REPO_ROOT, env=clean,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_command_plans_installs_and_then_finds_everything(sim: Sim, redis_url: str,
+                                                              redis_conn: redis.Redis) -> None:
+    planned = run_cli(sim, redis_url, "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert [line.split("  ")[0].strip() for line in planned.stdout.splitlines()] == [OK] + [WOULD_CREATE] * (
+        len(EXPECTED_SUBJECTS) - 1)
+    assert sim.forum.user_by_name(BOT) is None
+    done = run_cli(sim, redis_url)
+    assert done.returncode == 0, done.stderr
+    assert f"{CREATED:<12}  living document" in done.stdout and sim.forum.user_by_name(BOT) is not None
+    again = run_cli(sim, redis_url)
+    assert again.returncode == 0 and CREATED not in again.stdout
+    assert "waiting" not in planned.stderr + done.stderr + again.stderr
+    assert Step(f"webhook {HOOK_URL}", EXISTS, "id 1").line() in again.stdout.splitlines()
+
+
+def test_the_command_exits_1_on_a_problem(sim: Sim, redis_url: str, redis_conn: redis.Redis) -> None:
+    result = run_cli(sim, redis_url, COC_PUBLIC_URL="")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1].startswith(f"{PROBLEM:<12}  webhook")

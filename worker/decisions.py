@@ -1,0 +1,191 @@
+"""Effects on the forum: drafting an amendment, deciding it, applying it, answering members.
+
+Each function loads state, asks the pure domain what should happen and makes the effects through the one forum
+adapter. Every effect is keyed (a topic by `external_id`; a reply or an edit by `Store.once`), so a job that runs
+twice — or dies half-way and is retried — neither loses nor doubles anything.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from plugin.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
+                               count_support, decide, reaches_threshold, record)
+from plugin.document import parse_document
+from plugin.drafts import (render_applied_announcement, render_decision, render_draft, render_not_allowed,
+                           render_problem_reply, render_rejection_pm, render_stale)
+from plugin.forum import ForumRefused
+from plugin.proposals import Problem, parse_command
+from worker.feedback import withdraw_post
+from worker.services import Services
+
+TAG_DRAFT, TAG_APPROVED, TAG_REJECTED = "coc-amendment", "coc-approved", "coc-rejected"
+
+
+def draft(s: Services, key: str) -> str:
+    """Confirm an amendment's support from the forum and, if it is real, create its draft topic (once)."""
+    amendment = s.store.amendment(key)
+    if amendment is None or amendment.status != OPEN:
+        return "nothing to draft"
+    try:
+        likers = s.forum.likers(amendment.post_id)
+    except ForumRefused as exc:
+        if exc.status in (403, 404, 410):
+            withdraw_post(s, amendment.post_id, why="the post is gone")
+            return "the proposal's post is gone"
+        raise
+    supporters = count_support(amendment.proposer, (voter(s, name) for name in likers),
+                               bot_username=s.settings.bot_username, min_trust_level=s.settings.min_trust_level)
+    discussants = len({d["author"] for d in s.store.discussion(amendment.section_slug).values()})
+    if not reaches_threshold(len(supporters), s.settings.support_threshold, discussants=discussants,
+                             quorum=s.settings.support_quorum):
+        s.store.save_amendment(record(amendment, now(), f"support confirmed at {len(supporters)}",
+                                      supporters=len(supporters)))
+        return f"{len(supporters)} supporter(s): not yet"
+    document = s.store.document()
+    section = parse_document(document["raw"]).find(amendment.section_slug) if document else None
+    consenting = {m.lower() for m in s.forum.group_members(s.settings.consent_group)}
+    title, raw = render_draft(
+        amendment_id=amendment.id, section_title=amendment.section_title,
+        section_number=section.number if section else None, current=section.body if section else "",
+        proposed=amendment.text, supporters=len(supporters),
+        credited=[name for name in supporters if name.lower() in consenting],
+        source_links=source_links(s, amendment), threshold=s.settings.support_threshold)
+    topic = s.forum.create_topic(title=title, raw=raw, category_id=s.forum.category_id(s.settings.drafts_category),
+                                 tags=[TAG_DRAFT], external_id=amendment.id)
+    drafted = record(amendment, now(), f"drafted with {len(supporters)} supporters", status=DRAFTED,
+                     draft_topic_id=topic["topic_id"] if "topic_id" in topic else topic["id"],
+                     supporters=len(supporters))
+    s.store.save_amendment(drafted)
+    return f"drafted as topic {drafted.draft_topic_id}"
+
+
+def decide_command(s: Services, key: str, post: dict) -> str:
+    """A reply in a draft topic whose first line is a command: check who wrote it, then act."""
+    amendment = s.store.amendment(key)
+    command = parse_command(post["raw"])
+    if amendment is None or command is None:
+        return "no command"
+    member = s.forum.member(post["username"])
+    is_moderator = member.staff or (bool(s.settings.moderators_group)
+                                    and s.settings.moderators_group.lower() in {g.lower() for g in member.groups})
+    fingerprint = None
+    if command.verb == "approve" and is_moderator:
+        fingerprint = current_fingerprint(s, amendment)
+    decision = decide(amendment, verb=command.verb, reason=command.reason, actor=post["username"],
+                      actor_is_moderator=is_moderator, current_fingerprint=fingerprint)
+    if decision.outcome == "ignored":
+        return f"ignored: amendment is {amendment.status}"
+    if decision.outcome == "not_allowed":
+        who_may = "the proposer" if command.verb == "withdraw" else "a moderator"
+        reply_once(s, f"not-allowed-{post['id']}", amendment.draft_topic_id, post["post_number"],
+                   render_not_allowed(verb=command.verb, who_may=who_may))
+        return "not allowed: answered"
+    if decision.outcome == APPLIED:
+        return apply(s, amendment, post)
+    return close(s, amendment, post, decision.outcome, decision.reason)
+
+
+def apply(s: Services, amendment: Amendment, post: dict) -> str:
+    """Apply an approved amendment to the document, one at a time; a section that moved on makes it stale."""
+    with s.store.document_lock():
+        document = s.store.document()
+        fresh = s.forum.post(document["post_id"])
+        doc = parse_document(fresh["raw"])
+        section = doc.find(amendment.section_slug)
+        if section is None or section.fingerprint != amendment.base_fingerprint:
+            if section is not None and section.body.strip() == amendment.text.strip():
+                pass                                  # our own earlier attempt applied it: finish the job
+            else:
+                return close(s, amendment, post, STALE, "")
+            new_raw = fresh["raw"]
+        else:
+            new_raw = doc.replace(section, amendment.text).render()
+        reason = f"Amendment {amendment.id} approved by {post['username']}"
+        if new_raw != fresh["raw"]:
+            edited = s.forum.edit_post(document["post_id"], raw=new_raw, edit_reason=reason)
+            version = edited.get("version", document["version"] + 1)
+        else:
+            version = fresh.get("version", document["version"])
+        s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version,
+                              raw=new_raw)
+    draft_url = f"{s.settings.discourse_url}/t/{amendment.draft_topic_id}"
+    reply_once(s, f"announce-{amendment.id}", document["topic_id"], None,
+               render_applied_announcement(section_title=amendment.section_title, draft_url=draft_url))
+    return close(s, amendment, post, APPLIED, "", version=version)
+
+
+def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: str, version: int | None = None) -> str:
+    """Tag, answer and close the draft; tell the proposer by PM when it was rejected."""
+    topic_id = amendment.draft_topic_id
+    tags = [TAG_DRAFT] + ([TAG_APPROVED] if outcome == APPLIED else [TAG_REJECTED] if outcome == REJECTED else [])
+    s.forum.set_tags(topic_id, tags)
+    if outcome == STALE:
+        text = render_stale(section_title=amendment.section_title)
+    else:
+        verb = {APPLIED: "approve", REJECTED: "reject", WITHDRAWN: "withdraw"}[outcome]
+        text = render_decision(verb=verb, decided_by=post["username"], reason=reason)
+    reply_once(s, f"decision-{amendment.id}", topic_id, post["post_number"], text)
+    if outcome == REJECTED:
+        title, raw = render_rejection_pm(section_title=amendment.section_title, reason=reason,
+                                         draft_url=f"{s.settings.discourse_url}/t/{topic_id}")
+        s.store.once(f"rejection-pm-{amendment.id}",
+                     lambda: s.forum.private_message(title=title, raw=raw, recipients=[amendment.proposer]),
+                     already_made=lambda: False)
+    s.forum.close_topic(topic_id)
+    line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
+    s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"],
+                                  reason=reason))
+    return line
+
+
+def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
+    reply_once(s, f"problems-{post_id}-{len(messages)}", topic_id, post_number,
+               render_problem_reply([Problem(m) for m in messages]))
+    return f"answered {len(messages)} problem(s)"
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None, raw: str) -> None:
+    """Reply in a topic exactly once for `key`; after a crash, the topic is checked for the reply first."""
+    if topic_id is None:
+        return
+
+    def made() -> bool:
+        bot = s.settings.bot_username.lower()
+        return any(p.get("username", "").lower() == bot and p.get("reply_to_post_number") == reply_to
+                   and (reply_to is not None or key.split("-", 1)[1] in p.get("cooked", ""))
+                   for p in s.forum.recent_posts(topic_id))
+    s.store.once(key, lambda: s.forum.reply(topic_id=topic_id, raw=raw, reply_to_post_number=reply_to),
+                 already_made=made)
+
+
+def voter(s: Services, username: str) -> Voter:
+    """A liker's standing: from the member cache (fed free by post webhooks) or, failing that, the forum."""
+    known = s.store.member(username)
+    if known is None or "suspended" not in known or "trust_level" not in known:
+        member = s.forum.member(username)
+        s.store.remember_member(username, trust_level=member.trust_level, staff=member.staff,
+                                suspended=member.suspended)
+        return Voter(username, member.trust_level, member.suspended)
+    return Voter(username, known["trust_level"], bool(known["suspended"]))
+
+
+def current_fingerprint(s: Services, amendment: Amendment) -> str | None:
+    document = s.store.document()
+    if document is None:
+        return None
+    section = parse_document(s.forum.post(document["post_id"])["raw"]).find(amendment.section_slug)
+    return section.fingerprint if section else None
+
+
+def source_links(s: Services, amendment: Amendment) -> list[str]:
+    """The proposal post and every post that discussed the section (public ones only ever reach the store)."""
+    base = s.settings.discourse_url.rstrip("/")
+    ids = [amendment.post_id] + sorted(i for i in s.store.discussion(amendment.section_slug) if i != amendment.post_id)
+    return [f"{base}/p/{i}" for i in ids]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,150 @@
+"""From forum events to Code of Care state: proposals, support and discussion, per section.
+
+This is the normal path (webhook → state): it makes no forum API call, except to learn the tags of a topic that
+no topic webhook has told of, and then only for a post that proposes an amendment. Effects on the forum (drafts,
+replies) are enqueued as jobs of their own on the `drafts` queue.
+"""
+from __future__ import annotations
+
+from plugin.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, record, reaches_threshold
+from plugin.document import parse_document
+from plugin.events import Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.intake import QUEUE_DRAFTS
+from plugin.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
+from worker.services import Services
+
+CODE_OF_CARE_TAG = "code-of-care"
+GENERAL = "general"
+"""The discussion bucket for replies in the document topic that quote no particular section."""
+
+
+def on_event(s: Services, event: Event) -> str:
+    """Update the state for one event; returns a short line saying what happened (the job's result)."""
+    if isinstance(event, TopicEvent):
+        s.store.remember_topic(event.topic)
+        return "topic remembered"
+    if isinstance(event, LikeEvent):
+        return on_like(s, event)
+    if isinstance(event, PostEvent):
+        return on_post(s, event)
+    return "ignored"
+
+
+def on_post(s: Services, event: PostEvent) -> str:
+    post = event.post
+    if post.private:
+        return "private: never feedback"
+    s.store.remember_post_author(post)
+    if post.username.lower() == s.settings.bot_username.lower():
+        return "the service's own post"
+    document = s.store.document()
+    if document and post.id == document["post_id"]:
+        if event.name in ("post_created", "post_edited"):
+            s.store.save_document(topic_id=post.topic_id, post_id=post.id, version=post.version, raw=post.raw)
+        return "document cached"
+    if event.name == "post_destroyed":
+        return withdraw_post(s, post.id, why="the post was deleted")
+    draft = s.store.amendment_for_draft(post.topic_id)
+    if draft is not None:
+        if event.name == "post_created" and parse_command(post.raw) is not None:
+            s.enqueue(QUEUE_DRAFTS, "worker.jobs.decide", draft.id, command_post(post), job_id=f"decide-{post.id}")
+            return f"command for {draft.id}"
+        return "reply in a draft topic"
+    if document is None or not in_code_of_care(s, post, document["topic_id"]):
+        return "not Code of Care feedback"
+    return gather(s, post, document)
+
+
+def command_post(post: Post) -> dict:
+    return {"id": post.id, "topic_id": post.topic_id, "post_number": post.post_number, "username": post.username,
+            "raw": post.raw}
+
+
+def in_code_of_care(s: Services, post: Post, document_topic_id: int) -> bool:
+    """In the document topic, in a topic tagged `code-of-care`, or in a category of that slug."""
+    if post.topic_id == document_topic_id or post.category_slug == CODE_OF_CARE_TAG:
+        return True
+    tags = s.store.topic_tags(post.topic_id)
+    if tags is None and "[amend" in post.raw.lower():
+        # no topic webhook seen yet (order is not guaranteed): ask the forum, once, for a post that matters
+        topic = s.forum.topic(post.topic_id)
+        tags = tuple(t["name"] if isinstance(t, dict) else t for t in topic.get("tags", []))
+        s.store.remember_topic_tags(post.topic_id, tags)
+    return CODE_OF_CARE_TAG in (tags or ())
+
+
+def gather(s: Services, post: Post, document: dict) -> str:
+    """Record the post's proposals and the sections it discusses."""
+    doc = parse_document(document["raw"])
+    proposals, problems = parse_proposals(post.raw)
+    kept: set[str] = set()
+    for proposal in proposals:
+        section = doc.find(proposal.section_ref)
+        if section is None:
+            problems.append(unknown_section_problem(proposal.section_ref, doc))
+            continue
+        key = amendment_id(post.id, proposal.index)
+        kept.add(key)
+        existing = s.store.amendment(key)
+        if existing is None:
+            amendment = record(Amendment(id=key, post_id=post.id, index=proposal.index, topic_id=post.topic_id,
+                                         proposer=post.username, section_slug=section.slug,
+                                         section_title=section.title, base_fingerprint=section.fingerprint,
+                                         text=proposal.text), post.updated_at, f"proposed by {post.username}")
+        elif existing.status == OPEN and (existing.text != proposal.text or existing.section_slug != section.slug):
+            amendment = record(existing, post.updated_at, "edited by the proposer", text=proposal.text,
+                               section_slug=section.slug, section_title=section.title,
+                               base_fingerprint=section.fingerprint)
+        else:
+            continue
+        s.store.save_amendment(amendment)
+    for old in s.store.amendments_of_post(post.id):
+        if old.id not in kept and old.status == OPEN:
+            s.store.save_amendment(record(old, post.updated_at, "removed from the post", status=WITHDRAWN))
+    if problems:
+        s.enqueue(QUEUE_DRAFTS, "worker.jobs.answer_problems", post.id, post.topic_id, post.post_number,
+                  [p.message for p in problems], job_id=f"problems-{post.id}-{post.version}")
+    sections = quoted_sections(post.raw, doc, document["topic_id"])
+    if not sections and post.topic_id == document["topic_id"] and not proposals:
+        sections = {GENERAL}
+    sections |= {a.section_slug for a in s.store.amendments_of_post(post.id) if a.id in kept}
+    for slug in sections:
+        s.store.record_discussion(slug, post.id, post.username, post.created_at)
+    for key in kept:
+        consider_draft(s, key)
+    return f"{len(kept)} proposal(s), {len(problems)} problem(s), {len(sections)} section(s) discussed"
+
+
+def on_like(s: Services, event: LikeEvent) -> str:
+    post = event.post
+    if post.private or event.liker_username.lower() == s.settings.bot_username.lower():
+        return "not counted"
+    amendments = [a for a in s.store.amendments_of_post(post.id) if a.status == OPEN]
+    if not amendments:
+        return "like on a post without open proposals"
+    s.store.add_liker(post.id, event.liker_username)
+    for amendment in amendments:
+        consider_draft(s, amendment.id)
+    return f"like counted for {len(amendments)} proposal(s)"
+
+
+def consider_draft(s: Services, key: str) -> None:
+    """Enqueue a draft when the likes seen by webhook may reach the threshold; the draft job confirms them."""
+    amendment = s.store.amendment(key)
+    if amendment is None or amendment.status != OPEN:
+        return
+    likers = s.connection.smembers(s.keys.likers(amendment.post_id))
+    seen = 1 + len({n.decode().lower() for n in likers} - {amendment.proposer.lower()})
+    if reaches_threshold(seen, s.settings.support_threshold):
+        s.enqueue(QUEUE_DRAFTS, "worker.jobs.draft", key, job_id=f"draft-{key}-{seen}")
+
+
+def withdraw_post(s: Services, post_id: int, *, why: str) -> str:
+    """A deleted (or care) post withdraws its open proposals and leaves the discussion."""
+    withdrawn = 0
+    for amendment in s.store.amendments_of_post(post_id):
+        if amendment.status == OPEN:
+            s.store.save_amendment(record(amendment, "", why, status=WITHDRAWN))
+            withdrawn += 1
+    s.store.forget_discussion(post_id)
+    return f"{withdrawn} proposal(s) withdrawn"

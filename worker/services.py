@@ -1,0 +1,63 @@
+"""What a job needs, built once per worker process from the environment: settings, Redis, the store, the forum."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from plugin.budget import ApiBudget
+from plugin.config import Settings
+from plugin.forum import Forum
+from plugin.keys import Keys
+from plugin.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    connection: redis.Redis
+    keys: Keys = field(init=False)
+    store: Store = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = Keys(self.settings.redis_prefix)
+        self.store = Store(self.connection, self.keys)
+
+    @cached_property
+    def forum(self) -> Forum:
+        return Forum(self.settings, budget=ApiBudget.for_settings(self.connection, self.settings))
+
+    def queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.connection, serializer=JSONSerializer)
+
+    def enqueue(self, queue: str, func: str, *args: Any, job_id: str, retry: Any = None) -> None:
+        """Enqueue once per `job_id` while that job is known to RQ (duplicates are dropped, not errors)."""
+        from rq.exceptions import DuplicateJobError  # noqa: PLC0415
+
+        try:
+            self.queue(queue).enqueue(func, *args, job_id=job_id, unique=True, retry=retry,
+                                      job_timeout=self.settings.job_timeout)
+        except DuplicateJobError:
+            pass
+
+
+_current: Services | None = None
+
+
+def services() -> Services:
+    """The process's services, built from the environment on first use."""
+    global _current
+    if _current is None:
+        settings = Settings.from_env()
+        _current = Services(settings, redis.Redis.from_url(settings.redis_url, health_check_interval=30))
+    return _current
+
+
+def reset() -> None:
+    """Forget the process's services (tests that change the environment between in-process workers)."""
+    global _current
+    _current = None
