@@ -35,6 +35,7 @@ class Settings:
     consent_group: str = "coc-credit"
     moderators_group: str = ""
     support_threshold: int = 3
+    support_quorum: float = 0.0     # optional: also this share of the section's discussants (0 = off)
     min_trust_level: int = 1
     # install and the forum adapter (plugin/install.py, plugin/forum.py)
     drafts_category: str = "Code of Care drafts"   # name (or id) of the category that holds amendment drafts
@@ -92,6 +93,14 @@ def _convert(name: str, raw: str, kind: type) -> Any:
         if value < 0:
             raise ConfigError(f"{name} must not be negative, got {value}")
         return value
+    if kind is float:
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not 0 <= number <= 1:
+            raise ConfigError(f"{name} must be between 0 and 1, got {number}")
+        return number
     if kind is bool:
         lowered = raw.strip().lower()
         if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):

@@ -31,6 +31,8 @@ import redis
 from plugin.budget import ApiBudget
 from plugin.config import ConfigError, Settings
 from plugin.forum import Forum, ForumRefused, ForumUnavailable, Throttled
+from plugin.keys import Keys
+from plugin.store import Store
 
 EXISTS, CREATED, UPDATED = "exists", "created", "updated"
 WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
@@ -389,6 +391,12 @@ def _webhook_differences(hook: dict[str, Any], wanted: dict[str, Any]) -> list[s
     return differences
 
 
+def cache_document(store: Store, forum: Forum, document: dict[str, int]) -> None:
+    """Give the workers the living document (its ids, version and text) so the normal path needs no API call."""
+    post = forum.post(document["post_id"])
+    store.save_document(topic_id=document["topic_id"], post_id=post["id"], version=post["version"], raw=post["raw"])
+
+
 def run_install(settings: Settings, *, dry_run: bool = False) -> int:
     """The command: every step printed as it is done; exit status 1 if any step has a problem."""
     connection = redis.Redis.from_url(settings.redis_url)
@@ -397,6 +405,9 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
             installer = Installer(settings, forum, dry_run=dry_run, on_wait=lambda seconds: print(
                 f"waiting {seconds:.0f} s for the shared API budget", file=sys.stderr, flush=True))
             steps = installer.run(report=lambda step: print(step.line(), flush=True))
+            if not dry_run and installer.document:
+                cache_document(Store(connection, Keys(settings.redis_prefix)), forum, installer.document)
+                print(Step("living document cached in Redis", OK).line(), flush=True)
     except ForumUnavailable as exc:
         print(f"the forum is unavailable: {exc}", file=sys.stderr)
         return 1

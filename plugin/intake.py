@@ -31,7 +31,9 @@ JOB_FOR_QUEUE = {QUEUE_CARE: "worker.jobs.handle_care", QUEUE_EVENTS: "worker.jo
 """The job function (by import path, so the receiver never imports the worker) each intake queue runs."""
 
 RETRY_FOR_QUEUE = {QUEUE_CARE: Retry(max=10, interval=[2, 5, 10, 30, 60]),
-                   QUEUE_EVENTS: Retry(max=5, interval=[10, 30, 60, 300])}
+                   QUEUE_EVENTS: Retry(max=5, interval=[5, 30, 60, 300]),
+                   QUEUE_DRAFTS: Retry(max=5, interval=[5, 30, 60, 300]),
+                   QUEUE_DIGEST: Retry(max=5, interval=[60, 300, 900])}
 """Care is retried first and soonest; a job whose worker died is retried only while it has retries left."""
 
 FAILURE_TTL = 30 * 24 * 3600

@@ -14,6 +14,8 @@ from plugin.config import Settings
 from plugin.demo import REPO_ROOT
 from plugin.document import STARTER_TEXT
 from plugin.forum import Forum
+from plugin.keys import Keys
+from plugin.store import Store
 from plugin.install import (CREATED, DOCUMENT_EXTERNAL_ID, DOCUMENT_TAGS, DOCUMENT_TITLE, EVERYONE, EXISTS, OK,
                             PROBLEM, TAG_GROUP, TAGS, UPDATED, WEBHOOK_EVENTS, WOULD_CREATE, WOULD_UPDATE, Installer,
                             Step)
@@ -275,9 +277,13 @@ def test_the_command_plans_installs_and_then_finds_everything(sim: Sim, redis_ur
     assert again.returncode == 0 and CREATED not in again.stdout
     assert "waiting" not in planned.stderr + done.stderr + again.stderr
     assert Step(f"webhook {HOOK_URL}", EXISTS, "id 1").line() in again.stdout.splitlines()
+    cached = Store(redis_conn, Keys(PREFIX)).document()             # the workers' copy of the living document
+    document = sim.forum.topic_by_external_id("coc-document")
+    assert cached is not None and cached["topic_id"] == document.id
+    assert cached["raw"] == sim.forum.posts[document.post_ids[0]].raw
 
 
 def test_the_command_exits_1_on_a_problem(sim: Sim, redis_url: str, redis_conn: redis.Redis) -> None:
     result = run_cli(sim, redis_url, COC_PUBLIC_URL="")
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1].startswith(f"{PROBLEM:<12}  webhook")
+    assert any(line.startswith(f"{PROBLEM:<12}  webhook") for line in result.stdout.splitlines())

@@ -7,11 +7,13 @@ from typing import Any
 
 import redis
 from rq import Queue
+from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 
 from plugin.budget import ApiBudget
 from plugin.config import Settings
 from plugin.forum import Forum
+from plugin.intake import RETRY_FOR_QUEUE
 from plugin.keys import Keys
 from plugin.store import Store
 
@@ -34,12 +36,11 @@ class Services:
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.connection, serializer=JSONSerializer)
 
-    def enqueue(self, queue: str, func: str, *args: Any, job_id: str, retry: Any = None) -> None:
-        """Enqueue once per `job_id` while that job is known to RQ (duplicates are dropped, not errors)."""
-        from rq.exceptions import DuplicateJobError  # noqa: PLC0415
-
+    def enqueue(self, queue: str, func: str, *args: Any, job_id: str) -> None:
+        """Enqueue once per `job_id` while that job is known to RQ (duplicates are dropped, not errors), with the
+        queue's retry policy: a job whose worker died is retried by RQ's maintenance only while it has retries."""
         try:
-            self.queue(queue).enqueue(func, *args, job_id=job_id, unique=True, retry=retry,
+            self.queue(queue).enqueue(func, *args, job_id=job_id, unique=True, retry=RETRY_FOR_QUEUE[queue],
                                       job_timeout=self.settings.job_timeout)
         except DuplicateJobError:
             pass

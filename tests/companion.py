@@ -1,0 +1,109 @@
+"""The whole service in one test: the simulator, a real Redis, the receiver over HTTP and real RQ workers.
+
+`Companion` installs the service on a fresh simulated forum (as `python -m plugin install` would, with the webhook
+registered through the forum's admin API), then lets a test act as members through the forum's own API and
+`settle()` — deliver every webhook, run every job — before it looks at the forum.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+from pydiscourse import DiscourseClient
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+import worker.services
+from plugin.budget import ApiBudget
+from plugin.config import Settings
+from plugin.forum import Forum
+from plugin.install import Installer, cache_document
+from plugin.intake import QUEUES
+from plugin.processes import wait_until
+from tests.servers import serving
+from simulator.state import Forum as SimForum
+from tests.simulator_fixtures import Sim
+from webhooks.app import create_app
+from worker.services import Services
+
+SECRET = "companion-webhook-secret-1234"
+PREFIX = "coc-test:"
+
+
+@dataclass
+class Companion:
+    sim: Sim
+    settings: Settings
+    conn: redis.Redis
+    services: Services
+
+    @property
+    def store(self):  # type: ignore[no-untyped-def]
+        return self.services.store
+
+    def member(self, username: str, **fields: object) -> DiscourseClient:
+        """A forum member (made in the forum directly) and a pydiscourse client acting as them."""
+        if self.sim.forum.user_by_name(username) is None:
+            self.sim.user(username, **fields)
+        return self.sim.client(username)
+
+    def settle(self, timeout: float = 60) -> None:
+        """Deliver every webhook and run every job until nothing is left to do."""
+        dispatcher = self.sim.app.extensions["webhooks"]
+
+        def quiet() -> bool:
+            if not dispatcher.wait_idle(timeout=timeout):
+                raise AssertionError("webhook deliveries did not finish")
+            if any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES):
+                SimpleWorker(list(QUEUES), connection=self.conn, serializer=JSONSerializer).work(burst=True)
+                return False
+            return dispatcher.wait_idle(timeout=timeout) and not any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES)
+        assert wait_until(quiet, timeout=timeout, interval=0), "the service did not settle"
+
+    def document_raw(self) -> str:
+        document = self.store.document()
+        return self.sim.forum.posts[document["post_id"]].raw
+
+    def topic_by_external_id(self, external_id: str):  # type: ignore[no-untyped-def]
+        return self.sim.forum.topic_by_external_id(external_id)
+
+
+def companion_settings(sim: Sim, redis_url: str, receiver_url: str, **overrides: object) -> Settings:
+    values = {"api_budget_per_min": 100_000, "discourse_url": sim.url, "discourse_api_key": sim.api_key, "discourse_api_username": "system",
+              "discourse_webhook_secret": SECRET, "redis_url": redis_url, "redis_prefix": PREFIX,
+              "public_url": receiver_url, **overrides}
+    return Settings.from_env({}, dotenv=False, **values)
+
+
+@pytest.fixture
+def sim_forum() -> SimForum:
+    """A forum whose admin API allows more than Discourse's default 60 a minute: these tests make whole weeks of
+    activity in seconds (budget behaviour itself is tested in tests/test_budget.py and tests/test_forum.py)."""
+    forum = SimForum()
+    forum.settings["max_admin_api_reqs_per_minute"] = 100_000
+    return forum
+
+
+@pytest.fixture
+def companion(sim: Sim, redis_url: str, redis_conn: redis.Redis) -> Iterator[Companion]:
+    yield from start_companion(sim, redis_url, redis_conn)
+
+
+def start_companion(sim: Sim, redis_url: str, redis_conn: redis.Redis, **overrides: object) -> Iterator[Companion]:
+    with serving(create_app(companion_settings(sim, redis_url, "http://placeholder"))) as receiver:
+        settings = companion_settings(sim, redis_url, receiver.url, **overrides)
+        services = Services(settings, redis_conn)
+        with Forum(settings, budget=ApiBudget.for_settings(redis_conn, settings)) as forum:
+            installer = Installer(settings, forum)
+            problems = [step.line() for step in installer.run() if step.problem]
+            assert not problems, problems
+            cache_document(services.store, forum, installer.document)
+        worker.services._current = services
+        try:
+            running = Companion(sim, settings, redis_conn, services)
+            running.settle()
+            yield running
+        finally:
+            worker.services.reset()

@@ -1,0 +1,89 @@
+"""A worker killed (SIGKILL) in the middle of applying an amendment, then RQ's maintenance and a new worker:
+the effect is neither lost nor doubled."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from rq import Queue
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from plugin.amendments import APPLIED
+from plugin.demo import REPO_ROOT
+from plugin.processes import stop_process, wait_until
+from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
+from tests.test_amendments_e2e import APPROVE, NEW_CONSENT, backed_proposal, bot_posts, make_moderator, reply
+
+
+def worker_env(c: Companion) -> dict[str, str]:
+    s = c.settings
+    return {**os.environ, "DISCOURSE_URL": s.discourse_url, "DISCOURSE_API_KEY": s.discourse_api_key,
+            "DISCOURSE_API_USERNAME": s.discourse_api_username, "DISCOURSE_WEBHOOK_SECRET": s.discourse_webhook_secret,
+            "REDIS_URL": redis_url_of(c),
+            "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min)}
+
+
+def redis_url_of(c: Companion) -> str:
+    kwargs = c.conn.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs['db']}"
+
+
+def test_worker_killed_while_applying_loses_and_doubles_nothing(companion: Companion) -> None:
+    c = companion
+    proposal, key, topic = backed_proposal(c)
+    make_moderator(c, "mod")
+    document = c.store.document()
+    version_before = c.sim.forum.posts[document["post_id"]].version
+
+    # The forum's edit of the document blocks until the test lets it go: the worker is killed inside that call.
+    editing, release = threading.Event(), threading.Event()
+    original = c.sim.forum.revise_post
+
+    def slow_revise(*args, **kwargs):  # type: ignore[no-untyped-def]
+        editing.set()
+        release.wait(timeout=30)
+        return original(*args, **kwargs)
+    c.sim.forum.revise_post = slow_revise  # type: ignore[method-assign]
+
+    reply(c, "mod", topic.id, APPROVE)
+    assert c.sim.app.extensions["webhooks"].wait_idle(timeout=20)
+    process = subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=worker_env(c),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(editing.is_set, timeout=30), "the worker never reached the document edit"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    release.set()                        # the forum finishes the edit the dead worker asked for
+    c.sim.forum.revise_post = original   # type: ignore[method-assign]
+    assert wait_until(lambda: c.sim.forum.posts[document["post_id"]].version == version_before + 1, timeout=10)
+
+    # RQ's maintenance pass, as a worker runs it once the dead worker's job has outlived its heartbeat
+    drafts = Queue("drafts", connection=c.conn, serializer=JSONSerializer)
+    registry = StartedJobRegistry(queue=drafts)
+    assert registry.get_job_ids(), "the killed job should still be registered as started"
+    (job_id,) = registry.get_job_ids()
+    registry.cleanup(timestamp=time.time() + 24 * 3600)
+    assert job_id in ScheduledJobRegistry(queue=drafts).get_job_ids(), "retries left: scheduled to run again"
+
+    restarted = subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=worker_env(c),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:       # the new worker's scheduler enqueues the retry when it is due (the queue's first interval, 5 s)
+        assert wait_until(lambda: c.store.amendment(key).status == APPLIED, timeout=60)
+    finally:
+        stop_process(restarted)
+    c.settle()
+    post = c.sim.forum.posts[document["post_id"]]
+    assert post.version == version_before + 1                        # applied once, not twice
+    assert NEW_CONSENT in post.raw
+    announcements = bot_posts(c, document["topic_id"])[1:]         # after the document post itself
+    assert len(announcements) == 1
+    assert len(bot_posts(c, topic.id)) == 2                          # the draft and one decision reply
+    assert topic.closed and "coc-approved" in topic.tags
