@@ -57,7 +57,8 @@ class Companion:
             if not dispatcher.wait_idle(timeout=timeout):
                 raise AssertionError("webhook deliveries did not finish")
             if any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES):
-                SimpleWorker(list(QUEUES), connection=self.conn, serializer=JSONSerializer).work(burst=True)
+                SimpleWorker(list(QUEUES), connection=self.conn, serializer=JSONSerializer).work(
+                    burst=True, logging_level="WARNING")
                 return False
             return dispatcher.wait_idle(timeout=timeout) and not any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES)
         assert wait_until(quiet, timeout=timeout, interval=0), "the service did not settle"
