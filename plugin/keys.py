@@ -32,6 +32,11 @@ class Keys:
         """Hash: the living document's topic id, post id, version and raw text (a cache of the forum's post)."""
         return f"{self.prefix}document"
 
+    @property
+    def section_versions(self) -> str:
+        """Hash: section slug → how many times its text has changed since install (1 = the first text)."""
+        return f"{self.prefix}section-versions"
+
     def topic(self, topic_id: int) -> str:
         """Hash: what topic webhooks told of a topic (tags, category, author, archetype)."""
         return f"{self.prefix}topic:{topic_id}"

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from redis import Redis
 
 from plugin.amendments import Amendment
+from plugin.document import parse_document
 from plugin.events import Post, Topic
 from plugin.keys import Keys
 
@@ -44,14 +45,25 @@ class Store:
                 "version": int(data.get(b"version", 0)), "raw": data.get(b"raw", b"").decode()}
 
     def save_document(self, *, topic_id: int, post_id: int, version: int, raw: str) -> bool:
-        """Cache the document's text unless a newer version is already cached (webhooks arrive out of order)."""
+        """Cache the document's text unless as new a version is already cached (webhooks arrive out of order),
+        and count a new version for every section whose text changed (by its fingerprint)."""
         script = """
         local current = tonumber(redis.call("HGET", KEYS[1], "version") or "-1")
         if tonumber(ARGV[3]) < current then return 0 end
+        if tonumber(ARGV[3]) == current and redis.call("HGET", KEYS[1], "raw") == ARGV[4] then return 0 end
         redis.call("HSET", KEYS[1], "topic_id", ARGV[1], "post_id", ARGV[2], "version", ARGV[3], "raw", ARGV[4])
+        for i = 5, #ARGV do redis.call("HINCRBY", KEYS[2], ARGV[i], 1) end
         return 1
         """
-        return bool(self.redis.eval(script, 1, self.keys.document, topic_id, post_id, version, raw))
+        previous = self.document()
+        old = {s.slug: s.fingerprint for s in parse_document(previous["raw"]).sections} if previous else {}
+        changed = [s.slug for s in parse_document(raw).sections if old.get(s.slug) != s.fingerprint]
+        return bool(self.redis.eval(script, 2, self.keys.document, self.keys.section_versions, topic_id, post_id,
+                                    version, raw, *changed))
+
+    def section_versions(self) -> dict[str, int]:
+        """How many texts each section has had (1 for the text at install)."""
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.section_versions).items()}
 
     # ------------------------------------------------------------------------------------------ topics
 

@@ -188,3 +188,14 @@ def test_problems_get_one_kind_reply(companion: Companion, raw: str, expected: s
     c.settle()
     answers = [p for p in bot_posts(c, c.store.document()["topic_id"]) if p.reply_to_post_number == post["post_number"]]
     assert len(answers) == 1 and expected in answers[0].raw
+
+
+def test_each_section_keeps_its_own_version(companion: Companion) -> None:
+    c = companion
+    assert set(c.store.section_versions().values()) == {1}                        # every section's first text
+    proposal, key, topic = backed_proposal(c)
+    make_moderator(c, "mod")
+    reply(c, "mod", topic.id, APPROVE)
+    c.settle()
+    versions = c.store.section_versions()
+    assert versions["consent"] == 2 and versions["care"] == 1 and versions["privacy"] == 1
