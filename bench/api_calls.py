@@ -9,6 +9,7 @@ directly (it emits the same webhooks as the API would), so every counted call is
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 
 import redis
@@ -23,6 +24,7 @@ APPROVE = "/approve\nThank you all: this says it more plainly."
 
 
 def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)    # not a line per request
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--amendments", type=int, default=10)

@@ -365,6 +365,11 @@ class Forum:
         return self._bot.create_post(raw, title=title, archetype="private_message",
                                      target_recipients=",".join(recipients))
 
+    def private_messages(self, username: str) -> list[dict[str, Any]]:
+        """The latest personal messages of `username` (sent and received), as the bot: 1 call."""
+        data = self._bot._get(f"/topics/private-messages/{quote(username)}.json")
+        return list(data.get("topic_list", {}).get("topics", []))
+
     def edit_post(self, post_id: int, *, raw: str, edit_reason: str) -> dict[str, Any]:
         """A new revision of a post (the forum keeps the old one) as the admin: PUT /posts/{id}.json. 1 call.
         Returns the post (`version` is the new one)."""

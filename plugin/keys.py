@@ -37,6 +37,11 @@ class Keys:
         """Hash: section slug → how many times its text has changed since install (1 = the first text)."""
         return f"{self.prefix}section-versions"
 
+    @property
+    def care_posts(self) -> str:
+        """Set: ids of posts that asked for direct support; nothing public ever counts them."""
+        return f"{self.prefix}care-posts"
+
     def topic(self, topic_id: int) -> str:
         """Hash: what topic webhooks told of a topic (tags, category, author, archetype)."""
         return f"{self.prefix}topic:{topic_id}"

@@ -65,6 +65,15 @@ class Store:
         """How many texts each section has had (1 for the text at install)."""
         return {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.section_versions).items()}
 
+    # ------------------------------------------------------------------------------------------ care
+
+    def mark_care_post(self, post_id: int) -> None:
+        """Once a post asked for direct support it stays a care post, whatever later edits say."""
+        self.redis.sadd(self.keys.care_posts, post_id)
+
+    def is_care_post(self, post_id: int) -> bool:
+        return bool(self.redis.sismember(self.keys.care_posts, post_id))
+
     # ------------------------------------------------------------------------------------------ topics
 
     def remember_topic(self, topic: Topic) -> None:

@@ -40,6 +40,10 @@ class Companion:
     services: Services
 
     @property
+    def keys(self):  # type: ignore[no-untyped-def]
+        return self.services.keys
+
+    @property
     def store(self):  # type: ignore[no-untyped-def]
         return self.services.store
 

@@ -224,8 +224,19 @@ def test_metrics_count_deliveries_dedupe_and_queue_depth(receiver: str) -> None:
     assert 'coc_webhook_deliveries_total{event="ping",status="401"} 1.0' in text
     assert "coc_webhook_dedupe_hits_total 1.0" in text
     assert 'coc_queue_depth{queue="events"} 1.0' in text
+    assert 'coc_failed_jobs{queue="care"} 0.0' in text
     assert "coc_webhook_request_seconds_bucket" in text
     junk = {"X-Discourse-Event": "x" * 40, "X-Discourse-Event-Signature": "sha256=" + "2" * 64}
     post(receiver, junk, b"{}")
     text = requests.get(receiver + "/metrics", timeout=5).text
     assert 'event="other",status="401"' in text and "x" * 40 not in text    # no label from unsigned input
+
+
+def test_failed_care_jobs_show_in_metrics(receiver: str, redis_conn: redis.Redis) -> None:
+    from rq import Queue, SimpleWorker  # noqa: PLC0415
+
+    care = Queue(QUEUE_CARE, connection=redis_conn, serializer=JSONSerializer)
+    care.enqueue("worker.jobs.no_such_job")                      # fails: the function does not exist
+    SimpleWorker([care], connection=redis_conn, serializer=JSONSerializer).work(burst=True, logging_level="ERROR")
+    text = requests.get(receiver + "/metrics", timeout=5).text
+    assert 'coc_failed_jobs{queue="care"} 1.0' in text

@@ -168,14 +168,20 @@ class _QueueDepths:
         self.intake = intake
 
     def collect(self):  # type: ignore[no-untyped-def]
-        family = GaugeMetricFamily("coc_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
+        waiting = GaugeMetricFamily("coc_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
+        failed = GaugeMetricFamily("coc_failed_jobs", "Jobs in RQ's failed registry per queue (alert on care)",
+                                   labels=["queue"])
         try:
             with self.intake.connection.pipeline(transaction=False) as pipe:
                 for name in QUEUES:
-                    pipe.llen(self.intake.queues[name].key)
-                depths = pipe.execute()
+                    queue = self.intake.queues[name]
+                    pipe.llen(queue.key)
+                    pipe.zcard(queue.failed_job_registry.key)
+                counts = pipe.execute()
         except redis.RedisError:
             return
-        for name, depth in zip(QUEUES, depths):
-            family.add_metric([name], depth)
-        yield family
+        for n, name in enumerate(QUEUES):
+            waiting.add_metric([name], counts[2 * n])
+            failed.add_metric([name], counts[2 * n + 1])
+        yield waiting
+        yield failed

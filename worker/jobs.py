@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 from rq import Retry
 
-from plugin.events import event_from_job
+from plugin.events import LikeEvent, PostEvent, event_from_job
 from plugin.forum import Throttled
-from worker import decisions, feedback
+from worker import care, decisions, feedback
 from worker.services import services
 
 log = logging.getLogger("worker.jobs")
@@ -39,15 +39,21 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
 
 @deferring
 def handle_event(data: dict[str, Any]) -> str:
-    """An ordinary forum event (`events` queue): update the Code of Care state."""
-    return feedback.on_event(services(), event_from_job(data))
+    """An ordinary forum event (`events` queue): update the Code of Care state.
+
+    Events about a post that asked for direct support (a like, a later edit) are dropped here: a care post is
+    never feedback, never counted.
+    """
+    s, event = services(), event_from_job(data)
+    if isinstance(event, (PostEvent, LikeEvent)) and s.store.is_care_post(event.post.id):
+        return "care post: not counted"
+    return feedback.on_event(s, event)
 
 
 @deferring
 def handle_care(data: dict[str, Any]) -> str:
     """A member asking for direct support (`care` queue). Such a post never feeds a draft or a digest."""
-    event = event_from_job(data)
-    return feedback.withdraw_post(services(), event.post.id, why="a care post is never feedback")
+    return care.route(services(), event_from_job(data))
 
 
 @deferring

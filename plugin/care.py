@@ -1,0 +1,48 @@
+"""Care first: the two private messages a "direct support" post produces. Pure text, no I/O.
+
+The team's message links to the post and names the member, but never copies what they wrote: their words stay
+where they put them. The member's message is gentle, says a person from the team will write to them by name, and
+names the team's group — without an @, so nobody is pinged but the people the message is for.
+"""
+from __future__ import annotations
+
+from plugin.drafts import neutralize_mentions
+
+TEAM_TITLE = "A member asked for direct support (post {post_id})"
+TEAM_BODY = """\
+{member} asked for **direct support** {where}.
+
+Please pick this up: reply here to say who is reaching out, then write to {member} personally, by name.
+
+{link}
+
+*This message links to their post and does not repeat it. It was sent by the Code of Care companion to the \
+{group} group only.*"""
+WHERE_PUBLIC = "in a post"
+WHERE_PRIVATE = "in a private message to the Code of Care companion"
+PRIVATE_LINK = "They wrote privately to the companion, so there is no post you can open: reach out to them directly."
+
+MEMBER_TITLE = "You asked for direct support (post {post_id})"
+MEMBER_BODY = """\
+Hi {member},
+
+Thank you for telling us. A person from our peer-support team — the {group} group — will write to you \
+personally, by name, as soon as they can.
+
+You don't need to do anything else. If you would rather not hear from them, just reply here and say so; that is \
+completely fine.
+
+Take care of yourself in the meantime."""
+
+
+def team_message(*, member: str, group: str, post_id: int, post_url: str, private: bool) -> tuple[str, str]:
+    """(title, raw) of the message to the peer-support group."""
+    body = TEAM_BODY.format(member=neutralize_mentions(member), group=group,
+                            where=WHERE_PRIVATE if private else WHERE_PUBLIC,
+                            link=PRIVATE_LINK if private else post_url)
+    return TEAM_TITLE.format(post_id=post_id), body
+
+
+def member_message(*, member: str, group: str, post_id: int) -> tuple[str, str]:
+    """(title, raw) of the gentle message to the member who asked."""
+    return MEMBER_TITLE.format(post_id=post_id), MEMBER_BODY.format(member=neutralize_mentions(member), group=group)

@@ -1,0 +1,83 @@
+"""Care first, end to end: a member who writes "direct support" is routed privately, at once, exactly once."""
+from __future__ import annotations
+
+from plugin.amendments import amendment_id
+from plugin.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.events import parse_delivery
+from tests.companion import SECRET, Companion, companion, sim_forum  # noqa: F401  (fixtures)
+from tests.test_amendments_e2e import like
+from worker import care
+
+WORDS = "I have not slept for days and I am scared of how I feel. I think I need direct support."
+
+
+def messages(c: Companion, title: str) -> list:
+    return [t for t in c.sim.forum.topics.values() if t.is_pm and t.title == title]
+
+
+def general_topic(c: Companion) -> int:
+    return c.member("alice").create_post("Checking in on how everyone is doing this week.",
+                                         title="How is everyone doing this week?")["topic_id"]
+
+
+def test_a_care_post_reaches_the_team_and_the_member_privately(companion: Companion) -> None:
+    c = companion
+    topic_id = general_topic(c)
+    post = c.member("bob").create_post(WORDS, topic_id=topic_id)
+    c.settle()
+    (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
+    group = c.sim.forum.group_by_name(c.settings.care_group)
+    assert team.allowed_group_ids == [group.id]
+    bob = c.sim.forum.user_by_name("bob")
+    assert bob.id not in team.allowed_user_ids                              # the team talks among themselves first
+    team_raw = c.sim.forum.posts[team.post_ids[0]].raw
+    assert f"/{topic_id}/{post['post_number']}" in team_raw and "bob" in team_raw
+    assert "slept" not in team_raw and "scared" not in team_raw             # their words are never copied
+    (member,) = messages(c, MEMBER_TITLE.format(post_id=post["id"]))
+    assert bob.id in member.allowed_user_ids and not member.allowed_group_ids
+    member_raw = c.sim.forum.posts[member.post_ids[0]].raw
+    assert c.settings.care_group in member_raw and f"@{c.settings.care_group}" not in member_raw
+
+
+def test_redelivered_care_webhook_and_a_rerun_send_nothing_twice(companion: Companion) -> None:
+    c = companion
+    post = c.member("bob").create_post(WORDS, topic_id=general_topic(c))
+    c.settle()
+    hooks = c.sim.forum.web_hooks
+    (hook_id,) = hooks
+    row = next(e for e in c.sim.forum.web_hook_events.values()
+               if e.event_name == "post_created" and f'"id":{post["id"]},' in e.payload)
+    assert c.sim.http("system").post(f"{c.sim.url}/admin/api/web_hooks/{hook_id}/events/{row.id}/redeliver.json"
+                                     ).status_code == 200
+    c.settle()
+    event = parse_delivery(row.headers, row.payload.encode(), secret=SECRET)
+    care.route(c.services, event)                                           # the job runs a second time
+    for key in (f"care-team-{post['id']}", f"care-member-{post['id']}"):    # ... and once more, after a "crash"
+        c.conn.set(c.keys.effect(key), "pending")                           # between sending and marking done
+    care.route(c.services, event)
+    assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
+    assert len(messages(c, MEMBER_TITLE.format(post_id=post["id"]))) == 1
+
+
+def test_a_private_message_to_the_bot_is_routed_without_a_link(companion: Companion) -> None:
+    c = companion
+    pm = c.member("carol").create_post(WORDS, title="Can someone talk with me please?", archetype="private_message",
+                                       target_recipients=c.settings.bot_username)
+    c.settle()
+    (team,) = messages(c, TEAM_TITLE.format(post_id=pm["id"]))
+    raw = c.sim.forum.posts[team.post_ids[0]].raw
+    assert "privately" in raw and f"/{pm['topic_id']}/" not in raw and "slept" not in raw
+
+
+def test_a_care_post_never_feeds_a_draft(companion: Companion) -> None:
+    c = companion
+    document = c.store.document()
+    post = c.member("alice").create_post(
+        f'{WORDS}\n\n[amend section="Care"]\nWe check in on each other, gently, every week.\n[/amend]',
+        topic_id=document["topic_id"])
+    for who in ("bob", "carol", "dave"):
+        like(c, who, post["id"])
+    c.settle()
+    assert c.store.amendment(amendment_id(post["id"], 1)) is None
+    assert c.topic_by_external_id(amendment_id(post["id"], 1)) is None
+    assert all(post["id"] not in c.store.discussion(s) for s in ("care", "general"))

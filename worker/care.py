@@ -1,0 +1,38 @@
+"""Routing a member who asked for "direct support" to the peer-support team, privately and at once.
+
+Runs on the `care` queue, which every worker serves first. Exactly once per post: each message is an effect keyed
+by the post (`Store.once`); after a crash, the bot's sent messages are checked before a message is sent again.
+The post is also taken out of everything public: its proposals are withdrawn, its discussion and engagement are
+forgotten, and it is remembered as a care post so that later events about it (likes, edits) are ignored.
+"""
+from __future__ import annotations
+
+from plugin.care import member_message, team_message
+from plugin.events import PostEvent
+from worker.feedback import withdraw_post
+from worker.services import Services
+
+
+def route(s: Services, event: PostEvent) -> str:
+    post = event.post
+    s.store.mark_care_post(post.id)
+    withdraw_post(s, post.id, why="a care post is never feedback")
+    if post.username.lower() == s.settings.bot_username.lower():
+        return "the service's own words"
+    group = s.settings.care_group
+    post_url = f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
+    sent = 0
+    for key, (title, raw), recipients in (
+        (f"care-team-{post.id}", team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
+                                              private=post.private), [group]),
+        (f"care-member-{post.id}", member_message(member=post.username, group=group, post_id=post.id),
+         [post.username]),
+    ):
+        sent += s.store.once(key, lambda t=title, r=raw, to=recipients: s.forum.private_message(
+            title=t, raw=r, recipients=to), already_made=lambda t=title: sent_already(s, t))
+    return f"care: {sent} message(s) sent"
+
+
+def sent_already(s: Services, title: str) -> bool:
+    """Whether the bot already sent a message with this title (each title names its post)."""
+    return any(topic.get("title") == title for topic in s.forum.private_messages(s.settings.bot_username))
