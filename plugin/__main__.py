@@ -57,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "worker":
             return work(args)
+        if args.command == "doctor":
+            from plugin.config import Settings  # noqa: PLC0415
+            from plugin.doctor import main as doctor  # noqa: PLC0415
+
+            return doctor(Settings.from_env())
         if args.command == "install":
             return install(args)
     except ConfigError as exc:

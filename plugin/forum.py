@@ -477,6 +477,11 @@ class Forum:
             if not page or len(hooks) >= int(answer.get("total_rows_web_hooks") or 0):
                 return hooks, event_types
 
+    def web_hook_events(self, hook_id: int) -> list[dict[str, Any]]:
+        """The webhook's latest deliveries, newest first (the admin's event log): 1 call."""
+        answer = self._admin._get(f"/admin/api/web_hooks/{int(hook_id)}/events.json")
+        return list(answer.get("web_hook_events", answer) if isinstance(answer, dict) else answer)
+
     def create_web_hook(self, fields: dict[str, Any]) -> dict[str, Any]:
         """POST /admin/api/web_hooks.json as the admin. 1 call."""
         return self._admin._post("/admin/api/web_hooks.json", json=True, web_hook=fields)["web_hook"]

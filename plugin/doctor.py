@@ -1,0 +1,129 @@
+"""`python -m plugin doctor`: is the service healthy, and if not, what to do about it.
+
+Each check prints `ok` or `problem` with what to do; the command exits 1 if any check has a problem. It reads
+only: a handful of forum calls from the shared API budget, and Redis.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from plugin.budget import ApiBudget
+from plugin.config import ConfigError, Settings
+from plugin.forum import Forum, ForumError, ForumRefused
+from plugin.intake import QUEUE_CARE, QUEUES
+from plugin.keys import Keys
+from plugin.store import Store
+
+OK, PROBLEM = "ok", "problem"
+MAX_QUEUE_DEPTH = 500
+"""More waiting jobs than this means the workers are not keeping up."""
+
+
+@dataclass(frozen=True)
+class Check:
+    subject: str
+    outcome: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.outcome:<8}  {self.subject}: {self.detail}"
+
+
+def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int:
+    checks: list[Check] = []
+
+    def report(check: Check) -> None:
+        checks.append(check)
+        out(check.line())
+
+    config(settings, report)
+    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        report(Check("Redis", PROBLEM, f"{settings.redis_url} does not answer ({exc}): start Redis or fix REDIS_URL"))
+        return 1
+    report(Check("Redis", OK, f"{settings.redis_url} answers"))
+    queues(connection, report)
+    keys = Keys(settings.redis_prefix)
+    document = Store(connection, keys).document()
+    report(Check("living document", OK, f"topic {document['topic_id']}, version {document['version']}")
+           if document else Check("living document", PROBLEM, "not known to the workers: run `python -m plugin install`"))
+    if settings.discourse_url and settings.discourse_api_key:
+        budget = ApiBudget.for_settings(connection, settings)
+        report(Check("API budget", OK if budget.remaining() else PROBLEM,
+                     f"{budget.remaining()} of {settings.api_budget_per_min} calls left this minute"
+                     + ("" if budget.remaining() else f"; paused {budget.paused_for():.0f} s (the forum said 429?)")))
+        with Forum(settings, budget=budget) as forum:
+            forum_checks(settings, forum, report)
+    return 1 if any(c.outcome == PROBLEM for c in checks) else 0
+
+
+def config(settings: Settings, report: Callable[[Check], None]) -> None:
+    try:
+        settings.require_webhook_secret()
+        report(Check("DISCOURSE_WEBHOOK_SECRET", OK, "set, long enough"))
+    except ConfigError as exc:
+        report(Check("DISCOURSE_WEBHOOK_SECRET", PROBLEM, str(exc)))
+    for name, value in (("DISCOURSE_URL", settings.discourse_url), ("DISCOURSE_API_KEY", settings.discourse_api_key),
+                        ("COC_PUBLIC_URL", settings.public_url)):
+        report(Check(name, OK, "set") if value else Check(name, PROBLEM, "not set: see the README's Configuration"))
+
+
+def queues(connection: redis.Redis, report: Callable[[Check], None]) -> None:
+    for name in QUEUES:
+        queue = Queue(name, connection=connection, serializer=JSONSerializer)
+        failed, waiting = queue.failed_job_registry.count, queue.count
+        if failed:
+            what = "people who asked for direct support may not have been reached: " if name == QUEUE_CARE else ""
+            report(Check(f"queue {name}", PROBLEM, f"{what}{failed} failed job(s); inspect with `rq info` and "
+                                                   f"requeue with `rq requeue --queue {name} --all`"))
+        elif waiting > MAX_QUEUE_DEPTH:
+            report(Check(f"queue {name}", PROBLEM, f"{waiting} jobs waiting: start more workers"))
+        else:
+            report(Check(f"queue {name}", OK, f"{waiting} waiting, 0 failed"))
+
+
+def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], None]) -> None:
+    try:
+        user = forum.admin_user(settings.discourse_api_username)
+    except ForumRefused as exc:
+        report(Check("forum", PROBLEM, f"refused the key ({exc.status}): check DISCOURSE_API_KEY"))
+        return
+    except ForumError as exc:
+        report(Check("forum", PROBLEM, f"{settings.discourse_url} is not reachable: {exc}"))
+        return
+    if not user or not user.get("admin"):
+        report(Check("forum", PROBLEM, f"{settings.discourse_api_username} is not an admin"))
+        return
+    report(Check("forum", OK, f"{settings.discourse_url} answers; {settings.discourse_api_username} is an admin"))
+    hooks, _ = forum.web_hooks()
+    url = settings.public_url.rstrip("/") + settings.webhook_path
+    hook = next((h for h in hooks if h.get("payload_url") == url), None)
+    if hook is None:
+        report(Check("webhook", PROBLEM, f"none registered for {url}: run `python -m plugin install`"))
+        return
+    if not hook.get("active"):
+        report(Check("webhook", PROBLEM, f"{url} is registered but inactive: activate it in Admin → API → Webhooks"))
+        return
+    last = forum.web_hook_events(int(hook["id"]))[:10]
+    bad = [e for e in last if not (200 <= int(e.get("status") or 0) < 300)]
+    if bad:
+        report(Check("webhook", PROBLEM, f"{len(bad)} of the last {len(last)} deliveries failed (last status "
+                                         f"{bad[0].get('status')}): check the receiver, then press Redeliver"))
+    else:
+        report(Check("webhook", OK, f"{url} active; last {len(last)} deliveries succeeded"))
+
+
+def main(settings: Settings) -> int:
+    try:
+        return run_doctor(settings)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1

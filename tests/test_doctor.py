@@ -1,0 +1,39 @@
+"""`python -m plugin doctor` on a healthy installation, and on the problems an operator must hear about."""
+from __future__ import annotations
+
+from rq import Queue, SimpleWorker
+from rq.serializers import JSONSerializer
+
+from plugin.doctor import OK, PROBLEM, run_doctor
+from plugin.intake import QUEUE_CARE
+from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
+
+
+def doctor(c: Companion) -> tuple[int, list[str]]:
+    lines: list[str] = []
+    return run_doctor(c.settings, out=lines.append), lines
+
+
+def test_a_fresh_installation_is_healthy(companion: Companion) -> None:
+    code, lines = doctor(companion)
+    assert code == 0, lines
+    assert all(line.startswith(OK) for line in lines)
+    assert any("webhook" in line and "deliveries succeeded" in line for line in lines)
+
+
+def test_a_failed_care_job_is_a_problem_that_says_so(companion: Companion) -> None:
+    c = companion
+    care = Queue(QUEUE_CARE, connection=c.conn, serializer=JSONSerializer)
+    care.enqueue("worker.jobs.no_such_job")
+    SimpleWorker([care], connection=c.conn, serializer=JSONSerializer).work(burst=True, logging_level="ERROR")
+    code, lines = doctor(c)
+    assert code == 1
+    (line,) = [line for line in lines if line.startswith(PROBLEM)]
+    assert "queue care" in line and "direct support" in line and "1 failed" in line
+
+
+def test_a_missing_webhook_is_a_problem(companion: Companion) -> None:
+    c = companion
+    c.sim.forum.web_hooks.clear()
+    code, lines = doctor(c)
+    assert code == 1 and any(line.startswith(PROBLEM) and "run `python -m plugin install`" in line for line in lines)
