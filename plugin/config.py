@@ -43,6 +43,12 @@ class Settings:
     document_topic_id: int = 0                      # adopt this existing topic as the living document; 0 = none
     public_url: str = ""                            # the receiver's public base URL, for the forum's webhook
     bot_email: str = ""                             # the bot account's email; "" = <bot username>@<forum host>
+    # the weekly digest (plugin/digest.py, worker/digest.py, worker/schedule.py)
+    digest_category: str = ""                       # name (or id) of the digest's category; "" = drafts category
+    digest_time: str = "09:00"                      # when on Monday the digest is posted, "HH:MM" in `timezone`
+    timezone: str = "UTC"                           # an IANA time zone name, e.g. "Europe/Berlin"
+    # engagement (plugin/engagement_store.py)
+    seed_pages: int = 20                            # pages of 50 latest posts install reads to seed who posted before
 
     # environment name → field name, for the ones without the COC_ prefix
     PLAIN = {"DISCOURSE_URL": "discourse_url", "DISCOURSE_API_KEY": "discourse_api_key",

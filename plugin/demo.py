@@ -1,49 +1,55 @@
-"""`python -m plugin demo`: the service end to end against the forum simulator.
+"""`python -m plugin demo` (`make demo`): the whole product, on embedded defaults, in about a minute.
 
-For now it only brings up the pieces: a Redis (see `plugin.redis_runtime`) and the simulator as a
-subprocess, waits until the simulator answers an authenticated `GET /site.json`, reports both and stops them.
+It starts the forum simulator, a Redis (the one configured, the local one, or an embedded one), the webhook
+receiver under gunicorn and two RQ workers — every one a real process — installs the service on the fresh forum,
+then plays a scripted community week through the forum's own API, as real members would: replies and likes on the
+Code of Care, three members backing a proposal, a member trying `/approve`, a moderator approving, another proposal
+rejected, a "direct support" post, and the weekly digest. Each step waits (with a time limit) for its effect to
+appear in the forum; if one does not, the demo says which and exits 1. At the end it prints a summary and the
+address of the simulator's HTML view; the forum is saved to `demo-forum.sim.json` to browse again later.
 """
-
 from __future__ import annotations
 
 import importlib.machinery
+import os
 import secrets
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
+import redis
 import requests
+from pydiscourse import DiscourseClient
 
 from plugin.processes import free_port, stop_process, wait_until
-from plugin.redis_runtime import RedisUnavailable, ensure_redis
+from plugin.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.redis_runtime import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-"""The directory that holds `plugin/` and `simulator/`; the simulator subprocess runs from here."""
+"""The directory that holds `plugin/` and `simulator/`; every subprocess runs from here."""
 
-SIMULATOR_HOST = "127.0.0.1"
-SIMULATOR_ADMIN = "system"
-SIMULATOR_START_TIMEOUT = 30.0
-"""Seconds the simulator gets to answer `GET /site.json` with 200."""
+HOST = "127.0.0.1"
+ADMIN = "system"
+PREFIX = "coc-demo:"
+DEMO_DB = 12
+"""The demo's own Redis database; it starts by emptying the demo's keys and RQ's there."""
+SECRET = "demo-webhook-secret-" + "0" * 8
+DATA_FILE = REPO_ROOT / "demo-forum.sim.json"
+STEP_TIMEOUT = 60.0
+"""Seconds each step of the story may take to show its effect in the forum."""
+MEMBERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol", "dave": "Dave", "erin": "Erin", "frank": "Frank",
+           "sam": "Sam (moderator)", "pat": "Pat (peer support)"}
+APPROVE = "/approve\nThank you all: this says it more plainly and more kindly."
+REJECT = "/reject This would make the Privacy section weaker; let's talk it through in that thread first."
 
-REQUEST_TIMEOUT = 2.0
-"""Seconds one readiness request may take."""
 
-
-@dataclass
-class Simulator:
-    """A running forum simulator subprocess."""
-
-    process: subprocess.Popen
-    base_url: str
-    api_key: str
-    log_path: Path
-
-    def headers(self, username: str = SIMULATOR_ADMIN) -> dict[str, str]:
-        """The Discourse API headers acting as `username` with the admin key."""
-        return {"Api-Key": self.api_key, "Api-Username": username}
+class DemoFailed(Exception):
+    """A step of the story did not happen; the message says which."""
 
 
 def simulator_available() -> bool:
@@ -54,66 +60,296 @@ def simulator_available() -> bool:
     return importlib.machinery.PathFinder.find_spec("__main__", list(spec.submodule_search_locations)) is not None
 
 
-def start_simulator(log_dir: Path) -> Simulator:
-    """Start `python -m simulator` on a free loopback port with a random admin key; does not wait."""
-    port = free_port(SIMULATOR_HOST)
-    api_key = secrets.token_hex(32)
-    log_path = log_dir / "simulator.log"
-    command = [
-        sys.executable, "-m", "simulator",
-        "--host", SIMULATOR_HOST, "--port", str(port), "--api-key", api_key,
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-    return Simulator(process=process, base_url=f"http://{SIMULATOR_HOST}:{port}", api_key=api_key, log_path=log_path)
+@dataclass
+class Services:
+    """The processes of one demo run, stopped in reverse order."""
+
+    redis: RedisRuntime
+    workdir: Path
+    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = (self.workdir / f"{name}.log").open("wb")
+        process = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append((name, process))
+        return process
+
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        path = self.workdir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        for _name, process in reversed(self.processes):
+            stop_process(process)
+        self.redis.stop()
 
 
-def simulator_ready(simulator: Simulator) -> bool:
-    """True once `GET /site.json` as the admin answers 200."""
-    try:
-        response = requests.get(
-            f"{simulator.base_url}/site.json", headers=simulator.headers(), timeout=REQUEST_TIMEOUT
-        )
-    except requests.ConnectionError:
-        return False
-    return response.status_code == 200
-
-
-def run_demo(*, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Bring up Redis and the simulator, report them, stop both; return the exit code."""
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
+def run_demo(*, keep_open: bool | None = None, out: Callable[[str], None] = print) -> int:
+    """Run the story; 0 if every step happened, 1 (with the reason) if one did not."""
     if not simulator_available():
-        print(f"demo: the forum simulator (`python -m simulator`, package simulator/ beside plugin/) is not there yet", file=err)
+        out("demo: simulator/ is not there: run the demo from a full checkout")
         return 1
     try:
-        redis_runtime = ensure_redis()
+        runtime = ensure_redis()
     except RedisUnavailable as exc:
-        print(f"demo: {exc}", file=err)
+        out(f"demo: no Redis could be found or started: {exc}")
         return 1
+    services = Services(runtime, Path(tempfile.mkdtemp(prefix="coc-demo-")))
     try:
-        with tempfile.TemporaryDirectory(prefix="coc-demo-") as log_dir:
-            simulator = start_simulator(Path(log_dir))
+        story = Story(services, out)
+        story.run()
+        if keep_open if keep_open is not None else sys.stdin.isatty():
+            out(f"\nThe forum stays open at {story.sim_url}/ — press Enter (or Ctrl-C) to stop.")
             try:
-                ready = wait_until(
-                    lambda: simulator.process.poll() is not None or simulator_ready(simulator),
-                    timeout=SIMULATOR_START_TIMEOUT,
-                )
-                if not ready or simulator.process.poll() is not None:
-                    log_text = simulator.log_path.read_text(errors="replace").strip()
-                    state = (
-                        f"exited with code {simulator.process.returncode}"
-                        if simulator.process.poll() is not None
-                        else f"did not answer GET /site.json with 200 within {SIMULATOR_START_TIMEOUT:g}s"
-                    )
-                    print(f"demo: the simulator {state}. Its output:\n{log_text or '(none)'}", file=err)
-                    return 1
-                print(f"simulator: {simulator.base_url} (admin user {SIMULATOR_ADMIN})", file=out)
-                print(f"redis: {redis_runtime.source} ({redis_runtime.url})", file=out)
-            finally:
-                stop_process(simulator.process)
+                input()
+            except (EOFError, KeyboardInterrupt):
+                pass
+        return 0
+    except DemoFailed as exc:
+        out(f"\ndemo FAILED: {exc}")
+        return 1
     finally:
-        redis_runtime.stop()
-    return 0
+        services.stop()
+
+
+class Story:
+    def __init__(self, services: Services, out: Callable[[str], None]):
+        self.services = services
+        self.out = out
+        self.step_no = 0
+        self.api_key = secrets.token_hex(16)
+        self.sim_url = ""
+        self.receiver_url = ""
+        self.redis_url = url_with_db(services.redis.url, DEMO_DB)
+        self.env: dict[str, str] = {}
+        self.week_start = monday_of_last_week()
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def step(self, text: str) -> None:
+        self.step_no += 1
+        self.out(f"[{self.step_no:>2}] {text}")
+
+    def wait(self, what: str, condition: Callable[[], Any], timeout: float = STEP_TIMEOUT) -> Any:
+        found: list[Any] = []
+
+        def check() -> bool:
+            value = condition()
+            if value:
+                found.append(value)
+            return bool(value)
+        if not wait_until(check, timeout=timeout, interval=0.1):
+            logs = "\n".join(f"--- {name} log ---\n{self.services.log_tail(name)}"
+                             for name in ("receiver", "worker-1", "simulator"))
+            raise DemoFailed(f"{what} did not happen within {timeout:.0f} s.\n{logs}")
+        return found[0]
+
+    def client(self, username: str) -> DiscourseClient:
+        return DiscourseClient(self.sim_url, api_username=username, api_key=self.api_key, timeout=10)
+
+    def http(self, method: str, path: str, username: str = ADMIN, **kwargs: Any) -> Any:
+        response = requests.request(method, self.sim_url + path, timeout=10,
+                                    headers={"Api-Key": self.api_key, "Api-Username": username}, **kwargs)
+        if response.status_code >= 400:
+            raise DemoFailed(f"{method} {path} as {username} answered {response.status_code}: {response.text[:300]}")
+        return response.json() if response.content else {}
+
+    def when(self, day: int, hour: int) -> str:
+        """A moment of last week (day 0 = Monday), for `created_at`: the digest then covers a finished week."""
+        return (self.week_start + timedelta(days=day, hours=hour)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def topic_by_external_id(self, external_id: str) -> dict | None:
+        response = requests.get(f"{self.sim_url}/t/external_id/{external_id}.json", timeout=10,
+                                headers={"Api-Key": self.api_key, "Api-Username": ADMIN})
+        return response.json() if response.status_code == 200 else None
+
+    # ------------------------------------------------------------------------------------------ the story
+
+    def run(self) -> None:
+        self.start_everything()
+        self.install()
+        self.community_arrives()
+        document = self.topic_by_external_id("coc-document")
+        if not document:
+            raise DemoFailed("install did not create the living document")
+        doc_topic = document["id"]
+        self.conversation(doc_topic)
+        first = self.backed_proposal(doc_topic, "alice", ("bob", "carol"), "Consent",
+                                     "We ask before we share anything about another member, and we ask again if "
+                                     "time has passed. A yes can become a no at any time.")
+        self.member_tries_to_decide(first)
+        self.moderator_approves(first, doc_topic)
+        second = self.backed_proposal(doc_topic, "frank", ("dave", "erin"), "Privacy",
+                                      "What is shared here may be quoted anywhere on the forum.")
+        self.moderator_rejects(second, "frank")
+        self.direct_support()
+        figures = self.weekly_digest()
+        self.summary(first, second, figures)
+
+    def start_everything(self) -> None:
+        port = free_port(HOST)
+        self.sim_url = f"http://{HOST}:{port}"
+        DATA_FILE.unlink(missing_ok=True)
+        self.services.start("simulator", ["-m", "simulator", "--host", HOST, "--port", str(port), "--api-key",
+                                          self.api_key, "--data", str(DATA_FILE), "--rate-limit", "600"],
+                            dict(os.environ))
+        receiver_port = free_port(HOST)
+        self.receiver_url = f"http://{HOST}:{receiver_port}"
+        self.env = {**os.environ, "DISCOURSE_URL": self.sim_url, "DISCOURSE_API_KEY": self.api_key,
+                    "DISCOURSE_API_USERNAME": ADMIN, "DISCOURSE_WEBHOOK_SECRET": SECRET, "REDIS_URL": self.redis_url,
+                    "COC_REDIS_PREFIX": PREFIX, "COC_PUBLIC_URL": self.receiver_url, "COC_API_BUDGET_PER_MIN": "300"}
+        connection = redis.Redis.from_url(self.redis_url)
+        for key in [*connection.scan_iter(PREFIX + "*"), *connection.scan_iter("rq:*")]:
+            connection.delete(key)                     # the demo's own database: start from nothing
+        self.services.start("receiver", ["-m", "plugin", "serve", "--host", HOST, "--port", str(receiver_port),
+                                         "--workers", "1"], self.env)
+        for n in (1, 2):
+            self.services.start(f"worker-{n}", ["-m", "plugin", "worker"], self.env)
+        self.wait("the forum simulator answering", lambda: ok(self.sim_url + "/site.json"))
+        self.wait("the webhook receiver answering", lambda: ok(self.receiver_url + "/readyz"))
+        self.step(f"started: forum simulator {self.sim_url}, receiver {self.receiver_url}, 2 workers, "
+                  f"Redis ({self.services.redis.source})")
+
+    def install(self) -> None:
+        result = subprocess.run([sys.executable, "-m", "plugin", "install"], cwd=REPO_ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise DemoFailed(f"install failed:\n{result.stdout}\n{result.stderr}")
+        created = sum(1 for line in result.stdout.splitlines() if line.startswith("created"))
+        self.step(f"installed on the forum: {created} things created (bot, groups, tags, drafts category, "
+                  "living document, webhook)")
+
+    def community_arrives(self) -> None:
+        for username, name in MEMBERS.items():
+            self.http("POST", "/users.json", data={"username": username, "name": name, "active": "true",
+                                                   "email": f"{username}@example.invalid",
+                                                   "password": secrets.token_hex(12)})
+        users = {u: self.http("GET", f"/u/{u}.json")["user"]["id"] for u in MEMBERS}
+        self.http("PUT", f"/admin/users/{users['sam']}/grant_moderation.json")
+        for group, members in (("peer-support", ["pat"]), ("coc-credit", ["alice", "bob"])):
+            group_id = self.http("GET", f"/groups/{group}.json")["group"]["id"]
+            self.http("PUT", f"/groups/{group_id}/members.json", data={"usernames": ",".join(members)})
+        self.step(f"{len(MEMBERS)} members joined: sam is a moderator, pat is on the peer-support team, "
+                  "alice and bob chose to be credited by name")
+
+    def conversation(self, doc_topic: int) -> None:
+        lines = [("bob", "Reading this together helps. I like that care comes before rules here."),
+                 ("carol", "Could we say more about what repair looks like after harm? That part feels thin."),
+                 ("dave", "Thank you for writing this; it is the first code I have read that sounds like people.")]
+        posts = [self.client(who).create_post(raw, topic_id=doc_topic, created_at=self.when(0, 9 + n))
+                 for n, (who, raw) in enumerate(lines)]
+        self.http("POST", "/post_actions.json", "erin", data={"id": posts[1]["id"], "post_action_type_id": 2})
+        self.step("members reply on the Code of Care thread and like each other's replies")
+
+    def backed_proposal(self, doc_topic: int, proposer: str, backers: tuple[str, str], section: str,
+                        text: str) -> dict:
+        post = self.client(proposer).create_post(f'I would like to change this section:\n\n[amend section="{section}"]'
+                                                 f"\n{text}\n[/amend]", topic_id=doc_topic,
+                                                 created_at=self.when(1, 10))
+        for who in backers:
+            self.http("POST", "/post_actions.json", who, data={"id": post["id"], "post_action_type_id": 2})
+        key = f"coc-amendment-{post['id']}-1"
+        draft = self.wait(f"the draft topic {key}", lambda: self.topic_by_external_id(key))
+        self.step(f"{proposer} proposed new wording for {section}; {' and '.join(backers)} liked it → draft topic "
+                  f"{draft['id']} \"{draft['title']}\"")
+        return {"post": post, "key": key, "draft": draft, "section": section}
+
+    def bot_replies(self, topic_id: int) -> list[dict]:
+        posts = self.http("GET", f"/t/{topic_id}.json")["post_stream"]["posts"]
+        return [p for p in posts if p["username"] == "care-bot" and p["post_number"] > 1]
+
+    def member_tries_to_decide(self, proposal: dict) -> None:
+        draft = proposal["draft"]["id"]
+        self.client("dave").create_post("/approve\nI really want this one to pass!", topic_id=draft)
+        self.wait("the kind answer to dave's /approve", lambda: self.bot_replies(draft))
+        self.step("dave (not a moderator) wrote /approve → ignored, and answered kindly: only a moderator decides")
+
+    def moderator_approves(self, proposal: dict, doc_topic: int) -> None:
+        draft = proposal["draft"]["id"]
+        self.client("sam").create_post(APPROVE, topic_id=draft)
+
+        def applied() -> bool:
+            topic = self.http("GET", f"/t/{draft}.json")
+            return topic.get("closed") and "coc-approved" in tag_names(topic)
+        self.wait("the approved amendment applied", applied)
+        first_post = self.http("GET", f"/t/{doc_topic}.json")["post_stream"]["stream"][0]
+        revision = self.http("GET", f"/posts/{first_post}/revisions/latest.json")
+        self.step(f"sam approved → the Code's {proposal['section']} section changed (revision "
+                  f"\"{revision.get('edit_reason') or 'latest'}\"); the draft is tagged coc-approved and closed")
+
+    def moderator_rejects(self, proposal: dict, proposer: str) -> None:
+        draft = proposal["draft"]["id"]
+        self.client("sam").create_post(REJECT, topic_id=draft)
+
+        def rejected() -> bool:
+            topic = self.http("GET", f"/t/{draft}.json")
+            return topic.get("closed") and "coc-rejected" in tag_names(topic)
+        self.wait("the rejection", rejected)
+        self.step(f"sam rejected {proposal['section']} with a reason → tagged coc-rejected, closed, and {proposer} "
+                  "was told privately why")
+
+    def direct_support(self) -> None:
+        post = self.client("erin").create_post("This week was a lot. I'm not sure I'm okay, and I would like "
+                                               "direct support if someone has time.",
+                                               title="Having a hard week, checking in", created_at=self.when(3, 21))
+        wanted = {TEAM_TITLE.format(post_id=post["id"]), MEMBER_TITLE.format(post_id=post["id"])}
+
+        def routed() -> bool:
+            sent = self.http("GET", "/topics/private-messages/care-bot.json")["topic_list"]["topics"]
+            return wanted <= {t["title"] for t in sent}
+        self.wait("both care messages", routed, timeout=30)
+        self.step("erin asked for direct support → the peer-support team and erin each got one private message "
+                  "(the team's links to the post, never copies it)")
+
+    def weekly_digest(self) -> dict:
+        week = iso_week(self.week_start)
+        result = subprocess.run([sys.executable, "-m", "plugin", "digest", "--week", week], cwd=REPO_ROOT,
+                                env=self.env, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise DemoFailed(f"the digest command failed:\n{result.stdout}\n{result.stderr}")
+        digest = self.wait(f"the digest topic coc-digest-{week}", lambda: self.topic_by_external_id(
+            f"coc-digest-{week}"))
+        first = self.http("GET", f"/posts/{digest['post_stream']['stream'][0]}.json")
+        if "upload://" not in first["raw"]:
+            raise DemoFailed("the digest has no chart")
+        self.step(f"the weekly digest for {week} is posted: topic {digest['id']} \"{digest['title']}\", with its "
+                  "chart")
+        return {"week": week, "topic": digest["id"], "raw": first["raw"]}
+
+    def summary(self, first: dict, second: dict, digest: dict) -> None:
+        self.out("")
+        self.out("Summary")
+        self.out(f"  drafted:  2 amendments ({first['key']}, {second['key']})")
+        self.out(f"  applied:  {first['section']} (approved by sam); rejected: {second['section']}")
+        self.out("  routed:   1 direct-support post → peer-support and the member, privately")
+        figures = [line.strip() for line in digest["raw"].splitlines() if line.startswith("|") and "---" not in line]
+        self.out(f"  digest:   {digest['week']}, topic {digest['topic']}")
+        for line in figures[:8]:
+            self.out(f"            {line}")
+        self.out(f"\nSee it in the forum: {self.sim_url}/  (the draft, the changed Code with its revision, the "
+                 "digest with its chart)")
+        self.out(f"Browse it again later: .venv/bin/python -m simulator --port 4200 --api-key demo --data "
+                 f"{DATA_FILE.name}   then open http://127.0.0.1:4200/")
+
+
+def ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def tag_names(topic: dict) -> list[str]:
+    return [t["name"] if isinstance(t, dict) else t for t in topic.get("tags", [])]
+
+
+def monday_of_last_week(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(timezone.utc)
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday - timedelta(days=7)
+
+
+def iso_week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"

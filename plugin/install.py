@@ -14,6 +14,9 @@ Each step looks first and says what it found or did — `exists`, `created`, `up
    else a new one from the bundled starter text;
 7. the webhook to `COC_PUBLIC_URL` + the webhook path, with the secret, JSON, the topic, post and like events.
 
+Then the command caches the living document in Redis and seeds the engagement figures with who posted before
+(from the latest `COC_SEED_PAGES` pages of public posts), so that "new contributor" means new.
+
 Every forum call goes through the adapter and the shared API budget; when the budget is spent, install waits (it
 is a command, not a worker) and carries on.
 """
@@ -30,6 +33,7 @@ import redis
 
 from plugin.budget import ApiBudget
 from plugin.config import ConfigError, Settings
+from plugin.engagement_store import Engagement, seed_from_forum
 from plugin.forum import Forum, ForumRefused, ForumUnavailable, Throttled
 from plugin.keys import Keys
 from plugin.store import Store
@@ -397,6 +401,29 @@ def cache_document(store: Store, forum: Forum, document: dict[str, int]) -> None
     store.save_document(topic_id=document["topic_id"], post_id=post["id"], version=post["version"], raw=post["raw"])
 
 
+def seed_contributors(settings: Settings, connection: redis.Redis, forum: Forum) -> Step:
+    """Tell the engagement figures who posted before the service listened (for "first post ever"), from the
+    forum's latest public posts: `COC_SEED_PAGES` calls at most, waiting for the shared budget like every step."""
+    waited = 0.0
+
+    def wait(exc: Throttled) -> None:
+        nonlocal waited
+        if waited + exc.retry_after > MAX_WAIT_SECONDS:
+            raise exc
+        waited += exc.retry_after
+        print(f"waiting {exc.retry_after:.0f} s for the shared API budget", file=sys.stderr, flush=True)
+        time.sleep(exc.retry_after)
+
+    subject = "contributors who posted before"
+    engagement = Engagement(connection, Keys(settings.redis_prefix), bot_username=settings.bot_username)
+    try:
+        seeded = seed_from_forum(forum, engagement, settings.seed_pages, on_throttled=wait)
+    except Throttled:
+        return Step(subject, PROBLEM, f"gave up after waiting {waited:.0f} s for the API budget; run install again")
+    members = "1 member" if seeded == 1 else f"{seeded} members"
+    return Step(subject, OK, f"{members} seeded from the latest {settings.seed_pages * 50} public posts at most")
+
+
 def run_install(settings: Settings, *, dry_run: bool = False) -> int:
     """The command: every step printed as it is done; exit status 1 if any step has a problem."""
     connection = redis.Redis.from_url(settings.redis_url)
@@ -408,6 +435,8 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
             if not dry_run and installer.document:
                 cache_document(Store(connection, Keys(settings.redis_prefix)), forum, installer.document)
                 print(Step("living document cached in Redis", OK).line(), flush=True)
+                steps.append(seed_contributors(settings, connection, forum))
+                print(steps[-1].line(), flush=True)
     except ForumUnavailable as exc:
         print(f"the forum is unavailable: {exc}", file=sys.stderr)
         return 1

@@ -95,3 +95,95 @@ class Keys:
     def api_pause(self) -> str:
         """String: the time (epoch seconds) until which nobody calls the forum, after it answered 429."""
         return f"{self.prefix}api:budget:pause"
+
+    # ----------------------------------------------------------------------------- the weekly digest
+
+    def digest_topic(self, week: str) -> str:
+        """String: the id of the week's digest topic, once it is in the forum (the forum's external_id
+        `coc-digest-<week>` is the lasting record; this saves asking it)."""
+        return f"{self.prefix}digest:{week}:topic"
+
+    def digest_chart(self, week: str) -> str:
+        """String: the `upload://…` URL of the week's chart, once uploaded (a rerun reuses it)."""
+        return f"{self.prefix}digest:{week}:chart"
+
+    def digest_lock(self, week: str) -> str:
+        """Lock: one digest job at a time works on a week (a manual run beside the scheduled one)."""
+        return f"{self.prefix}lock:digest:{week}"
+
+    # ----------------------------------------------------------------------------- engagement (plugin.engagement_store)
+
+    @property
+    def engagement_posts(self) -> str:
+        """Hash: post id → its standing in the figures: `counted:<week>`, `deleted:<week>` or `care` (never counted)."""
+        return f"{self.prefix}eng:posts"
+
+    def engagement_week_posts(self, week: str) -> str:
+        """Hash: post id → the counted post written that ISO week (JSON [username, topic, category, at, number,
+        reply_to]; never its text)."""
+        return f"{self.prefix}eng:week:{week}:posts"
+
+    def engagement_week_topics(self, week: str) -> str:
+        """Hash: topic id → how many of its counted posts were written that ISO week (the most active topics)."""
+        return f"{self.prefix}eng:week:{week}:topics"
+
+    def engagement_week_likes(self, week: str) -> str:
+        """Hash: `<post id>:<liker>` → JSON [liker, category] of the likes recorded that ISO week."""
+        return f"{self.prefix}eng:week:{week}:likes"
+
+    @property
+    def engagement_post_likes(self) -> str:
+        """Hash: post id → the likes it received (`<week>|<liker>` lines), to take back if it turns out a care post."""
+        return f"{self.prefix}eng:post-likes"
+
+    def engagement_day(self, day: int) -> str:
+        """Hash: `<scope>|<username>` → counted posts that UTC day (day = days since 1970; scope `*` = the forum,
+        else a category id)."""
+        return f"{self.prefix}eng:day:{day}"
+
+    def engagement_member_days(self, scope: str, username: str) -> str:
+        """Sorted set: the days (scored by day number) on which a member has counted posts, in a scope."""
+        return f"{self.prefix}eng:member-days:{scope}:{username}"
+
+    def engagement_replies(self, topic_id: int) -> str:
+        """Sorted set: `<post id>|<username>` of a topic's counted replies, scored by time (its first response)."""
+        return f"{self.prefix}eng:replies:{topic_id}"
+
+    @property
+    def engagement_topic_authors(self) -> str:
+        """Hash: topic id → its author's username (from post #1)."""
+        return f"{self.prefix}eng:topic-authors"
+
+    @property
+    def engagement_topic_titles(self) -> str:
+        """Hash: topic id → its title (public topics only)."""
+        return f"{self.prefix}eng:topic-titles"
+
+    @property
+    def engagement_deleted_topics(self) -> str:
+        """Set: ids of deleted topics (their posts are left out while they are deleted)."""
+        return f"{self.prefix}eng:deleted-topics"
+
+    @property
+    def engagement_care_topics(self) -> str:
+        """Set: ids of topics opened by a care post (never listed, never counted)."""
+        return f"{self.prefix}eng:care-topics"
+
+    @property
+    def engagement_categories(self) -> str:
+        """Set: category ids that have had counted posts."""
+        return f"{self.prefix}eng:categories"
+
+    @property
+    def engagement_bots(self) -> str:
+        """Set: usernames of bots seen in payloads (Discourse's bots have user ids below 1)."""
+        return f"{self.prefix}eng:bots"
+
+    @property
+    def engagement_seeded(self) -> str:
+        """Hash: username → `<first day>,<last day>` of their posts seen at install (`,` = posted, date unknown)."""
+        return f"{self.prefix}eng:seeded"
+
+    def engagement_frozen(self, week: str) -> str:
+        """Hash: `figures:<scope>`, `top-topics`, `new-names` → a week's published figures (JSON), never rewritten."""
+        return f"{self.prefix}eng:frozen:{week}"

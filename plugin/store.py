@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 MEMBER_TTL = 24 * 3600
 """Seconds a member's trust level and standing are trusted before they are read from the forum again."""
+LIKERS_TTL = 60 * 24 * 3600
+"""Seconds the likers of a post are remembered after its last like."""
 EFFECT_PENDING_TTL = 3600
 """Seconds an unfinished effect stays marked; after a crash the next attempt checks the forum first."""
 EFFECT_DONE_TTL = 90 * 24 * 3600
@@ -143,11 +145,16 @@ class Store:
         return None if amendment_id is None else self.amendment(amendment_id.decode())
 
     def add_liker(self, post_id: int, username: str) -> int:
-        """Record a like from a webhook; returns how many distinct likers the post has by webhook."""
+        """Record a like from a webhook; returns how many distinct likers the post has by webhook.
+
+        Kept for every public post (a like may arrive before the post that proposes is read) for LIKERS_TTL: a
+        proposal gathers its support within weeks, and the draft job confirms the likers from the forum anyway.
+        """
         with self.redis.pipeline() as pipe:
             pipe.sadd(self.keys.likers(post_id), username)
+            pipe.expire(self.keys.likers(post_id), LIKERS_TTL)
             pipe.scard(self.keys.likers(post_id))
-            return int(pipe.execute()[1])
+            return int(pipe.execute()[2])
 
     # ------------------------------------------------------------------------------------------ discussion
 

@@ -199,3 +199,15 @@ def test_each_section_keeps_its_own_version(companion: Companion) -> None:
     c.settle()
     versions = c.store.section_versions()
     assert versions["consent"] == 2 and versions["care"] == 1 and versions["privacy"] == 1
+
+
+def test_likes_read_before_the_proposal_still_count(companion: Companion) -> None:
+    c = companion
+    faults = c.sim.app.extensions["webhooks"].faults
+    faults.reorder = 1.0                         # deliveries held and released out of order
+    proposal = propose(c, "alice")
+    like(c, "bob", proposal["id"])
+    like(c, "carol", proposal["id"])
+    c.settle()
+    faults.reorder = 0.0
+    drafted(c, proposal["id"])

@@ -81,3 +81,18 @@ def test_a_care_post_never_feeds_a_draft(companion: Companion) -> None:
     assert c.store.amendment(amendment_id(post["id"], 1)) is None
     assert c.topic_by_external_id(amendment_id(post["id"], 1)) is None
     assert all(post["id"] not in c.store.discussion(s) for s in ("care", "general"))
+
+
+def test_a_post_edited_to_ask_for_care_stops_counting(companion: Companion) -> None:
+    from plugin.engagement import iso_week  # noqa: PLC0415
+
+    c = companion
+    topic_id = general_topic(c)
+    post = c.member("bob").create_post("A reply about the week, nothing more than that.", topic_id=topic_id)
+    c.settle()
+    week = iso_week(c.sim.forum.posts[post["id"]].created_at)
+    counted = c.services.engagement.figures(week).posts
+    c.sim.http("bob").put(f"{c.sim.url}/posts/{post['id']}.json", data={"post[raw]": WORDS})
+    c.settle()
+    assert c.services.engagement.figures(week).posts == counted - 1
+    assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1

@@ -2,6 +2,7 @@
 the effect is neither lost nor doubled."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -28,6 +29,12 @@ def worker_env(c: Companion) -> dict[str, str]:
             "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min)}
 
 
+def start_worker(c: Companion) -> subprocess.Popen:
+    """`python -m plugin worker` in a process group of its own, so that it can be killed whole."""
+    return subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=worker_env(c),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 def redis_url_of(c: Companion) -> str:
     kwargs = c.conn.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs['db']}"
@@ -52,15 +59,12 @@ def test_worker_killed_while_applying_loses_and_doubles_nothing(companion: Compa
 
     reply(c, "mod", topic.id, APPROVE)
     assert c.sim.app.extensions["webhooks"].wait_idle(timeout=20)
-    process = subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=worker_env(c),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_worker(c)
     try:
         assert wait_until(editing.is_set, timeout=30), "the worker never reached the document edit"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
+        os.killpg(process.pid, signal.SIGKILL)         # the worker, its work horse and its scheduler, at once
+        process.wait(timeout=10)
     release.set()                        # the forum finishes the edit the dead worker asked for
     c.sim.forum.revise_post = original   # type: ignore[method-assign]
     assert wait_until(lambda: c.sim.forum.posts[document["post_id"]].version == version_before + 1, timeout=10)
@@ -73,12 +77,13 @@ def test_worker_killed_while_applying_loses_and_doubles_nothing(companion: Compa
     registry.cleanup(timestamp=time.time() + 24 * 3600)
     assert job_id in ScheduledJobRegistry(queue=drafts).get_job_ids(), "retries left: scheduled to run again"
 
-    restarted = subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=worker_env(c),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    restarted = start_worker(c)
     try:       # the new worker's scheduler enqueues the retry when it is due (the queue's first interval, 5 s)
         assert wait_until(lambda: c.store.amendment(key).status == APPLIED, timeout=60)
     finally:
         stop_process(restarted)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(restarted.pid, signal.SIGKILL)   # anything it left behind
     c.settle()
     post = c.sim.forum.posts[document["post_id"]]
     assert post.version == version_before + 1                        # applied once, not twice

@@ -17,6 +17,7 @@ def route(s: Services, event: PostEvent) -> str:
     post = event.post
     s.store.mark_care_post(post.id)
     withdraw_post(s, post.id, why="a care post is never feedback")
+    s.engagement.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
     if post.username.lower() == s.settings.bot_username.lower():
         return "the service's own words"
     group = s.settings.care_group

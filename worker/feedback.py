@@ -20,6 +20,7 @@ GENERAL = "general"
 
 def on_event(s: Services, event: Event) -> str:
     """Update the state for one event; returns a short line saying what happened (the job's result)."""
+    s.engagement.record(event)
     if isinstance(event, TopicEvent):
         s.store.remember_topic(event.topic)
         return "topic remembered"
@@ -119,10 +120,10 @@ def on_like(s: Services, event: LikeEvent) -> str:
     post = event.post
     if post.private or event.liker_username.lower() == s.settings.bot_username.lower():
         return "not counted"
+    s.store.add_liker(post.id, event.liker_username)   # also before its proposal is read: order is not guaranteed
     amendments = [a for a in s.store.amendments_of_post(post.id) if a.status == OPEN]
     if not amendments:
         return "like on a post without open proposals"
-    s.store.add_liker(post.id, event.liker_username)
     for amendment in amendments:
         consider_draft(s, amendment.id)
     return f"like counted for {len(amendments)} proposal(s)"

@@ -17,6 +17,7 @@ from rq import Retry
 from plugin.events import LikeEvent, PostEvent, event_from_job
 from plugin.forum import Throttled
 from worker import care, decisions, feedback
+from worker import digest as weekly_digest
 from worker.services import services
 
 log = logging.getLogger("worker.jobs")
@@ -69,3 +70,10 @@ def decide(amendment_id: str, post: dict[str, Any]) -> str:
 @deferring
 def answer_problems(post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
     return decisions.answer_problems(services(), post_id, topic_id, post_number, messages)
+
+
+@deferring
+def post_digest(week: str | None = None) -> str:
+    """The weekly digest (`digest` queue, enqueued by the cron schedule in worker.schedule): once per week.
+    `week` like "2026-W47"; None = the last completed ISO week in COC_TIMEZONE."""
+    return weekly_digest.post_digest(services(), week)

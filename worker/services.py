@@ -12,6 +12,7 @@ from rq.serializers import JSONSerializer
 
 from plugin.budget import ApiBudget
 from plugin.config import Settings
+from plugin.engagement_store import Engagement
 from plugin.forum import Forum
 from plugin.intake import RETRY_FOR_QUEUE
 from plugin.keys import Keys
@@ -28,6 +29,10 @@ class Services:
     def __post_init__(self) -> None:
         self.keys = Keys(self.settings.redis_prefix)
         self.store = Store(self.connection, self.keys)
+
+    @cached_property
+    def engagement(self) -> Engagement:
+        return Engagement(self.connection, self.keys, bot_username=self.settings.bot_username)
 
     @cached_property
     def forum(self) -> Forum:

@@ -1,0 +1,547 @@
+"""Engagement, kept incrementally in Redis from forum events: O(1) work per event, no forum API call.
+
+`Engagement.record(event)` files each counted post and like under its ISO week (and UTC day); `figures(week)`
+reads one week's files back and hands them to `plugin.engagement.summarize_week`. Every write is keyed by the post
+(or the post and liker), so a duplicate event changes nothing; `post_destroyed` takes a post's contribution back and
+`post_recovered` restores it. Key names come from `plugin.keys` only.
+
+Never counted, anywhere: private messages and whispers, deleted posts, posts by the service's account
+(`bot_username`) or by any of the forum's bots (user ids below 1), posts other than regular ones (small actions),
+and care posts — a post asking for "direct support" is forgotten as if it had never been written, with any like it
+received, and a topic it opened is never listed. A like counts when the liked post would.
+
+A week's figures are frozen (`freeze`) when its digest is posted: from then on `figures`, `top_topics` and
+`new_contributor_names` answer with the frozen copy, whatever arrives late.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from itertools import chain
+from typing import Any
+
+from redis import Redis
+
+from plugin.engagement import (INACTIVE_DAYS, NEVER, RECIPROCITY_WEEKS, PostFact, TopicStart, WeekActivity,
+                               WeekFigures, contributors, day_number, first_responses, iso_week, parse_time,
+                               reply_edges, shift_week, summarize_week, week_bounds, week_start_day, weeks_ending)
+from plugin.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
+from plugin.forum import Forum, Throttled
+from plugin.keys import Keys
+
+FORUM = "*"
+"""The scope of forum-wide figures; a category's scope is its id."""
+COUNTED = "counted"
+"""A post's standing is `counted:<week>`, `deleted:<week>` (may be recovered) or `care` (never counted again)."""
+COUNT, RECOVER, DELETE, FORGET = "count", "recover", "delete", "care"
+"""What `_APPLY` is asked to do with a post."""
+FROZEN_TOP_TOPICS = 20
+"""How many of a frozen week's most active topics are kept."""
+RESPONSE_SCAN = 20
+"""Replies read at a time when looking for a topic's first response (most topics need only the first)."""
+TAKE_BACK_TRIES = 5
+LATEST_POSTS_PAGE = 50
+"""`GET /posts.json` page size (Discourse's LatestPostsQuery)."""
+
+# A post's contribution, added or taken back in one atomic step.
+# KEYS: 1 post standings, 2 the week's posts, 3 the day's posters, 4 the member's days (forum),
+#       5 the member's days (category; = KEYS[4] without one), 6 the topic's replies, 7 categories,
+#       8 the week's posts per topic
+# ARGV: 1 post id, 2 action (count | recover | delete | care), 3 week, 4 the post as stored, 5 day number,
+#       6 forum day field, 7 category day field or "", 8 reply member or "", 9 the post's time, 10 category or "",
+#       11 topic id
+_APPLY = """
+local id, action, week, packed, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local standing = redis.call("HGET", KEYS[1], id) or ""
+local state = string.match(standing, "^%a*")
+local function touch(delta)
+    local fields, members = {ARGV[6], ARGV[7]}, {KEYS[4], KEYS[5]}
+    for i = 1, 2 do
+        if fields[i] ~= "" then
+            if redis.call("HINCRBY", KEYS[3], fields[i], delta) <= 0 then
+                redis.call("HDEL", KEYS[3], fields[i])
+                redis.call("ZREM", members[i], day)
+            else
+                redis.call("ZADD", members[i], day, day)
+            end
+        end
+    end
+end
+if (action == "count" and state == "") or (action == "recover" and (state == "" or state == "deleted")) then
+    redis.call("HSET", KEYS[2], id, packed)
+    redis.call("HINCRBY", KEYS[8], ARGV[11], 1)
+    touch(1)
+    if ARGV[8] ~= "" then redis.call("ZADD", KEYS[6], ARGV[9], ARGV[8]) end
+    if ARGV[10] ~= "" then redis.call("SADD", KEYS[7], ARGV[10]) end
+    redis.call("HSET", KEYS[1], id, "counted:" .. week)
+    return 1
+end
+if (action == "delete" or action == "care") and state == "counted" then
+    if redis.call("HGET", KEYS[2], id) ~= packed then return -1 end
+    redis.call("HDEL", KEYS[2], id)
+    if redis.call("HINCRBY", KEYS[8], ARGV[11], -1) <= 0 then redis.call("HDEL", KEYS[8], ARGV[11]) end
+    touch(-1)
+    if ARGV[8] ~= "" then redis.call("ZREM", KEYS[6], ARGV[8]) end
+end
+if action == "care" then
+    redis.call("HSET", KEYS[1], id, "care")
+elseif action == "delete" and state ~= "care" then
+    redis.call("HSET", KEYS[1], id, "deleted:" .. week)
+end
+return 0
+"""
+
+# A like, once per (post, liker), unless the post is a care post.
+# KEYS: 1 post standings, 2 the week's likes, 3 likes per post.  ARGV: 1 post id, 2 field, 3 value, 4 "<week>|<liker>"
+_LIKE = """
+if redis.call("HGET", KEYS[1], ARGV[1]) == "care" then return 0 end
+if redis.call("HSETNX", KEYS[2], ARGV[2], ARGV[3]) == 0 then return 0 end
+local earlier = redis.call("HGET", KEYS[3], ARGV[1])
+redis.call("HSET", KEYS[3], ARGV[1], earlier and (earlier .. "\\n" .. ARGV[4]) or ARGV[4])
+return 1
+"""
+
+_FREEZE = """
+if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+redis.call("HSET", KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
+class Engagement:
+    """The engagement figures of one forum, kept in Redis. `clock` gives the time (a like carries none of its own:
+    it counts in the week it is recorded)."""
+
+    def __init__(self, connection: Redis, keys: Keys, *, bot_username: str,
+                 clock: Callable[[], float] = time.time):
+        self.redis = connection
+        self.keys = keys
+        self.bot_username = bot_username
+        self.clock = clock
+        self._apply = connection.register_script(_APPLY)
+        self._like = connection.register_script(_LIKE)
+        self._freeze = connection.register_script(_FREEZE)
+        self._shared: _Reader | None = None
+
+    # ------------------------------------------------------------------------------------------ recording
+
+    def record(self, event: Event) -> None:
+        """File one event's contribution (idempotent: a duplicate changes nothing)."""
+        if isinstance(event, PostEvent):
+            self._record_post(event)
+        elif isinstance(event, LikeEvent):
+            self._record_like(event)
+        elif isinstance(event, TopicEvent):
+            self._record_topic(event)
+
+    def forget_post(self, post_id: int, *, opened_topic: int | None = None) -> None:
+        """A care post: take back whatever it contributed (and the likes it received), and never count it again.
+        `opened_topic`: the topic's id when the post is its first post, so that the topic is never listed."""
+        stored = self._take_back(post_id, FORGET, None)
+        if stored is not None and stored.number == 1:
+            opened_topic = stored.topic_id
+        likes = self.redis.hget(self.keys.engagement_post_likes, str(post_id))
+        with self.redis.pipeline() as pipe:
+            for line in (likes or b"").decode().splitlines():
+                week, liker = line.split("|", 1)
+                pipe.hdel(self.keys.engagement_week_likes(week), f"{post_id}:{liker}")
+            pipe.hdel(self.keys.engagement_post_likes, str(post_id))
+            if opened_topic is not None:
+                pipe.sadd(self.keys.engagement_care_topics, opened_topic)
+            pipe.execute()
+
+    def seed_contributors(self, members: Iterable[str | tuple[str, str]]) -> int:
+        """Remember who posted before the service was installed, for "first post ever" and the 90-day look-back.
+
+        Each member is a username (has posted, when unknown) or (username, created_at) of one of their posts; the
+        first and last day seen are kept, merged with what was seeded before. Returns how many members.
+        """
+        days: dict[str, list[int]] = {}
+        for member in members:
+            name, when = (member, None) if isinstance(member, str) else member
+            days.setdefault(name, []).extend([] if when is None else [day_number(when)])
+        if not days:
+            return 0
+        names = sorted(days)
+        merged = {}
+        for name, old in zip(names, self.redis.hmget(self.keys.engagement_seeded, names)):
+            known = days[name] + [d for d in (_seed_days(old) if old is not None else ()) if d != NEVER]
+            merged[name] = f"{_day_text(min(known))},{_day_text(max(known))}" if known else ","
+        self.redis.hset(self.keys.engagement_seeded, mapping=merged)
+        return len(merged)
+
+    def _record_post(self, event: PostEvent) -> None:
+        post = event.post
+        if post.private:
+            return
+        notes = self.redis.pipeline(transaction=False)
+        if post.post_number == 1:
+            notes.hset(self.keys.engagement_topic_authors, str(post.topic_id), post.username)
+        if post.topic_title:        # topic webhooks tell of renames; a reply's title is only a first guess
+            title = notes.hset if post.post_number == 1 else notes.hsetnx
+            title(self.keys.engagement_topic_titles, str(post.topic_id), post.topic_title)
+        if post.user_id < 1:
+            notes.sadd(self.keys.engagement_bots, post.username)
+        if mentions_direct_support(post.raw):
+            notes.execute()
+            self.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
+            return
+        if not self._by_a_member(post):
+            notes.execute()
+            return
+        fact = _fact(post)
+        if event.name == "post_destroyed" or post.deleted_at:
+            notes.execute()
+            self._take_back(post.id, DELETE, fact)
+            return
+        self._call_apply(notes, RECOVER if event.name == "post_recovered" else COUNT, fact)
+        notes.execute()
+
+    def _record_like(self, event: LikeEvent) -> None:
+        post = event.post
+        liker = event.liker_username
+        if (post.private or post.deleted_at or not self._by_a_member(post) or mentions_direct_support(post.raw)
+                or event.liker_id < 1 or liker.lower() == self.bot_username.lower()):
+            return
+        week = iso_week(self.clock())
+        field = f"{post.id}:{liker}"
+        self._like(keys=[self.keys.engagement_posts, self.keys.engagement_week_likes(week),
+                         self.keys.engagement_post_likes],
+                   args=[post.id, field, json.dumps([liker, post.category_id]), f"{week}|{liker}"])
+
+    def _record_topic(self, event: TopicEvent) -> None:
+        topic = event.topic
+        if topic.private:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            if event.name == "topic_destroyed":
+                pipe.sadd(self.keys.engagement_deleted_topics, topic.id)
+            elif event.name == "topic_recovered":
+                pipe.srem(self.keys.engagement_deleted_topics, topic.id)
+            if topic.title:
+                pipe.hset(self.keys.engagement_topic_titles, str(topic.id), topic.title)
+            pipe.execute()
+
+    def _by_a_member(self, post: Post) -> bool:
+        """A regular post by a person: not a bot's, not the service's, not a small action."""
+        return (post.user_id >= 1 and post.post_type == POST_REGULAR
+                and post.username.lower() != self.bot_username.lower())
+
+    def _call_apply(self, client: Any, action: str, fact: PostFact, packed: str | None = None) -> Any:
+        k = self.keys
+        week, day = iso_week(fact.at), day_number(fact.at)
+        category = "" if fact.category_id is None else str(fact.category_id)
+        member_days = k.engagement_member_days(FORUM, fact.username)
+        category_days = k.engagement_member_days(category, fact.username) if category else member_days
+        return self._apply(
+            keys=[k.engagement_posts, k.engagement_week_posts(week), k.engagement_day(day), member_days,
+                  category_days, k.engagement_replies(fact.topic_id), k.engagement_categories,
+                  k.engagement_week_topics(week)],
+            args=[fact.id, action, week, packed if packed is not None else _pack(fact), day,
+                  f"{FORUM}|{fact.username}", f"{category}|{fact.username}" if category else "",
+                  f"{fact.id}|{fact.username}" if fact.is_reply else "", repr(fact.at), category, fact.topic_id],
+            client=client)
+
+    def _take_back(self, post_id: int, action: str, fact: PostFact | None) -> PostFact | None:
+        """Delete or forget a post: take back its contribution as it was stored (not as a later payload tells it,
+        which may have moved category). Returns what was stored, if it was counted."""
+        for _ in range(TAKE_BACK_TRIES):
+            standing = (self.redis.hget(self.keys.engagement_posts, str(post_id)) or b"").decode()
+            stored = None
+            packed = None
+            if standing.startswith(COUNTED + ":"):
+                week = standing.split(":", 1)[1]
+                packed_bytes = self.redis.hget(self.keys.engagement_week_posts(week), str(post_id))
+                if packed_bytes is not None:
+                    packed = packed_bytes.decode()
+                    stored = _unpack(packed)
+            target = stored or fact or PostFact(post_id, "", 0, None, 0.0, 0)
+            if self._call_apply(self.redis, action, target, packed) != -1:
+                return stored
+        raise RuntimeError(f"post {post_id} kept changing while its contribution was taken back")
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def figures(self, week: str, category_id: int | None = None) -> WeekFigures:
+        """The week's figures (forum-wide, or in one category): the frozen copy once the week is frozen."""
+        frozen = self._frozen(week, _scope(category_id))
+        if frozen is not None:
+            return frozen
+        return summarize_week(self._reader().activity(week, category_id, self.clock()))
+
+    def history(self, last_week: str, n: int = 12) -> list[WeekFigures]:
+        """Forum-wide figures of the `n` weeks ending with `last_week`, oldest first."""
+        reader = self._reader()
+        now = self.clock()
+        answer = []
+        for week in weeks_ending(last_week, n):
+            frozen = self._frozen(week, FORUM)
+            answer.append(frozen if frozen is not None else summarize_week(reader.activity(week, None, now)))
+        return answer
+
+    def top_topics(self, week: str, n: int = 5) -> list[tuple[int, str, int]]:
+        """The week's most active public topics: (topic id, title, counted posts that week), most posts first."""
+        frozen = self.redis.hget(self.keys.engagement_frozen(week), "top-topics")
+        if frozen is not None:
+            return [(int(t), str(title), int(c)) for t, title, c in json.loads(frozen)][:n]
+        return self._reader().top_topics(week, n)
+
+    def new_contributor_names(self, week: str) -> list[str]:
+        """Usernames of the week's new contributors, sorted (the digest names only those who consented)."""
+        frozen = self.redis.hget(self.keys.engagement_frozen(week), "new-names")
+        if frozen is not None:
+            return list(json.loads(frozen))
+        return _new_names(self._reader().activity(week, None, self.clock()))
+
+    def freeze(self, week: str) -> WeekFigures:
+        """Fix the week's figures (forum-wide and per category), most active topics and new contributors' names as
+        they are now; a week already frozen keeps its first copy. Returns the forum-wide figures."""
+        key = self.keys.engagement_frozen(week)
+        if not self.redis.exists(key):
+            reader = self._reader()
+            now = self.clock()
+            forum = reader.activity(week, None, now)
+            snapshot = {f"figures:{FORUM}": json.dumps(asdict(summarize_week(forum))),
+                        "new-names": json.dumps(_new_names(forum)),
+                        "top-topics": json.dumps(reader.top_topics(week, FROZEN_TOP_TOPICS))}
+            for category_id in sorted(int(c) for c in self.redis.smembers(self.keys.engagement_categories)):
+                figures = summarize_week(reader.activity(week, category_id, now))
+                snapshot[f"figures:{_scope(category_id)}"] = json.dumps(asdict(figures))
+            self._freeze(keys=[key], args=[part for pair in snapshot.items() for part in pair])
+        frozen = self._frozen(week, FORUM)
+        assert frozen is not None
+        return frozen
+
+    @contextmanager
+    def reading(self) -> Iterator[Engagement]:
+        """Inside, every answer comes from what was read once: the digest asks for one week in several ways
+        (figures, history, most active topics, new names) and they share a single read of each Redis key.
+        Events recorded meanwhile are seen by the next `reading()`, not by this one."""
+        self._shared = _Reader(self)
+        try:
+            yield self
+        finally:
+            self._shared = None
+
+    def _reader(self) -> _Reader:
+        return self._shared if self._shared is not None else _Reader(self)
+
+    def is_frozen(self, week: str) -> bool:
+        return bool(self.redis.exists(self.keys.engagement_frozen(week)))
+
+    def _frozen(self, week: str, scope: str) -> WeekFigures | None:
+        data = self.redis.hget(self.keys.engagement_frozen(week), f"figures:{scope}")
+        return None if data is None else WeekFigures(**json.loads(data))
+
+
+class _Reader:
+    """Reads what the figures of some weeks need, each Redis key at most once (history shares one reader)."""
+
+    def __init__(self, engagement: Engagement):
+        self.redis = engagement.redis
+        self.keys = engagement.keys
+        self.bot_username = engagement.bot_username
+        self._posts: dict[str, list[PostFact]] = {}
+        self._days: dict[int, list[str]] = {}
+        self._deleted_topics: set[int] | None = None
+        self._seeds: dict[str, tuple[float, float]] | None = None
+        self._authors: dict[int, str | None] = {}
+        self._activities: dict[tuple[str, int | None], WeekActivity] = {}
+
+    def posts(self, week: str) -> list[PostFact]:
+        """The week's counted posts, without those of deleted topics."""
+        if week not in self._posts:
+            if self._deleted_topics is None:
+                self._deleted_topics = {int(t) for t in self.redis.smembers(self.keys.engagement_deleted_topics)}
+            deleted = self._deleted_topics
+            with _collector_paused():
+                facts = map(PostFact._make, _parse_all(self.redis.hvals(self.keys.engagement_week_posts(week))))
+                self._posts[week] = [f for f in facts if f.topic_id not in deleted] if deleted else list(facts)
+        return self._posts[week]
+
+    def activity(self, week: str, category_id: int | None, now: float) -> WeekActivity:
+        """What `summarize_week` needs; read once per (week, category) by this reader, as of `now`."""
+        if (week, category_id) not in self._activities:
+            with _collector_paused():
+                self._activities[week, category_id] = self._read_activity(week, category_id)
+        return replace(self._activities[week, category_id], now=now)
+
+    def _read_activity(self, week: str, category_id: int | None) -> WeekActivity:
+        def in_scope(posts: list[PostFact]) -> list[PostFact]:
+            return posts if category_id is None else [p for p in posts if p.category_id == category_id]
+
+        posts = in_scope(self.posts(week))
+        likes = _parse_all(self.redis.hvals(self.keys.engagement_week_likes(week)))
+        likers = tuple(liker for liker, category in likes if category_id is None or category == category_id)
+        recent = [p for w in weeks_ending(week, RECIPROCITY_WEEKS) for p in in_scope(self.posts(w))]
+        posters = {p.username for p in posts}
+        earliest, window = self._contributor_history(_scope(category_id), posters, week_start_day(week))
+        return WeekActivity(week=week, posts=tuple(posts), likers=likers, topics=self._topic_starts(week, posts),
+                            reply_edges=self._reply_edges(recent), earliest_day=earliest, window=window, now=0.0)
+
+    def top_topics(self, week: str, n: int) -> list[tuple[int, str, int]]:
+        hidden = {int(t) for t in self.redis.sunion(self.keys.engagement_care_topics,
+                                                     self.keys.engagement_deleted_topics)}
+        counts = {int(t): int(c) for t, c in self.redis.hgetall(self.keys.engagement_week_topics(week)).items()}
+        ranked = sorted(((t, c) for t, c in counts.items() if t not in hidden), key=lambda tc: (-tc[1], tc[0]))[:n]
+        titles = self.redis.hmget(self.keys.engagement_topic_titles, [str(t) for t, _ in ranked]) if ranked else []
+        return [(topic_id, title.decode() if title else f"topic {topic_id}", count)
+                for (topic_id, count), title in zip(ranked, titles)]
+
+    def _topic_starts(self, week: str, posts: Iterable[PostFact]) -> tuple[TopicStart, ...]:
+        """The topics opened among `posts` (written in `week`), each with its first response. Replies written by
+        the end of the following week are among the posts already read; only a topic unanswered until then needs
+        its later replies looked up in Redis."""
+        opened = [p for p in posts if p.number == 1]
+        following = shift_week(week, 1)
+        answered = first_responses(opened, chain(self.posts(week), self.posts(following)))
+        later = week_bounds(following)[1].timestamp()
+        waiting = [p for p in opened if p.topic_id not in answered]
+        offset = 0
+        while waiting:                          # later replies, a page at a time (one page is nearly always enough)
+            pipe = self.redis.pipeline(transaction=False)
+            for start in waiting:
+                pipe.zrangebyscore(self.keys.engagement_replies(start.topic_id), later, "+inf", start=offset,
+                                   num=RESPONSE_SCAN, withscores=True)
+            read_on = []
+            for start, rows in zip(waiting, pipe.execute()):
+                replies = [PostFact(0, member.decode().split("|", 1)[1], start.topic_id, None, at, 2)
+                           for member, at in rows]
+                answered.update(first_responses([start], replies))
+                if start.topic_id not in answered and len(rows) == RESPONSE_SCAN:
+                    read_on.append(start)       # only the topic's author has replied so far
+            waiting, offset = read_on, offset + RESPONSE_SCAN
+        return tuple(TopicStart(p.topic_id, p.at, answered.get(p.topic_id)) for p in opened)
+
+    def _reply_edges(self, posts: list[PostFact]) -> frozenset[tuple[str, str]]:
+        """Who replied to whom, without bots and the service (a reply to nobody in particular goes to the topic's
+        author)."""
+        replies = [p for p in posts if p.number > 1]
+        wanted = {p.topic_id for p in replies if not p.reply_to} - self._authors.keys()
+        if wanted:
+            ordered = sorted(wanted)
+            names = self.redis.hmget(self.keys.engagement_topic_authors, ordered)
+            self._authors.update({t: n.decode() if n else None for t, n in zip(ordered, names)})
+        edges = reply_edges(replies, self._authors)
+        bots = {b.decode().lower() for b in self.redis.smembers(self.keys.engagement_bots)}
+        bots.add(self.bot_username.lower())
+        return frozenset(e for e in edges if e[0].lower() not in bots and e[1].lower() not in bots)
+
+    def _contributor_history(self, scope: str, posters: set[str],
+                             start_day: int) -> tuple[dict[str, float], frozenset[str]]:
+        """Each poster's first day ever (in the scope) and who posted in the 90 days before the week."""
+        window_days = range(start_day - INACTIVE_DAYS, start_day)
+        missing = [d for d in window_days if d not in self._days]
+        if missing:
+            pipe = self.redis.pipeline(transaction=False)
+            for day in missing:
+                pipe.hkeys(self.keys.engagement_day(day))
+            for day, fields in zip(missing, pipe.execute()):
+                self._days[day] = [f.decode() for f in fields]
+        prefix = scope + "|"
+        window = {f[len(prefix):] for d in window_days for f in self._days[d] if f.startswith(prefix)}
+        names = sorted(posters)
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.zrange(self.keys.engagement_member_days(scope, name), 0, 0, withscores=True)
+        earliest = {name: first[0][1] for name, first in zip(names, pipe.execute()) if first}
+        if scope == FORUM:                                  # what install saw before the service was listening
+            for name, (first, last) in self.seeds().items():
+                if name in posters:
+                    earliest[name] = min(earliest.get(name, first), first)
+                if window_days.start <= last < window_days.stop or window_days.start <= first < window_days.stop:
+                    window.add(name)
+        return earliest, frozenset(window)
+
+    def seeds(self) -> dict[str, tuple[float, float]]:
+        if self._seeds is None:
+            stored = self.redis.hgetall(self.keys.engagement_seeded)
+            self._seeds = {name.decode(): _seed_days(days) for name, days in stored.items()}
+        return self._seeds
+
+
+def seed_from_forum(forum: Forum, engagement: Engagement, max_pages: int,
+                    on_throttled: Callable[[Throttled], None] | None = None) -> int:
+    """Seed who has posted before from the forum's latest public posts (`GET /posts.json`, 50 a page, newest first,
+    at most `max_pages` calls). A Throttled forum is handed to `on_throttled` (which waits, then the page is asked
+    again) or, without one, raised. Returns how many members were seeded."""
+    seen: list[tuple[str, str]] = []
+    before: int | None = None
+    pages = 0
+    while pages < max_pages:
+        try:
+            page = forum.latest_posts(before=before)
+        except Throttled as exc:
+            if on_throttled is None:
+                raise
+            on_throttled(exc)
+            continue
+        pages += 1
+        for post in page:
+            if (int(post.get("user_id") or 0) >= 1 and int(post.get("post_type") or POST_REGULAR) == POST_REGULAR
+                    and str(post.get("username", "")).lower() != engagement.bot_username.lower()
+                    and not mentions_direct_support(str(post.get("raw") or ""))):
+                seen.append((str(post["username"]), str(post["created_at"])))
+        if len(page) < LATEST_POSTS_PAGE:
+            break
+        before = min(int(p["id"]) for p in page)
+    return engagement.seed_contributors(seen)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading a busy week builds tens of thousands of small tuples, and Python's cyclic garbage collector would
+    walk them again and again while they are built (it doubled the time). They hold no reference cycles, so the
+    collector waits until they are built."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _scope(category_id: int | None) -> str:
+    return FORUM if category_id is None else str(category_id)
+
+
+def _new_names(activity: WeekActivity) -> list[str]:
+    posters = {p.username for p in activity.posts}
+    return sorted(contributors(posters, activity.earliest_day, activity.window, week_start_day(activity.week)).new)
+
+
+def _fact(post: Post) -> PostFact:
+    return PostFact(id=post.id, username=post.username, topic_id=post.topic_id, category_id=post.category_id,
+                    at=round(parse_time(post.created_at), 3), number=post.post_number,
+                    reply_to=post.reply_to_username or None)
+
+
+def _pack(fact: PostFact) -> str:
+    """A post as stored: the JSON array of its PostFact fields."""
+    return json.dumps(list(fact), separators=(",", ":"))
+
+
+def _parse_all(packed: Iterable[bytes]) -> list[list[Any]]:
+    """Many stored JSON arrays in one parse (a week holds tens of thousands)."""
+    return json.loads(b"[" + b",".join(packed) + b"]")
+
+
+def _unpack(packed: str) -> PostFact:
+    return PostFact._make(json.loads(packed))
+
+
+def _day_text(day: float) -> str:
+    return str(int(day))
+
+
+def _seed_days(value: bytes) -> tuple[float, float]:
+    first, last = value.decode().split(",")
+    return (float(first) if first else NEVER), (float(last) if last else NEVER)

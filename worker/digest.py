@@ -1,0 +1,153 @@
+"""The weekly digest: freeze a week's figures, draw and upload the chart, post the topic — once per week.
+
+Exactly once, even with two schedulers, a rerun or a manual `python -m plugin digest` beside the scheduled job:
+- one job at a time works on a week (a Redis lock per week);
+- the topic is created with external_id `coc-digest-<week>`, which the forum refuses twice (the adapter's
+  `create_topic` then returns the existing topic): the forum is the lasting record;
+- the chart's upload URL and the topic's id are remembered per week, so a rerun neither uploads nor posts again
+  (and after a Redis loss the same chart bytes give the forum's same upload back: Discourse dedupes by SHA-1).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from plugin.config import ConfigError
+from plugin.digest import (DIGEST_TAG, GENERAL_SLUG, SectionActivity, digest_external_id, digest_zone,
+                           last_completed_week, render_digest, section_activity)
+from plugin.document import parse_document
+from plugin.engagement import WeekFigures, check_week, shift_week, week_bounds
+from plugin.forum import ForumRefused
+from plugin.store import EFFECT_DONE_TTL, Store
+from worker.services import Services
+
+HISTORY_WEEKS = 12
+"""Weeks shown in the chart, the digest's week last."""
+TOP_THREADS = 5
+LOCK_SECONDS = 300
+"""How long one digest job may hold its week's lock (it waits as long for another job to finish)."""
+
+
+class WeekNotOver(ValueError):
+    """The week asked for has not ended yet (in UTC, as the figures count it): its digest would be partial."""
+
+
+@dataclass(frozen=True)
+class DigestDraft:
+    """A digest as it would be posted: the week, the topic's title and raw text, and the chart's PNG bytes."""
+
+    week: str
+    title: str
+    raw: str
+    chart: bytes
+
+
+def post_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> str:
+    """Post the digest of `week` (None: the last completed week in COC_TIMEZONE), unless it is already posted.
+    Freezes the week's figures first. Returns what happened, for the job's result and the command line."""
+    moment = now or datetime.now(timezone.utc)
+    week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
+    ensure_over(week, moment)
+    with s.connection.lock(s.keys.digest_lock(week), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
+        posted = s.connection.get(s.keys.digest_topic(week))
+        if posted is not None:
+            return f"digest {week} already posted as topic {posted.decode()}"
+        figures = s.engagement.freeze(week)
+        chart = draw_chart(s, week)
+        chart_url = upload_chart(s, week, chart)
+        title, raw = compose(s, week, figures, chart_url=chart_url)
+        first = s.forum.create_topic(title=title, raw=raw, category_id=digest_category_id(s), tags=[DIGEST_TAG],
+                                     external_id=digest_external_id(week))
+        topic_id = int(first["topic_id"])
+        s.connection.set(s.keys.digest_topic(week), topic_id, ex=EFFECT_DONE_TTL)
+    return f"digest {week} posted as topic {topic_id}"
+
+
+def preview_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> DigestDraft:
+    """The digest `post_digest` would post now, from the week's current figures: freezes, uploads and posts
+    nothing (it reads the consent group from the forum: 1 call when the week had new contributors)."""
+    moment = now or datetime.now(timezone.utc)
+    week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
+    chart = draw_chart(s, week)
+    title, raw = compose(s, week, s.engagement.figures(week), chart_url=None)
+    return DigestDraft(week=week, title=title, raw=raw, chart=chart)
+
+
+def ensure_over(week: str, now: datetime) -> None:
+    end = week_bounds(week)[1]
+    if now < end:
+        raise WeekNotOver(f"the week {week} is not over until {end:%Y-%m-%d %H:%M} UTC: its digest would be "
+                          "partial, and posting it would freeze its figures")
+
+
+def compose(s: Services, week: str, figures: WeekFigures, *, chart_url: str | None) -> tuple[str, str]:
+    """(title, raw) of the week's digest, from the engagement store, the Code of Care state and the forum's
+    consent group."""
+    start, end = week_bounds(week)
+    names = s.engagement.new_contributor_names(week)
+    return render_digest(
+        week=week, figures=figures, previous=s.engagement.figures(shift_week(week, -1)),
+        sections=code_of_care_activity(s, start, end), threads=s.engagement.top_topics(week, n=TOP_THREADS),
+        new_count=figures.new_contributors, credited_names=consenting(s, names) if names else [],
+        chart_url=chart_url)
+
+
+def code_of_care_activity(s: Services, start: datetime, end: datetime) -> list[SectionActivity]:
+    """Each section's discussion, proposals, drafts and decisions between `start` and `end`; care posts excluded."""
+    document = s.store.document()
+    raw = document["raw"] if document else ""
+    amendments = s.store.all_amendments()
+    slugs = {section.slug for section in parse_document(raw).sections} | {a.section_slug for a in amendments}
+    slugs.add(GENERAL_SLUG)
+    return section_activity(document_raw=raw, amendments=amendments,
+                            discussions={slug: s.store.discussion(slug) for slug in sorted(slugs)},
+                            start=start, end=end, excluded_posts=CarePosts(s.store))
+
+
+def consenting(s: Services, usernames: Iterable[str]) -> list[str]:
+    """The members among `usernames` who are in the consent group (COC_CONSENT_GROUP); none if it does not exist."""
+    try:
+        group = {name.lower() for name in s.forum.group_members(s.settings.consent_group)}
+    except ForumRefused as refused:
+        if refused.not_found:
+            return []
+        raise
+    return [name for name in usernames if name.lower() in group]
+
+
+def draw_chart(s: Services, week: str) -> bytes:
+    """The chart of the HISTORY_WEEKS weeks ending with `week`, oldest first."""
+    from plugin.chart import render_chart  # noqa: PLC0415  (matplotlib loads in a second: only where a chart is drawn)
+
+    return render_chart(s.engagement.history(week, n=HISTORY_WEEKS))
+
+
+def upload_chart(s: Services, week: str, png: bytes) -> str:
+    """The chart's `upload://…` URL: uploaded once per week (as the bot), then remembered."""
+    key = s.keys.digest_chart(week)
+    known = s.connection.get(key)
+    if known is not None:
+        return known.decode()
+    url = s.forum.upload_png(f"{digest_external_id(week)}.png", png)
+    s.connection.set(key, url, ex=EFFECT_DONE_TTL)
+    return url
+
+
+def digest_category_id(s: Services) -> int | None:
+    name = s.settings.digest_category or s.settings.drafts_category
+    category_id = s.forum.category_id(name)
+    if category_id is None:
+        raise ConfigError(f"COC_DIGEST_CATEGORY: the bot sees no category named {name!r}; name an existing one "
+                          "(by name, slug or id), or leave it empty for the drafts category")
+    return category_id
+
+
+class CarePosts:
+    """`post_id in CarePosts(store)`: whether a post asked for direct support (so it counts nowhere)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __contains__(self, post_id: object) -> bool:
+        return isinstance(post_id, int) and self.store.is_care_post(post_id)

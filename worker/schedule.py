@@ -1,0 +1,115 @@
+"""The cron schedule: RQ's own `rq.cron` enqueues the weekly digest every Monday at COC_DIGEST_TIME in COC_TIMEZONE.
+
+`python -m plugin scheduler` runs it. Run exactly one: `rq.cron` has no leader election, so two schedulers would
+both enqueue. That stays harmless — the job id is per week (`coc-digest-<week>`, enqueued with `unique=True`) and
+the job itself posts once per week — but one is all it takes.
+
+`DigestCron` is rq's `CronJob` with three changes, each because the stock one does not fit this service:
+- the cron expression is read in COC_TIMEZONE (rq reads it in UTC), daylight saving time included;
+- the job goes through RQ's JSON serializer with the digest queue's `Retry` policy (rq's CronJob uses the default
+  pickle serializer, which the service's JSON workers cannot read);
+- the job carries the week it is for, named when it is enqueued, and waits (RQ's `enqueue_at`) until that week
+  is over in UTC, when a zone far east of UTC reaches Monday morning before UTC does.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from croniter import croniter
+from redis import Redis
+from rq import Queue, cron_job_registry
+from rq.cron import CronJob, CronScheduler
+from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq.utils import now as utcnow
+
+from plugin.config import Settings
+from plugin.digest import digest_clock, digest_external_id, digest_zone, last_completed_week
+from plugin.engagement import week_bounds
+from plugin.intake import QUEUE_DIGEST, RETRY_FOR_QUEUE
+
+log = logging.getLogger("worker.schedule")
+
+DIGEST_JOB = "worker.jobs.post_digest"
+CRON_NAME = "coc-weekly-digest"
+"""The cron job's name in RQ's cron registry (`rq:cron_jobs`)."""
+MONDAY = 1
+"""Monday in a cron expression's day-of-week field."""
+GRACE = timedelta(hours=1)
+"""After a week ends in UTC, how long late webhooks are waited for before its figures are frozen, when the
+schedule fires before that (COC_DIGEST_TIME on Monday is normally hours later)."""
+
+
+def digest_cron_expression(settings: Settings) -> str:
+    """ "MM HH * * 1" from COC_DIGEST_TIME; ConfigError if it is not a time of day."""
+    hour, minute = digest_clock(settings.digest_time)
+    return f"{minute} {hour} * * {MONDAY}"
+
+
+class DigestCron(CronJob):
+    """The weekly digest as an `rq.cron` job: see the module's docstring for how it differs from rq's CronJob."""
+
+    def __init__(self, settings: Settings):
+        self.zone = digest_zone(settings.timezone)
+        super().__init__(queue_name=QUEUE_DIGEST, func_name=DIGEST_JOB, cron=digest_cron_expression(settings),
+                         job_timeout=settings.job_timeout, name=CRON_NAME)
+        self.next_enqueue_time = self.get_next_enqueue_time()
+
+    def get_next_enqueue_time(self) -> datetime:
+        """The first Monday at COC_DIGEST_TIME in COC_TIMEZONE after the latest run (or now), in UTC."""
+        assert self.cron is not None
+        after = (self.latest_enqueue_time or utcnow()).astimezone(self.zone)
+        return croniter(self.cron, after).get_next(datetime).astimezone(timezone.utc)
+
+    def enqueue(self, connection: Redis, *, at: datetime | None = None) -> Job:
+        """Enqueue the digest of the week completed at `at` (default: now), once per week, and record it in RQ's
+        cron history as rq's own CronJob does."""
+        moment = at or utcnow()
+        week = last_completed_week(moment, self.zone)
+        job_id = digest_external_id(week)
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        options = dict(job_id=job_id, retry=RETRY_FOR_QUEUE[QUEUE_DIGEST], **self.job_options)
+        earliest = week_bounds(week)[1] + GRACE
+        try:
+            if moment < earliest:
+                job = queue.create_job(self.func_name, args=(week,), timeout=options.pop("job_timeout", None),
+                                       **options)
+                queue.schedule_job(job, earliest, unique=True)
+            else:
+                job = queue.enqueue(self.func_name, week, unique=True, **options)
+        except DuplicateJobError:
+            log.info("digest %s already enqueued (another scheduler, or this one restarted)", week)
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        with connection.pipeline() as pipe:
+            pipe.zadd(self.job_history_key, {job.id: moment.timestamp()})
+            pipe.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+            pipe.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+            cron_job_registry.add(self.name, pipe, enqueue_timestamp=moment.timestamp())
+            pipe.execute()
+        log.info("enqueued the digest of %s on %s", week, self.queue_name)
+        return job
+
+
+class Scheduler(CronScheduler):
+    """RQ's cron scheduler holding the service's cron jobs."""
+
+    def add(self, cron_job: CronJob) -> CronJob:
+        """Register a ready-made CronJob (rq's `register` builds a plain one from a function)."""
+        self._cron_jobs.append(cron_job)
+        return cron_job
+
+
+def build_scheduler(connection: Redis, settings: Settings) -> Scheduler:
+    """The scheduler `python -m plugin scheduler` runs: the weekly digest. (Issue 7 adds the reconcile job.)"""
+    scheduler = Scheduler(connection=connection)
+    scheduler.add(DigestCron(settings))
+    return scheduler
+
+
+def other_schedulers(connection: Redis, scheduler: CronScheduler) -> list[CronScheduler]:
+    """Live cron schedulers other than `scheduler` that run the digest (there should be none)."""
+    return [other for other in CronScheduler.all(connection)
+            if other.name != scheduler.name and any(job.name == CRON_NAME for job in other.get_jobs())]
