@@ -9,41 +9,21 @@ directly (it emits the same webhooks as the API would), so every counted call is
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 
-import redis
+from bench._companion import running_companion
+from tests.companion import Companion
 
-from plugin.redis_runtime import ensure_redis, url_with_db
-from simulator.state import Forum as SimForum
-from tests.companion import Companion, start_companion
-from tests.simulator_fixtures import start_sim
-
-BENCH_DB = 14
 APPROVE = "/approve\nThank you all: this says it more plainly."
 
 
 def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)    # not a line per request
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--amendments", type=int, default=10)
     args = parser.parse_args()
-    runtime = ensure_redis()
-    conn = redis.Redis.from_url(url_with_db(runtime.url, BENCH_DB))
-    conn.flushdb()
-    forum = SimForum()
-    forum.settings["max_admin_api_reqs_per_minute"] = 1_000_000
-    sim, handle = start_sim(forum)
-    companion = start_companion(sim, url_with_db(runtime.url, BENCH_DB), conn)
-    try:
-        c = next(companion)
+    with running_companion() as (c, _url):
         report(c, ordinary(c, args.events), amendments(c, args.amendments), args)
-    finally:
-        companion.close()
-        handle.shutdown()
-        conn.flushdb()
-        runtime.stop()
 
 
 def calls(c: Companion) -> int:

@@ -10,7 +10,6 @@ from the moment the post is made in the forum until BOTH private messages exist 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import random
 import statistics
@@ -19,52 +18,34 @@ import sys
 import threading
 import time
 
-import redis
-
+from bench._companion import running_companion
 from plugin.care import MEMBER_TITLE, TEAM_TITLE
 from plugin.demo import REPO_ROOT
 from plugin.processes import stop_process, wait_until
-from plugin.redis_runtime import ensure_redis, url_with_db
-from simulator.state import Forum as SimForum
-from tests.companion import start_companion
-from tests.simulator_fixtures import start_sim
 
-BENCH_DB = 14
 WORDS = "Tonight is hard and I don't want to be alone with it. I would like direct support, please."
 
 
 def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)    # not a line per request
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--care-posts", type=int, default=40)
     parser.add_argument("--rate", type=float, default=50.0, help="background events per second")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    runtime = ensure_redis()
-    url = url_with_db(runtime.url, BENCH_DB)
-    conn = redis.Redis.from_url(url)
-    conn.flushdb()
-    forum = SimForum()
-    forum.settings["max_admin_api_reqs_per_minute"] = 1_000_000
-    sim, handle = start_sim(forum)
-    companion = start_companion(sim, url, conn)
     workers: list[subprocess.Popen] = []
-    try:
-        c = next(companion)
-        s = c.settings
-        env = {**os.environ, "DISCOURSE_URL": s.discourse_url, "DISCOURSE_API_KEY": s.discourse_api_key,
-               "DISCOURSE_WEBHOOK_SECRET": s.discourse_webhook_secret, "REDIS_URL": url,
-               "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min)}
-        workers = [subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(args.workers)]
-        latencies, background = measure(c, args)
-    finally:
-        for process in workers:
-            stop_process(process)
-        companion.close()
-        handle.shutdown()
-        conn.flushdb()
-        runtime.stop()
+    with running_companion() as (c, url):
+        try:
+            s = c.settings
+            env = {**os.environ, "DISCOURSE_URL": s.discourse_url, "DISCOURSE_API_KEY": s.discourse_api_key,
+                   "DISCOURSE_WEBHOOK_SECRET": s.discourse_webhook_secret, "REDIS_URL": url,
+                   "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min)}
+            workers = [subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       for _ in range(args.workers)]
+            latencies, background = measure(c, args)
+        finally:
+            for process in workers:
+                stop_process(process)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
     print(f"care latency, post made -> both private messages exist, {args.workers} workers, "

@@ -265,27 +265,25 @@ class Story:
         self.wait("the kind answer to dave's /approve", lambda: self.bot_replies(draft))
         self.step("dave (not a moderator) wrote /approve → ignored, and answered kindly: only a moderator decides")
 
-    def moderator_approves(self, proposal: dict, doc_topic: int) -> None:
+    def moderator_decides(self, proposal: dict, raw: str, tag: str) -> None:
+        """sam replies with a command in the draft; wait until the draft is closed and tagged with the outcome."""
         draft = proposal["draft"]["id"]
-        self.client("sam").create_post(APPROVE, topic_id=draft)
+        self.client("sam").create_post(raw, topic_id=draft)
 
-        def applied() -> bool:
+        def decided() -> bool:
             topic = self.http("GET", f"/t/{draft}.json")
-            return topic.get("closed") and "coc-approved" in tag_names(topic)
-        self.wait("the approved amendment applied", applied)
+            return topic.get("closed") and tag in tag_names(topic)
+        self.wait(f"the draft {draft} closed and tagged {tag}", decided)
+
+    def moderator_approves(self, proposal: dict, doc_topic: int) -> None:
+        self.moderator_decides(proposal, APPROVE, "coc-approved")
         first_post = self.http("GET", f"/t/{doc_topic}.json")["post_stream"]["stream"][0]
         revision = self.http("GET", f"/posts/{first_post}/revisions/latest.json")
         self.step(f"sam approved → the Code's {proposal['section']} section changed (revision "
                   f"\"{revision.get('edit_reason') or 'latest'}\"); the draft is tagged coc-approved and closed")
 
     def moderator_rejects(self, proposal: dict, proposer: str) -> None:
-        draft = proposal["draft"]["id"]
-        self.client("sam").create_post(REJECT, topic_id=draft)
-
-        def rejected() -> bool:
-            topic = self.http("GET", f"/t/{draft}.json")
-            return topic.get("closed") and "coc-rejected" in tag_names(topic)
-        self.wait("the rejection", rejected)
+        self.moderator_decides(proposal, REJECT, "coc-rejected")
         self.step(f"sam rejected {proposal['section']} with a reason → tagged coc-rejected, closed, and {proposer} "
                   "was told privately why")
 
