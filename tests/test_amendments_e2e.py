@@ -211,3 +211,19 @@ def test_likes_read_before_the_proposal_still_count(companion: Companion) -> Non
     c.settle()
     faults.reorder = 0.0
     drafted(c, proposal["id"])
+
+
+def test_an_announcement_interrupted_after_posting_is_not_posted_again(companion: Companion) -> None:
+    from worker.decisions import reply_once  # noqa: PLC0415
+
+    c = companion
+    proposal, key, topic = backed_proposal(c)
+    make_moderator(c, "mod")
+    reply(c, "mod", topic.id, APPROVE)
+    c.settle()
+    doc_topic = c.store.document()["topic_id"]
+    before = len(bot_posts(c, doc_topic))
+    c.conn.set(c.keys.effect(f"announce-{key}"), "pending")        # as if the worker died before marking it done
+    draft_url = f"{c.settings.discourse_url}/t/{topic.id}"
+    reply_once(c.services, f"announce-{key}", doc_topic, None, "the same announcement again", marker=draft_url)
+    assert len(bot_posts(c, doc_topic)) == before

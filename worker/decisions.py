@@ -78,7 +78,8 @@ def decide_command(s: Services, key: str, post: dict) -> str:
     if decision.outcome == "not_allowed":
         who_may = "the proposer" if command.verb == "withdraw" else "a moderator"
         reply_once(s, f"not-allowed-{post['id']}", amendment.draft_topic_id, post["post_number"],
-                   render_not_allowed(verb=command.verb, who_may=who_may))
+                   render_not_allowed(verb=command.verb, who_may=who_may,
+                                      about=f"{amendment.id}, post {post['id']}"))
         return "not allowed: answered"
     if decision.outcome == APPLIED:
         return apply(s, amendment, post)
@@ -109,8 +110,8 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version,
                               raw=new_raw)
     draft_url = f"{s.settings.discourse_url}/t/{amendment.draft_topic_id}"
-    reply_once(s, f"announce-{amendment.id}", document["topic_id"], None,
-               render_applied_announcement(section_title=amendment.section_title, draft_url=draft_url))
+    reply_once(s, f"announce-{amendment.id}", document["topic_id"], None, marker=draft_url,
+               raw=render_applied_announcement(section_title=amendment.section_title, draft_url=draft_url))
     return close(s, amendment, post, APPLIED, "", version=version)
 
 
@@ -120,10 +121,10 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
     tags = [TAG_DRAFT] + ([TAG_APPROVED] if outcome == APPLIED else [TAG_REJECTED] if outcome == REJECTED else [])
     s.forum.set_tags(topic_id, tags)
     if outcome == STALE:
-        text = render_stale(section_title=amendment.section_title)
+        text = render_stale(section_title=amendment.section_title, about=amendment.id)
     else:
         verb = {APPLIED: "approve", REJECTED: "reject", WITHDRAWN: "withdraw"}[outcome]
-        text = render_decision(verb=verb, decided_by=post["username"], reason=reason)
+        text = render_decision(verb=verb, decided_by=post["username"], reason=reason, about=amendment.id)
     reply_once(s, f"decision-{amendment.id}", topic_id, post["post_number"], text)
     if outcome == REJECTED:
         title, raw = render_rejection_pm(section_title=amendment.section_title, reason=reason,
@@ -140,22 +141,24 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
 
 def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
     reply_once(s, f"problems-{post_id}-{len(messages)}", topic_id, post_number,
-               render_problem_reply([Problem(m) for m in messages]))
+               render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"))
     return f"answered {len(messages)} problem(s)"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None, raw: str) -> None:
-    """Reply in a topic exactly once for `key`; after a crash, the topic is checked for the reply first."""
+def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None, raw: str, *,
+               marker: str = "") -> None:
+    """Reply in a topic exactly once for `key`; after a crash, the topic is checked for the reply first: a post of
+    the bot's answering `reply_to`, or (for a reply to no post in particular) one whose text holds `marker`."""
     if topic_id is None:
         return
 
     def made() -> bool:
         bot = s.settings.bot_username.lower()
         return any(p.get("username", "").lower() == bot and p.get("reply_to_post_number") == reply_to
-                   and (reply_to is not None or key.split("-", 1)[1] in p.get("cooked", ""))
+                   and (reply_to is not None or (marker and marker in p.get("cooked", "")))
                    for p in s.forum.recent_posts(topic_id))
     s.store.once(key, lambda: s.forum.reply(topic_id=topic_id, raw=raw, reply_to_post_number=reply_to),
                  already_made=made)
