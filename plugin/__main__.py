@@ -11,7 +11,7 @@ COMMANDS: dict[str, str] = {
     "worker": "run an RQ worker on the service's queues",
     "scheduler": "run the cron scheduler (the weekly digest); run exactly one",
     "install": "set up the forum: bot user, groups, tags, categories, webhook",
-    "uninstall": "remove what install set up",
+    "uninstall": "remove the webhook install registered; the forum's content stays",
     "doctor": "check configuration, Redis and the forum connection",
     "reconcile": "catch up on forum activity that no webhook delivered",
     "rebuild": "rebuild Redis state from the forum",
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands["worker"]
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     commands["install"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+    commands["uninstall"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     digest = commands["digest"]
     digest.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: the last completed "
                                                       "week in COC_TIMEZONE)")
@@ -64,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(args)
         if args.command == "worker":
             return work(args)
+        if args.command == "uninstall":
+            from plugin.config import Settings  # noqa: PLC0415
+            from plugin.uninstall import run_uninstall  # noqa: PLC0415
+
+            return run_uninstall(Settings.from_env(), dry_run=args.dry_run)
         if args.command == "doctor":
             from plugin.config import Settings  # noqa: PLC0415
             from plugin.doctor import main as doctor  # noqa: PLC0415
@@ -86,9 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """The webhook receiver under gunicorn; refuses to start without a good webhook secret."""
+    from plugin import logs  # noqa: PLC0415
     from plugin.config import Settings  # noqa: PLC0415
     from webhooks.serve import ReceiverServer  # noqa: PLC0415
 
+    logs.configure()
     ReceiverServer(Settings.from_env(), host=args.host, port=args.port, workers=args.workers,
                    threads=args.threads).run()
     return 0
@@ -100,9 +108,11 @@ def work(args: argparse.Namespace) -> int:
     from rq import Worker  # noqa: PLC0415
     from rq.serializers import JSONSerializer  # noqa: PLC0415
 
+    from plugin import logs  # noqa: PLC0415
     from plugin.config import Settings  # noqa: PLC0415
     from plugin.intake import QUEUES  # noqa: PLC0415
 
+    logs.configure()
     settings = Settings.from_env()
     connection = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
     worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer)

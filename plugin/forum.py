@@ -486,6 +486,10 @@ class Forum:
         """POST /admin/api/web_hooks.json as the admin. 1 call."""
         return self._admin._post("/admin/api/web_hooks.json", json=True, web_hook=fields)["web_hook"]
 
+    def delete_web_hook(self, hook_id: int) -> None:
+        """DELETE /admin/api/web_hooks/{id}.json as the admin. 1 call."""
+        self._admin._delete(f"/admin/api/web_hooks/{int(hook_id)}.json")
+
     def update_web_hook(self, hook_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         """PUT /admin/api/web_hooks/{id}.json as the admin. 1 call."""
         return self._admin._put(f"/admin/api/web_hooks/{int(hook_id)}.json", json=True, web_hook=fields)["web_hook"]

@@ -23,7 +23,7 @@ def test_the_commands_are_those_of_the_design() -> None:
     assert list(COMMANDS) == DESIGN_COMMANDS
 
 
-BUILT = {"serve", "worker", "scheduler", "install", "doctor", "stats", "digest", "demo"}
+BUILT = {"serve", "worker", "scheduler", "install", "uninstall", "doctor", "stats", "digest", "demo"}
 
 
 @pytest.mark.parametrize("command", [name for name in DESIGN_COMMANDS if name not in BUILT])

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from rq import Retry
 
-from plugin.events import LikeEvent, PostEvent, event_from_job
+from plugin.events import Event, LikeEvent, PostEvent, event_from_job
 from plugin.forum import Throttled
 from worker import care, decisions, feedback
 from worker import digest as weekly_digest
@@ -38,6 +38,12 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
     return run
 
 
+def logged(event: Event, outcome: str) -> str:
+    """One structured log line per event handled: what happened, with the delivery's event id (and the job id)."""
+    log.info(outcome, extra={"event": event.name, "event_id": event.delivery.event_id})
+    return outcome
+
+
 @deferring
 def handle_event(data: dict[str, Any]) -> str:
     """An ordinary forum event (`events` queue): update the Code of Care state.
@@ -47,14 +53,15 @@ def handle_event(data: dict[str, Any]) -> str:
     """
     s, event = services(), event_from_job(data)
     if isinstance(event, (PostEvent, LikeEvent)) and s.store.is_care_post(event.post.id):
-        return "care post: not counted"
-    return feedback.on_event(s, event)
+        return logged(event, "care post: not counted")
+    return logged(event, feedback.on_event(s, event))
 
 
 @deferring
 def handle_care(data: dict[str, Any]) -> str:
     """A member asking for direct support (`care` queue). Such a post never feeds a draft or a digest."""
-    return care.route(services(), event_from_job(data))
+    event = event_from_job(data)
+    return logged(event, care.route(services(), event))
 
 
 @deferring

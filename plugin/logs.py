@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object per line, with the delivery's event id and the RQ job id where there is one.
+
+`configure()` is called by `serve` and `worker`. Every log record's extra fields (`event`, `event_id`, `job_id`,
+`queue`, `status`, `reason`, …) become keys of the line; inside an RQ job the current job's id is added. Secrets
+are never logged: nothing here reads the settings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        line.update({k: v for k, v in vars(record).items() if k not in STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class CurrentJob(logging.Filter):
+    """Adds `job_id` (and the job's queue) to records logged while an RQ job runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "job_id"):
+            from rq import get_current_job  # noqa: PLC0415
+
+            job = get_current_job()
+            if job is not None:
+                record.job_id = job.id
+                record.queue = getattr(record, "queue", job.origin)
+        return True
+
+
+def configure(level: int = logging.INFO, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLines())
+    handler.addFilter(CurrentJob())
+    for name in ("webhooks", "worker", "plugin"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
