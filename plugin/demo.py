@@ -61,7 +61,7 @@ def simulator_available() -> bool:
 
 
 @dataclass
-class Services:
+class Processes:
     """The processes of one demo run, stopped in reverse order."""
 
     redis: RedisRuntime
@@ -95,9 +95,9 @@ def run_demo(*, keep_open: bool | None = None, out: Callable[[str], None] = prin
     except RedisUnavailable as exc:
         out(f"demo: no Redis could be found or started: {exc}")
         return 1
-    services = Services(runtime, Path(tempfile.mkdtemp(prefix="coc-demo-")))
+    processes = Processes(runtime, Path(tempfile.mkdtemp(prefix="coc-demo-")))
     try:
-        story = Story(services, out)
+        story = Story(processes, out)
         story.run()
         if keep_open if keep_open is not None else sys.stdin.isatty():
             out(f"\nThe forum stays open at {story.sim_url}/ — press Enter (or Ctrl-C) to stop.")
@@ -110,18 +110,18 @@ def run_demo(*, keep_open: bool | None = None, out: Callable[[str], None] = prin
         out(f"\ndemo FAILED: {exc}")
         return 1
     finally:
-        services.stop()
+        processes.stop()
 
 
 class Story:
-    def __init__(self, services: Services, out: Callable[[str], None]):
-        self.services = services
+    def __init__(self, processes: Processes, out: Callable[[str], None]):
+        self.processes = processes
         self.out = out
         self.step_no = 0
         self.api_key = secrets.token_hex(16)
         self.sim_url = ""
         self.receiver_url = ""
-        self.redis_url = url_with_db(services.redis.url, DEMO_DB)
+        self.redis_url = url_with_db(processes.redis.url, DEMO_DB)
         self.env: dict[str, str] = {}
         self.week_start = monday_of_last_week()
 
@@ -140,7 +140,7 @@ class Story:
                 found.append(value)
             return bool(value)
         if not wait_until(check, timeout=timeout, interval=0.1):
-            logs = "\n".join(f"--- {name} log ---\n{self.services.log_tail(name)}"
+            logs = "\n".join(f"--- {name} log ---\n{self.processes.log_tail(name)}"
                              for name in ("receiver", "worker-1", "simulator"))
             raise DemoFailed(f"{what} did not happen within {timeout:.0f} s.\n{logs}")
         return found[0]
@@ -191,7 +191,7 @@ class Story:
         port = free_port(HOST)
         self.sim_url = f"http://{HOST}:{port}"
         DATA_FILE.unlink(missing_ok=True)
-        self.services.start("simulator", ["-m", "simulator", "--host", HOST, "--port", str(port), "--api-key",
+        self.processes.start("simulator", ["-m", "simulator", "--host", HOST, "--port", str(port), "--api-key",
                                           self.api_key, "--data", str(DATA_FILE), "--rate-limit", "600"],
                             dict(os.environ))
         receiver_port = free_port(HOST)
@@ -202,14 +202,14 @@ class Story:
         connection = redis.Redis.from_url(self.redis_url)
         for key in [*connection.scan_iter(PREFIX + "*"), *connection.scan_iter("rq:*")]:
             connection.delete(key)                     # the demo's own database: start from nothing
-        self.services.start("receiver", ["-m", "plugin", "serve", "--host", HOST, "--port", str(receiver_port),
+        self.processes.start("receiver", ["-m", "plugin", "serve", "--host", HOST, "--port", str(receiver_port),
                                          "--workers", "1"], self.env)
         for n in (1, 2):
-            self.services.start(f"worker-{n}", ["-m", "plugin", "worker"], self.env)
+            self.processes.start(f"worker-{n}", ["-m", "plugin", "worker"], self.env)
         self.wait("the forum simulator answering", lambda: ok(self.sim_url + "/site.json"))
         self.wait("the webhook receiver answering", lambda: ok(self.receiver_url + "/readyz"))
         self.step(f"started: forum simulator {self.sim_url}, receiver {self.receiver_url}, 2 workers, "
-                  f"Redis ({self.services.redis.source})")
+                  f"Redis ({self.processes.redis.source})")
 
     def install(self) -> None:
         result = subprocess.run([sys.executable, "-m", "plugin", "install"], cwd=REPO_ROOT, env=self.env,

@@ -68,11 +68,10 @@ def decide_command(s: Services, key: str, post: dict) -> str:
     member = s.forum.member(post["username"])
     is_moderator = member.staff or (bool(s.settings.moderators_group)
                                     and s.settings.moderators_group.lower() in {g.lower() for g in member.groups})
-    fingerprint = None
-    if command.verb == "approve" and is_moderator:
-        fingerprint = current_fingerprint(s, amendment)
+    # Authority and state are decided here; whether the section is still as proposed is checked by `apply`, under
+    # the document lock, on the text it is about to change.
     decision = decide(amendment, verb=command.verb, reason=command.reason, actor=post["username"],
-                      actor_is_moderator=is_moderator, current_fingerprint=fingerprint)
+                      actor_is_moderator=is_moderator, current_fingerprint=amendment.base_fingerprint)
     if decision.outcome == "ignored":
         return f"ignored: amendment is {amendment.status}"
     if decision.outcome == "not_allowed":
@@ -93,12 +92,10 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         fresh = s.forum.post(document["post_id"])
         doc = parse_document(fresh["raw"])
         section = doc.find(amendment.section_slug)
-        if section is None or section.fingerprint != amendment.base_fingerprint:
-            if section is not None and section.body.strip() == amendment.text.strip():
-                pass                                  # our own earlier attempt applied it: finish the job
-            else:
-                return close(s, amendment, post, STALE, "")
-            new_raw = fresh["raw"]
+        if section is not None and section.body.strip() == amendment.text.strip():
+            new_raw = fresh["raw"]                    # an earlier run of this approval applied it: finish the job
+        elif section is None or section.fingerprint != amendment.base_fingerprint:
+            return close(s, amendment, post, STALE, "")
         else:
             new_raw = doc.replace(section, amendment.text).render()
         reason = f"Amendment {amendment.id} approved by {post['username']}"
@@ -173,18 +170,6 @@ def voter(s: Services, username: str) -> Voter:
                                 suspended=member.suspended)
         return Voter(username, member.trust_level, member.suspended)
     return Voter(username, known["trust_level"], bool(known["suspended"]))
-
-
-def current_fingerprint(s: Services, amendment: Amendment) -> str | None:
-    document = s.store.document()
-    if document is None:
-        return None
-    section = parse_document(s.forum.post(document["post_id"])["raw"]).find(amendment.section_slug)
-    if section is None:
-        return None
-    if section.body.strip() == amendment.text.strip():
-        return amendment.base_fingerprint      # an earlier run of this very approval already applied it: finish it
-    return section.fingerprint
 
 
 def source_links(s: Services, amendment: Amendment) -> list[str]:
