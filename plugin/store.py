@@ -29,6 +29,8 @@ EFFECT_PENDING_TTL = 3600
 """Seconds an unfinished effect stays marked; after a crash the next attempt checks the forum first."""
 EFFECT_DONE_TTL = 90 * 24 * 3600
 """Seconds a finished effect is remembered (far longer than any redelivery or retry)."""
+DOCUMENT_LOCK_SECONDS = 30
+"""Longest an approval may hold the document: a read and an edit, each within the adapter's 10 s timeout."""
 
 
 class Store:
@@ -194,7 +196,11 @@ class Store:
         return True
 
     @contextmanager
-    def document_lock(self, timeout: float = 120) -> Iterator[None]:
-        """One amendment at a time is applied to the document, across every worker."""
-        with self.redis.lock(self.keys.document_lock, timeout=timeout, blocking_timeout=timeout):
+    def document_lock(self, timeout: float = DOCUMENT_LOCK_SECONDS) -> Iterator[None]:
+        """One amendment at a time is applied to the document, across every worker.
+
+        The lock expires by itself, so a worker killed while holding it delays the next approval by at most
+        `timeout` seconds; a waiter waits a little longer than that.
+        """
+        with self.redis.lock(self.keys.document_lock, timeout=timeout, blocking_timeout=timeout + 5):
             yield

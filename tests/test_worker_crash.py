@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from rq import Queue
 from rq.scheduler import RQScheduler
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
@@ -55,9 +54,6 @@ def redis_url_of(c: Companion) -> str:
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs['db']}"
 
 
-@pytest.mark.xfail(reason="recovery after a SIGKILL of worker + work horse does not settle yet (see the closing "
-                          "note): RQ's scheduler lock of the dead worker delays the retry; being finished", strict=False,
-                   run=False)
 def test_worker_killed_while_applying_loses_and_doubles_nothing(companion: Companion) -> None:
     c = companion
     proposal, key, topic = backed_proposal(c)
@@ -96,8 +92,9 @@ def test_worker_killed_while_applying_loses_and_doubles_nothing(companion: Compa
     assert job_id in scheduled or job_id in drafts.job_ids, "retries left: the job must run again"
 
     # The scheduler's pass (what a live worker's scheduler runs every second) moves it back when it is due (5 s);
-    # a new worker runs it. (After a real crash, a new worker's scheduler first waits for the dead one's lock to
-    # expire, and RQ retries taking it only at its maintenance pass, every 10 minutes by default: see README.)
+    # a worker then runs it, waiting first for the dead worker's document lock to expire (Store: at most 30 s).
+    # (With a restarted `plugin worker` instead of this pass, the retry was not picked up within 4 minutes in one
+    # run here: the dead worker's scheduler lock — measuring that is left to the fault harness of issue 8.)
     scheduler = RQScheduler([drafts], connection=c.conn, serializer=JSONSerializer)
     scheduler.prepare_registries([drafts.name])
 
