@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench clean
+.PHONY: venv browser test demo bench clean
 
 venv: $(STAMP)
 
@@ -20,7 +20,12 @@ $(STAMP): requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $(STAMP)
 
-test: venv
+# Best effort: installs the system's Chromium for the browser test where it can (root, apt-get), else says why
+# in one line; COC_NO_BROWSER_INSTALL=1 turns it off. The test skips, naming what is missing, without a browser.
+browser:
+	@sh scripts/install-browser.sh
+
+test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: venv

@@ -10,7 +10,7 @@ import redis
 
 from plugin.redis_runtime import RedisRuntime, ensure_redis, url_with_db
 
-pytest_plugins = ["tests.simulator_fixtures"]
+pytest_plugins = ["tests.simulator_fixtures", "tests.demo_run"]
 
 # --------------------------------------------------------------------------------------------------
 # Redis: one real Redis per session (REDIS_URL, the local one, or a server started for the run);

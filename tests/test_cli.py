@@ -9,6 +9,7 @@ import pytest
 
 from plugin.__main__ import COMMANDS, NOT_IMPLEMENTED_EXIT
 from plugin.demo import REPO_ROOT
+from tests.demo_run import DemoRun
 
 DESIGN_COMMANDS = "serve worker scheduler install uninstall doctor reconcile rebuild stats digest demo".split()
 
@@ -40,10 +41,9 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert "invalid choice" in result.stderr
 
 
-def test_demo_plays_the_whole_story_and_exits_0() -> None:
-    result = run_plugin("demo", timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
+def test_demo_plays_the_whole_story_and_exits_0(demo_run: DemoRun) -> None:
+    assert demo_run.result.returncode == 0, demo_run.output_tail
+    out = demo_run.result.stdout
     for expected in ("draft topic", "dave (not a moderator) wrote /approve", "sam approved", "sam rejected",
                      "asked for direct support", "the weekly digest for", "Summary", "See it in the forum: http://"):
         assert expected in out, expected
