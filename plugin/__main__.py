@@ -9,7 +9,7 @@ from typing import Sequence
 COMMANDS: dict[str, str] = {
     "serve": "run the webhook receiver",
     "worker": "run an RQ worker on the service's queues",
-    "scheduler": "run the cron scheduler (the weekly digest); run exactly one",
+    "scheduler": "run the cron scheduler (the weekly digest, reconcile passes); run exactly one",
     "install": "set up the forum: bot user, groups, tags, categories, webhook",
     "uninstall": "remove the webhook install registered; the forum's content stays",
     "doctor": "check configuration, Redis and the forum connection",
@@ -20,9 +20,6 @@ COMMANDS: dict[str, str] = {
     "demo": "run the whole service against the forum simulator",
 }
 """Every subcommand, with its one-line help (the list in DESIGN.md)."""
-
-NOT_IMPLEMENTED_EXIT = 2
-
 
 CONFIG_ERROR_EXIT = 2
 
@@ -45,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: the last completed "
                                                       "week in COC_TIMEZONE)")
     digest.add_argument("--dry-run", action="store_true", help="print the digest; freeze, upload and post nothing")
+    commands["reconcile"].add_argument("--pages", type=int, metavar="N",
+                                       help="read at most N pages of 50 posts (default COC_RECONCILE_PAGES)")
+    commands["rebuild"].add_argument("--fresh", action="store_true",
+                                     help="first delete every key under COC_REDIS_PREFIX (not RQ's queues)")
     stats = commands["stats"]
     stats.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: this week, in UTC)")
     stats.add_argument("--category", type=int, metavar="ID", help="only this category's activity")
@@ -56,38 +57,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from plugin.config import ConfigError  # noqa: PLC0415  (keeps `--help` fast)
 
+    runners = {"demo": demo, "serve": serve, "worker": work, "uninstall": uninstall, "doctor": doctor,
+               "install": install, "stats": stats, "digest": post_digest, "scheduler": run_scheduler,
+               "reconcile": reconcile, "rebuild": rebuild}
     try:
-        if args.command == "demo":
-            from plugin.demo import run_demo  # noqa: PLC0415
-
-            return run_demo()
-        if args.command == "serve":
-            return serve(args)
-        if args.command == "worker":
-            return work(args)
-        if args.command == "uninstall":
-            from plugin.config import Settings  # noqa: PLC0415
-            from plugin.uninstall import run_uninstall  # noqa: PLC0415
-
-            return run_uninstall(Settings.from_env(), dry_run=args.dry_run)
-        if args.command == "doctor":
-            from plugin.config import Settings  # noqa: PLC0415
-            from plugin.doctor import main as doctor  # noqa: PLC0415
-
-            return doctor(Settings.from_env())
-        if args.command == "install":
-            return install(args)
-        if args.command == "stats":
-            return stats(args)
-        if args.command == "digest":
-            return post_digest(args)
-        if args.command == "scheduler":
-            return run_scheduler()
+        return runners[args.command](args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return CONFIG_ERROR_EXIT
-    print(f"not implemented yet: {args.command}", file=sys.stderr)
-    return NOT_IMPLEMENTED_EXIT
+
+
+def demo(args: argparse.Namespace) -> int:
+    """The whole product on embedded defaults (plugin/demo.py)."""
+    from plugin.demo import run_demo  # noqa: PLC0415
+
+    return run_demo()
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    """Remove the webhook install registered; the forum's content stays."""
+    from plugin.config import Settings  # noqa: PLC0415
+    from plugin.uninstall import run_uninstall  # noqa: PLC0415
+
+    return run_uninstall(Settings.from_env(), dry_run=args.dry_run)
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Check everything, print each check with what to do; 1 if anything is wrong."""
+    from plugin.config import Settings  # noqa: PLC0415
+    from plugin.doctor import main as check  # noqa: PLC0415
+
+    return check(Settings.from_env())
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -104,18 +104,22 @@ def serve(args: argparse.Namespace) -> int:
 
 def work(args: argparse.Namespace) -> int:
     """One RQ worker on every queue, highest priority first, with RQ's scheduler for retries and deferrals."""
-    import redis  # noqa: PLC0415
     from rq import Worker  # noqa: PLC0415
     from rq.serializers import JSONSerializer  # noqa: PLC0415
 
     from plugin import logs  # noqa: PLC0415
     from plugin.config import Settings  # noqa: PLC0415
+    from plugin.connection import connect  # noqa: PLC0415
     from plugin.intake import QUEUES  # noqa: PLC0415
+    import worker.jobs  # noqa: F401, PLC0415  (imported once here, not again in every forked work horse)
 
     logs.configure()
     settings = Settings.from_env()
-    connection = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
-    worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer)
+    connection = connect(settings, health_check_interval=30)
+    # RQ finds a job whose worker died (its heartbeat expired: job monitoring interval + 60 s) in a worker's
+    # maintenance pass, every 10 minutes by default: COC_WORKER_MAINTENANCE_SECONDS makes that minutes at most.
+    worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer,
+                    maintenance_interval=settings.worker_maintenance_seconds)
     worker.work(with_scheduler=True, burst=args.burst)
     return 0
 
@@ -135,19 +139,19 @@ def stats(args: argparse.Namespace) -> int:
     import redis  # noqa: PLC0415
 
     from plugin.config import Settings  # noqa: PLC0415
+    from plugin.connection import connect, describe  # noqa: PLC0415
     from plugin.engagement import figures_table, iso_week as week_of  # noqa: PLC0415
     from plugin.engagement_store import Engagement  # noqa: PLC0415
     from plugin.keys import Keys  # noqa: PLC0415
 
     settings = Settings.from_env()
-    engagement = Engagement(redis.Redis.from_url(settings.redis_url), Keys(settings.redis_prefix),
-                            bot_username=settings.bot_username)
+    engagement = Engagement(connect(settings), Keys(settings.redis_prefix), bot_username=settings.bot_username)
     week = args.week or week_of(time.time())
     try:
         print(figures_table(engagement.figures(week, args.category), category_id=args.category,
                             frozen=engagement.is_frozen(week)))
     except redis.ConnectionError as exc:
-        print(f"Redis at {settings.redis_url} is not reachable: {exc}", file=sys.stderr)
+        print(f"Redis at {describe(settings)} is not reachable: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -164,15 +168,10 @@ def iso_week(text: str) -> str:
 
 def post_digest(args: argparse.Namespace) -> int:
     """Post a week's digest now, as the schedule would (once per week); `--dry-run` prints it instead."""
-    import redis  # noqa: PLC0415
-
-    from plugin.config import Settings  # noqa: PLC0415
     from plugin.forum import ForumError  # noqa: PLC0415
     from worker.digest import WeekNotOver, post_digest as post, preview_digest  # noqa: PLC0415
-    from worker.services import Services  # noqa: PLC0415
 
-    settings = Settings.from_env()
-    services = Services(settings, redis.Redis.from_url(settings.redis_url))
+    services = command_services()
     try:
         if args.dry_run:
             draft = preview_digest(services, args.week)
@@ -187,22 +186,71 @@ def post_digest(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_scheduler() -> int:
-    """RQ's cron scheduler with the weekly digest, until stopped (SIGINT or SIGTERM). Run exactly one."""
-    import redis  # noqa: PLC0415
+def reconcile(args: argparse.Namespace) -> int:
+    """One reconcile pass now, as the schedule runs it."""
+    from worker.reconcile import AlreadyRunning, reconcile as catch_up  # noqa: PLC0415
 
+    services = command_services()
+    return patiently("reconcile", lambda: catch_up(services, max_pages=args.pages), AlreadyRunning)
+
+
+def rebuild(args: argparse.Namespace) -> int:
+    """Rebuild the state from the forum, with a progress bar; an interrupted rebuild goes on where it stopped."""
+    from worker.rebuild import print_progress, rebuild as make_again  # noqa: PLC0415
+
+    services = command_services()
+    if args.fresh and not services.connection.exists(services.keys.rebuild_cursor):
+        print(f"deleted {services.store.wipe()} key(s) under {services.keys.prefix}", file=sys.stderr)
+    return patiently("rebuild", lambda: make_again(services, progress=print_progress))
+
+
+def patiently(name: str, run, *expected: type[Exception]) -> int:  # type: ignore[no-untyped-def]
+    """Run a one-off command, waiting out the forum's (or the shared budget's) throttling and trying again;
+    print its report, or the forum's refusal (exit 1)."""
+    import time  # noqa: PLC0415
+
+    from plugin.forum import ForumError, Throttled  # noqa: PLC0415
+
+    while True:
+        try:
+            print(run())
+            return 0
+        except Throttled as exc:
+            print(f"\n{name}: {exc}; waiting", file=sys.stderr, flush=True)
+            time.sleep(exc.retry_after)
+        except (ForumError, *expected) as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
+
+
+def command_services():  # type: ignore[no-untyped-def]
+    """The services a one-off command uses (the same a worker builds)."""
     from plugin.config import Settings  # noqa: PLC0415
+    from plugin.connection import connect  # noqa: PLC0415
+    from worker.services import Services  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    return Services(settings, connect(settings))
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    """RQ's cron scheduler with the weekly digest, until stopped (SIGINT or SIGTERM). Run exactly one."""
+    from plugin.config import Settings  # noqa: PLC0415
+    from plugin.connection import connect  # noqa: PLC0415
     from worker.schedule import build_scheduler, other_schedulers  # noqa: PLC0415
 
     settings = Settings.from_env()
-    connection = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    connection = connect(settings, health_check_interval=30)
     scheduler = build_scheduler(connection, settings)
     for other in other_schedulers(connection, scheduler):
         print(f"warning: another scheduler runs the digest ({other.name}); run exactly one — the digest is still "
               "posted once per week", file=sys.stderr)
     for job in scheduler.get_jobs():
-        print(f"{job.name}: next at {job.next_enqueue_time:%Y-%m-%d %H:%M} UTC "
-              f"({settings.digest_time} on Mondays, {settings.timezone})", flush=True)
+        if job.interval:
+            print(f"{job.name}: every {job.interval // 60} minutes, the first now", flush=True)
+        else:
+            print(f"{job.name}: next at {job.next_enqueue_time:%Y-%m-%d %H:%M} UTC "
+                  f"({settings.digest_time} on Mondays, {settings.timezone})", flush=True)
     scheduler.start()
     return 0
 

@@ -1,15 +1,22 @@
-"""Configuration from the environment (a `.env` file may hold it): the five Discourse/Redis names, and `COC_*`.
+"""Configuration from the environment (a `.env` file may hold it): the Discourse and Redis names, and `COC_*`.
 
 Every setting has a default except the forum's address, key and webhook secret. `Settings.from_env()` reads and
 checks them; a wrong value raises ConfigError with a message that names the variable and what it must be.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from plugin.events import MIN_SECRET_LENGTH
+from plugin.redis_runtime import redact
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+"""A host name or an IPv4 address in REDIS_SENTINELS (an IPv6 address goes in brackets: [::1]:26379)."""
 
 
 class ConfigError(ValueError):
@@ -23,6 +30,10 @@ class Settings:
     discourse_api_username: str = "system"
     discourse_webhook_secret: str = field(default="", repr=False)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis behind Sentinel (plugin/connection.py): where the master is comes from these, the rest from redis_url
+    redis_sentinels: str = ""                       # "host:port,host:port"; "" = connect to redis_url's server
+    redis_sentinel_service: str = "mymaster"        # the master's name in the Sentinels' `sentinel monitor`
+    redis_sentinel_password: str = field(default="", repr=False)   # the Sentinels' own password, if they ask one
 
     bot_username: str = "care-bot"
     redis_prefix: str = "coc:"
@@ -31,6 +42,7 @@ class Settings:
     dedupe_ttl: int = 7 * 24 * 3600
     api_budget_per_min: int = 30
     job_timeout: int = 180
+    worker_maintenance_seconds: int = 60            # how often a worker looks for jobs abandoned by a dead worker
     care_group: str = "peer-support"
     consent_group: str = "coc-credit"
     moderators_group: str = ""
@@ -49,11 +61,16 @@ class Settings:
     timezone: str = "UTC"                           # an IANA time zone name, e.g. "Europe/Berlin"
     # engagement (plugin/engagement_store.py)
     seed_pages: int = 20                            # pages of 50 latest posts install reads to seed who posted before
+    # reconcile (worker/reconcile.py)
+    reconcile_minutes: int = 15                     # how often the scheduler runs a reconcile pass; 0 = never
+    reconcile_pages: int = 10                       # at most this many pages of 50 posts (forum calls) per pass
 
     # environment name → field name, for the ones without the COC_ prefix
     PLAIN = {"DISCOURSE_URL": "discourse_url", "DISCOURSE_API_KEY": "discourse_api_key",
              "DISCOURSE_API_USERNAME": "discourse_api_username",
-             "DISCOURSE_WEBHOOK_SECRET": "discourse_webhook_secret", "REDIS_URL": "redis_url"}
+             "DISCOURSE_WEBHOOK_SECRET": "discourse_webhook_secret", "REDIS_URL": "redis_url",
+             "REDIS_SENTINELS": "redis_sentinels", "REDIS_SENTINEL_SERVICE": "redis_sentinel_service",
+             "REDIS_SENTINEL_PASSWORD": "redis_sentinel_password"}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True, **overrides: Any) -> Settings:
@@ -75,7 +92,20 @@ class Settings:
                 continue
             kwargs[name] = _convert(env_name, values[env_name], type(getattr(cls(), name)))
         settings = cls(**kwargs)
-        return replace(settings, **overrides) if overrides else settings
+        settings = replace(settings, **overrides) if overrides else settings
+        parse_sentinels(settings.redis_sentinels)   # a malformed list stops every command at start, not at first use
+        return settings
+
+    @property
+    def sentinels(self) -> tuple[tuple[str, int], ...]:
+        """`REDIS_SENTINELS` as (host, port) pairs, () when unset; ConfigError naming the first bad entry."""
+        return parse_sentinels(self.redis_sentinels)
+
+    def __repr__(self) -> str:
+        """The dataclass's repr (secrets left out), with REDIS_URL's password hidden too: settings end up in logs."""
+        shown = (f"{f.name}={redact(self.redis_url) if f.name == 'redis_url' else getattr(self, f.name)!r}"
+                 for f in fields(self) if f.repr)
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def require_webhook_secret(self) -> str:
         """The webhook secret, or ConfigError saying why the receiver cannot start without a good one."""
@@ -88,6 +118,34 @@ class Settings:
             raise ConfigError(f"DISCOURSE_WEBHOOK_SECRET is {len(secret)} characters long; Discourse requires at "
                               f"least {MIN_SECRET_LENGTH}. Use a long random string, the same in the forum's webhook.")
         return secret
+
+
+def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
+    """ "10.0.0.1:26379, sentinel-2:26379, [::1]:26379" as (host, port) pairs; blank entries are skipped."""
+    addresses = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        if host.startswith("[") and host.endswith("]") and _is_ipv6(host[1:-1]):
+            host = host[1:-1]
+        elif not HOST_NAME.fullmatch(host):
+            host = ""
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"REDIS_SENTINELS: {entry!r} is not host:port; give the Sentinels as a comma-separated "
+                              "list such as 10.0.0.1:26379,10.0.0.2:26379")
+        addresses.append((host, int(port)))
+    if text.strip() and not addresses:
+        raise ConfigError(f"REDIS_SENTINELS names no Sentinel ({text!r}); give host:port pairs separated by commas, "
+                          "or leave it unset to use the server in REDIS_URL")
+    return tuple(addresses)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 def _convert(name: str, raw: str, kind: type) -> Any:

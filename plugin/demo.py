@@ -198,6 +198,7 @@ class Story:
         self.receiver_url = f"http://{HOST}:{receiver_port}"
         self.env = {**os.environ, "DISCOURSE_URL": self.sim_url, "DISCOURSE_API_KEY": self.api_key,
                     "DISCOURSE_API_USERNAME": ADMIN, "DISCOURSE_WEBHOOK_SECRET": SECRET, "REDIS_URL": self.redis_url,
+                    "REDIS_SENTINELS": "",             # the demo's own Redis, even where Sentinels are configured
                     "COC_REDIS_PREFIX": PREFIX, "COC_PUBLIC_URL": self.receiver_url, "COC_API_BUDGET_PER_MIN": "300"}
         connection = redis.Redis.from_url(self.redis_url)
         for key in [*connection.scan_iter(PREFIX + "*"), *connection.scan_iter("rq:*")]:

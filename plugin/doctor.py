@@ -15,6 +15,7 @@ from rq.serializers import JSONSerializer
 
 from plugin.budget import ApiBudget
 from plugin.config import ConfigError, Settings
+from plugin.connection import config_hint, connect, describe
 from plugin.forum import Forum, ForumError, ForumRefused
 from plugin.intake import QUEUE_CARE, QUEUES
 from plugin.keys import Keys
@@ -43,13 +44,14 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
         out(check.line())
 
     config(settings, report)
-    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    connection = connect(settings, socket_connect_timeout=2, socket_timeout=5)
     try:
         connection.ping()
     except redis.RedisError as exc:
-        report(Check("Redis", PROBLEM, f"{settings.redis_url} does not answer ({exc}): start Redis or fix REDIS_URL"))
+        report(Check("Redis", PROBLEM, f"{describe(settings)} does not answer ({exc}): start Redis or fix "
+                                       f"{config_hint(settings)}"))
         return 1
-    report(Check("Redis", OK, f"{settings.redis_url} answers"))
+    report(Check("Redis", OK, f"{describe(settings)} answers"))
     queues(connection, report)
     keys = Keys(settings.redis_prefix)
     document = Store(connection, keys).document()

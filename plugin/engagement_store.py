@@ -30,7 +30,7 @@ from plugin.engagement import (INACTIVE_DAYS, NEVER, RECIPROCITY_WEEKS, PostFact
                                WeekFigures, contributors, day_number, first_responses, iso_week, parse_time,
                                reply_edges, shift_week, summarize_week, week_bounds, week_start_day, weeks_ending)
 from plugin.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
-from plugin.forum import Forum, Throttled
+from plugin.forum import LATEST_POSTS_PAGE, Forum, Throttled
 from plugin.keys import Keys
 
 FORUM = "*"
@@ -44,8 +44,6 @@ FROZEN_TOP_TOPICS = 20
 RESPONSE_SCAN = 20
 """Replies read at a time when looking for a topic's first response (most topics need only the first)."""
 TAKE_BACK_TRIES = 5
-LATEST_POSTS_PAGE = 50
-"""`GET /posts.json` page size (Discourse's LatestPostsQuery)."""
 
 # A post's contribution, added or taken back in one atomic step.
 # KEYS: 1 post standings, 2 the week's posts, 3 the day's posters, 4 the member's days (forum),

@@ -39,6 +39,9 @@ GROUP_MEMBERS_PAGE = 1000
 LIKERS_PAGE = 200
 """`GET /post_action_users.json` page size: Discourse's default and maximum."""
 
+LATEST_POSTS_PAGE = 50
+"""`GET /posts.json` page size (LatestPostsQuery::PAGE_SIZE): a shorter page is the last."""
+
 TOPIC_CHUNK = 20
 """Posts that `GET /t/{id}.json` carries in `post_stream.posts` (Discourse's chunk size)."""
 
@@ -285,22 +288,28 @@ class Forum:
 
     # ------------------------------------------------------------------------------------------ posts and topics
 
-    def post(self, post_id: int) -> dict[str, Any]:
-        """GET /posts/{id}.json as the bot (`raw`, `version`, `actions_summary`, …). 1 call."""
-        return self._bot.post_by_id(post_id)
+    def post(self, post_id: int, *, as_admin: bool = False) -> dict[str, Any]:
+        """GET /posts/{id}.json as the bot, or the admin, who also sees a deleted post (`raw`, `version`,
+        `actions_summary`, `deleted_at`, …). 1 call."""
+        return (self._admin if as_admin else self._bot)._get(f"/posts/{int(post_id)}.json")
 
     def likers(self, post_id: int) -> list[str]:
-        """Usernames who like the post now, oldest like first: GET /post_action_users.json?id=&post_action_type_id=2
-        as the bot. 1 call per 200 likes. ForumRefused (403) if the bot may not see the post."""
-        names: list[str] = []
+        """Usernames who like the post now, oldest like first (see `likes`)."""
+        return [name for _, name in self.likes(post_id)]
+
+    def likes(self, post_id: int) -> list[tuple[int, str]]:
+        """(user id, username) of who likes the post now, oldest like first:
+        GET /post_action_users.json?id=&post_action_type_id=2 as the bot. 1 call per 200 likes. ForumRefused (403)
+        if the bot may not see the post."""
+        likes: list[tuple[int, str]] = []
         page = 0
         while True:
             answer = self._bot.post_action_users(post_id, post_action_type_id=LIKE, page=page, limit=LIKERS_PAGE)
             rows = answer.get("post_action_users") or []
-            names.extend(str(row["username"]) for row in rows)
+            likes.extend((int(row.get("id") or 0), str(row["username"])) for row in rows)
             total = answer.get("total_rows_post_action_users")     # sent only when there is more than one page
-            if len(rows) < LIKERS_PAGE or not total or len(names) >= int(total):
-                return names
+            if len(rows) < LIKERS_PAGE or not total or len(likes) >= int(total):
+                return likes
             page += 1
 
     def topic(self, topic_id: int, *, as_admin: bool = False) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import redis
 
 from plugin.budget import ApiBudget
 from plugin.config import ConfigError, Settings
+from plugin.connection import connect, describe
 from plugin.engagement_store import Engagement, seed_from_forum
 from plugin.forum import Forum, ForumRefused, ForumUnavailable, Throttled
 from plugin.keys import Keys
@@ -395,6 +396,15 @@ def _webhook_differences(hook: dict[str, Any], wanted: dict[str, Any]) -> list[s
     return differences
 
 
+def find_document(settings: Settings, forum: Forum) -> dict[str, int] | None:
+    """The living document's topic and post ids as install left them: COC_DOCUMENT_TOPIC_ID, else the topic with
+    external_id `coc-document`; None if there is none (install has not run)."""
+    if settings.document_topic_id:
+        return _document_ids(forum.topic(settings.document_topic_id, as_admin=True))
+    topic = forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
+    return None if topic is None else _document_ids(topic)
+
+
 def cache_document(store: Store, forum: Forum, document: dict[str, int]) -> None:
     """Give the workers the living document (its ids, version and text) so the normal path needs no API call."""
     post = forum.post(document["post_id"])
@@ -426,7 +436,7 @@ def seed_contributors(settings: Settings, connection: redis.Redis, forum: Forum)
 
 def run_install(settings: Settings, *, dry_run: bool = False) -> int:
     """The command: every step printed as it is done; exit status 1 if any step has a problem."""
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = connect(settings)
     try:
         with Forum(settings, budget=ApiBudget.for_settings(connection, settings)) as forum:
             installer = Installer(settings, forum, dry_run=dry_run, on_wait=lambda seconds: print(
@@ -441,7 +451,7 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
         print(f"the forum is unavailable: {exc}", file=sys.stderr)
         return 1
     except redis.ConnectionError as exc:
-        print(f"Redis at {settings.redis_url} is not reachable ({exc}): install spends the forum API budget "
+        print(f"Redis at {describe(settings)} is not reachable ({exc}): install spends the forum API budget "
               "it shares with the workers there", file=sys.stderr)
         return 1
     finally:

@@ -63,6 +63,17 @@ class Keys:
         """Set: usernames whose like of the post arrived by webhook (gross: there is no unlike webhook)."""
         return f"{self.prefix}likers:{post_id}"
 
+    @property
+    def post_versions(self) -> str:
+        """Hash: post id → the newest version seen of each public post ("D<version>" once deleted): a late,
+        stale snapshot is not applied over a newer one, and `reconcile` tells what never arrived."""
+        return f"{self.prefix}post-versions"
+
+    @property
+    def live_posts(self) -> str:
+        """Sorted set: ids (scored by id) of the regular public posts seen and not deleted."""
+        return f"{self.prefix}live-posts"
+
     def draft_topic(self, topic_id: int) -> str:
         """String: the amendment id whose draft is this topic."""
         return f"{self.prefix}draft-topic:{topic_id}"
@@ -83,6 +94,28 @@ class Keys:
     def document_lock(self) -> str:
         """Lock: one amendment at a time is applied to the document."""
         return f"{self.prefix}lock:document"
+
+    # ----------------------------------------------------------------------------- reconcile and rebuild
+
+    @property
+    def reconcile_cursor(self) -> str:
+        """String: the highest post id a reconcile pass has read (it reads back to a little below it)."""
+        return f"{self.prefix}reconcile:cursor"
+
+    @property
+    def reconcile_lock(self) -> str:
+        """Lock: one reconcile pass at a time (the scheduled one and a manual one)."""
+        return f"{self.prefix}lock:reconcile"
+
+    @property
+    def rebuild_cursor(self) -> str:
+        """Hash: how far an interrupted `rebuild` got (its phase and the forum's page cursor), to resume from."""
+        return f"{self.prefix}rebuild:cursor"
+
+    @property
+    def rebuild_posts(self) -> str:
+        """Hash: post id → JSON of the public posts a `rebuild` has read so far (deleted when it finishes)."""
+        return f"{self.prefix}rebuild:posts"
 
     # ----------------------------------------------------------------------------- the forum API budget
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from redis import Redis
 
-from plugin.amendments import Amendment
+from plugin.amendments import DRAFTED, OPEN, Amendment
 from plugin.document import parse_document
 from plugin.events import Post, Topic
 from plugin.keys import Keys
@@ -33,10 +33,45 @@ DOCUMENT_LOCK_SECONDS = 30
 """Longest an approval may hold the document: a read and an edit, each within the adapter's 10 s timeout."""
 
 
+SEE, DELETE, RECOVER = "see", "delete", "recover"
+_ADMIT_POST = """
+-- KEYS[1] post versions hash, KEYS[2] live posts sorted set;
+-- ARGV[1] post id, ARGV[2] version, ARGV[3] updated_at, ARGV[4] see|delete|recover, ARGV[5] "1" for a regular post
+-- a value is "<version>|<updated_at>", with a leading "D" once deleted (a ninja edit keeps the version: updated_at
+-- orders it)
+local current = redis.call("HGET", KEYS[1], ARGV[1])
+local version, stamp, action = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local deleted, known, known_stamp = false, -1, ""
+if current then
+    deleted = string.sub(current, 1, 1) == "D"
+    local body = deleted and string.sub(current, 2) or current
+    local bar = string.find(body, "|", 1, true)
+    known = tonumber(bar and string.sub(body, 1, bar - 1) or body)
+    known_stamp = bar and string.sub(body, bar + 1) or ""
+end
+local older = version < known or (version == known and stamp < known_stamp)
+if action == "see" then
+    if older or (deleted and (version < known or (version == known and stamp <= known_stamp))) then return 0 end
+    redis.call("HSET", KEYS[1], ARGV[1], version .. "|" .. stamp)
+    if ARGV[5] == "1" then redis.call("ZADD", KEYS[2], ARGV[1], ARGV[1]) end
+    return 1
+end
+if older then version, stamp = known, known_stamp end
+redis.call("HSET", KEYS[1], ARGV[1], (action == "delete" and "D" or "") .. version .. "|" .. stamp)
+if action == "delete" then
+    redis.call("ZREM", KEYS[2], ARGV[1])
+elseif ARGV[5] == "1" then
+    redis.call("ZADD", KEYS[2], ARGV[1], ARGV[1])
+end
+return 1
+"""
+
+
 class Store:
     def __init__(self, connection: Redis, keys: Keys):
         self.redis = connection
         self.keys = keys
+        self._admit = connection.register_script(_ADMIT_POST)
 
     # ------------------------------------------------------------------------------------------ document
 
@@ -68,6 +103,32 @@ class Store:
     def section_versions(self) -> dict[str, int]:
         """How many texts each section has had (1 for the text at install)."""
         return {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.section_versions).items()}
+
+    # ------------------------------------------------------------------------------------------ post versions
+
+    def admit_post(self, post_id: int, version: int, updated_at: str, action: str = SEE, *,
+                   regular: bool = True) -> bool:
+        """Whether a post event is news: False for a snapshot older than one already applied (webhooks arrive out
+        of order, and a late one carries the post as it was when it fired), or an edit of a deleted post.
+        `action`: SEE (created or edited), DELETE or RECOVER. A snapshot as new as the newest is news again, so
+        that a redelivered fact is applied again (every handler is idempotent). A regular post is also kept in
+        the set of live posts until it is deleted."""
+        return bool(self._admit(keys=[self.keys.post_versions, self.keys.live_posts],
+                                args=[post_id, version, updated_at, action, "1" if regular else "0"]))
+
+    def live_posts_between(self, low: int, high: int | str) -> list[int]:
+        """Ids of the regular public posts seen and not deleted, from `low` to `high` (reconcile looks for the
+        ones the forum no longer lists); `high` may be "+inf"."""
+        return [int(m) for m in self.redis.zrangebyscore(self.keys.live_posts, low, high)]
+
+    def known_versions(self, post_ids: list[int]) -> dict[int, tuple[int, str] | None]:
+        """post id → (version, updated_at) of the newest snapshot seen (None: never seen; deleted counts as seen)."""
+        values = self.redis.hmget(self.keys.post_versions, [str(i) for i in post_ids]) if post_ids else []
+        known: dict[int, tuple[int, str] | None] = {}
+        for post_id, value in zip(post_ids, values):
+            version, _, stamp = (value or b"").decode().lstrip("D").partition("|")
+            known[post_id] = (int(version), stamp) if version else None
+        return known
 
     # ------------------------------------------------------------------------------------------ care
 
@@ -194,6 +255,63 @@ class Store:
         make()
         self.redis.set(key, "done", ex=EFFECT_DONE_TTL)
         return True
+
+    def mark_done(self, effect_key: str) -> None:
+        """Record an effect that the forum shows was made (a rebuild reads it there): it is never made again."""
+        self.redis.set(self.keys.effect(effect_key), "done", ex=EFFECT_DONE_TTL)
+
+    def set_section_versions(self, versions: dict[str, int]) -> None:
+        """Replace the per-section version counts (a rebuild counts them from the applied amendments)."""
+        with self.redis.pipeline() as pipe:
+            pipe.delete(self.keys.section_versions)
+            if versions:
+                pipe.hset(self.keys.section_versions, mapping=versions)
+            pipe.execute()
+
+    # ------------------------------------------------------------------------------------------ the whole state
+
+    def wipe(self) -> int:
+        """Delete every key under the prefix (before a rebuild from nothing); RQ's queues are RQ's and stay.
+        Returns how many keys were deleted."""
+        deleted = 0
+        batch: list[bytes] = []
+        for key in self.redis.scan_iter(self.keys.prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                deleted += self.redis.delete(*batch)
+                batch = []
+        return deleted + (self.redis.delete(*batch) if batch else 0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The Code of Care state as plain data, without what only records how it was reached (dated histories,
+        support counts read at drafting time, caches that expire, the section fingerprint a decided amendment was
+        proposed against): two stores that agree on this hold the same state. `rebuild`'s test and the
+        fault-replay harness compare it."""
+        def scan(pattern: str) -> list[str]:
+            return sorted(k.decode() for k in self.redis.scan_iter(pattern, count=1000))
+        document = self.document()
+        sections = {s.slug: s.fingerprint for s in parse_document(document["raw"]).sections} if document else {}
+        amendments = {}
+        for a in self.all_amendments():
+            data = {k: v for k, v in asdict(a).items() if k not in ("history", "supporters", "base_fingerprint")}
+            if a.status in (OPEN, DRAFTED):       # what an approval would check: is its section still as proposed?
+                data["base_is_current"] = sections.get(a.section_slug) == a.base_fingerprint
+            amendments[a.id] = data
+        likers_prefix = self.keys.likers("")
+        discussion_prefix = self.keys.discussion("")
+        effect_prefix = self.keys.effect("")
+        return {
+            "document": document and {k: document[k] for k in ("topic_id", "post_id", "raw")},
+            "section_versions": self.section_versions(),
+            "amendments": amendments,
+            "care_posts": sorted(int(m) for m in self.redis.smembers(self.keys.care_posts)),
+            "likers": {k[len(likers_prefix):]: sorted(m.decode().lower() for m in self.redis.smembers(k))
+                       for k in scan(self.keys.likers("*"))},
+            "discussion": {k[len(discussion_prefix):]: sorted(self.discussion(k[len(discussion_prefix):]))
+                           for k in scan(self.keys.discussion("*"))},
+            "effects": sorted(k[len(effect_prefix):] for k in scan(self.keys.effect("*"))
+                              if self.redis.get(k) == b"done"),
+        }
 
     @contextmanager
     def document_lock(self, timeout: float = DOCUMENT_LOCK_SECONDS) -> Iterator[None]:

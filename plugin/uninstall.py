@@ -6,10 +6,9 @@ the bot account are the community's record and remain in the forum. Redis state 
 """
 from __future__ import annotations
 
-import redis
-
 from plugin.budget import ApiBudget
 from plugin.config import Settings
+from plugin.connection import connect
 from plugin.forum import Forum
 from plugin.install import OK, PROBLEM, Step
 
@@ -21,7 +20,7 @@ def run_uninstall(settings: Settings, *, dry_run: bool = False, out=print) -> in
     if not settings.public_url:
         out(Step("webhook", PROBLEM, "COC_PUBLIC_URL is not set: it names the webhook to remove").line())
         return 1
-    connection = redis.Redis.from_url(settings.redis_url)
+    connection = connect(settings)
     try:
         with Forum(settings, budget=ApiBudget.for_settings(connection, settings)) as forum:
             hooks = [h for h in forum.web_hooks()[0] if h.get("payload_url") == url]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from plugin.__main__ import COMMANDS, NOT_IMPLEMENTED_EXIT
+from plugin.__main__ import COMMANDS
 from plugin.demo import REPO_ROOT
 from tests.demo_run import DemoRun
 
@@ -22,17 +22,6 @@ def run_plugin(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
 
 def test_the_commands_are_those_of_the_design() -> None:
     assert list(COMMANDS) == DESIGN_COMMANDS
-
-
-BUILT = {"serve", "worker", "scheduler", "install", "uninstall", "doctor", "stats", "digest", "demo"}
-
-
-@pytest.mark.parametrize("command", [name for name in DESIGN_COMMANDS if name not in BUILT])
-def test_unbuilt_command_says_so_and_exits_2(command: str) -> None:
-    result = run_plugin(command)
-    assert result.returncode == NOT_IMPLEMENTED_EXIT == 2
-    assert result.stderr.strip() == f"not implemented yet: {command}"
-    assert result.stdout == ""
 
 
 def test_unknown_command_is_a_usage_error() -> None:

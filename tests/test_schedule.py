@@ -18,7 +18,8 @@ from plugin.config import ConfigError, Settings
 from plugin.demo import REPO_ROOT
 from plugin.intake import QUEUE_DIGEST, RETRY_FOR_QUEUE
 from plugin.processes import stop_process, wait_until
-from worker.schedule import CRON_NAME, DIGEST_JOB, GRACE, DigestCron, build_scheduler, digest_cron_expression
+from worker.schedule import (CRON_NAME, DIGEST_JOB, GRACE, RECONCILE_CRON_NAME, DigestCron, build_scheduler,
+                             digest_cron_expression)
 
 UTC = timezone.utc
 
@@ -112,7 +113,7 @@ def test_before_the_week_is_over_in_utc_the_job_waits_for_it(redis_conn: redis.R
 
 
 def test_rq_cron_enqueues_the_digest_when_it_is_due(redis_conn: redis.Redis) -> None:
-    scheduler = build_scheduler(redis_conn, settings())
+    scheduler = build_scheduler(redis_conn, settings(reconcile_minutes="0"))
     [cron] = scheduler.get_jobs()
     assert isinstance(cron, DigestCron) and cron.name == CRON_NAME and cron.queue_name == QUEUE_DIGEST
     assert scheduler.enqueue_jobs() == []                       # not Monday 09:00 yet (it is in the future)
@@ -137,7 +138,7 @@ def test_the_scheduler_command_runs_rq_cron_until_stopped(redis_url: str, redis_
                 "UTC (08:15 on Mondays, Europe/Berlin)"), line
 
             def registered() -> bool:
-                return any(s.name != other.name and [j.name for j in s.get_jobs()] == [CRON_NAME]
+                return any(s.name != other.name and {j.name for j in s.get_jobs()} == {CRON_NAME, RECONCILE_CRON_NAME}
                            for s in CronScheduler.all(redis_conn))
             assert wait_until(registered, timeout=30)
         finally:

@@ -23,6 +23,7 @@ from redis.retry import Retry as RedisRetry
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from plugin.config import Settings
+from plugin.connection import connect
 from plugin.events import USED_EVENTS, IgnoredEvent, PingEvent, WebhookError, parse_delivery
 from plugin.intake import ACCEPTED, QUEUES, Intake
 from plugin.keys import Keys
@@ -44,8 +45,8 @@ def create_app(settings: Settings | None = None, *, connection: redis.Redis | No
     """Build the receiver. `settings` default to the environment; the webhook secret is required."""
     settings = settings or Settings.from_env()
     secret = settings.require_webhook_secret()
-    connection = connection or redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30,
+    connection = connection or connect(
+        settings, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30,
         retry=RedisRetry(NoBackoff(), 1))           # fail fast: the sender gets a 503, not a hung request
     intake = Intake(connection, keys=Keys(settings.redis_prefix), dedupe_ttl=settings.dedupe_ttl,
                     job_timeout=settings.job_timeout, bot_username=settings.bot_username)

@@ -8,30 +8,42 @@ forgotten, and it is remembered as a care post so that later events about it (li
 from __future__ import annotations
 
 from plugin.care import member_message, team_message
-from plugin.events import PostEvent
-from worker.feedback import withdraw_post
+from plugin.events import Post, PostEvent
+from worker.feedback import admitted, withdraw_post
 from worker.services import Services
 
 
 def route(s: Services, event: PostEvent) -> str:
     post = event.post
-    s.store.mark_care_post(post.id)
-    withdraw_post(s, post.id, why="a care post is never feedback")
-    s.engagement.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
+    if not post.private:
+        admitted(s, event)                 # known as seen (for reconcile), whatever its version: it is routed anyway
+    forget(s, post)
     if post.username.lower() == s.settings.bot_username.lower():
         return "the service's own words"
     group = s.settings.care_group
     post_url = f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
     sent = 0
+    team_key, member_key = effect_keys(post.id)
     for key, (title, raw), recipients in (
-        (f"care-team-{post.id}", team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
-                                              private=post.private), [group]),
-        (f"care-member-{post.id}", member_message(member=post.username, group=group, post_id=post.id),
-         [post.username]),
+        (team_key, team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
+                                private=post.private), [group]),
+        (member_key, member_message(member=post.username, group=group, post_id=post.id), [post.username]),
     ):
         sent += s.store.once(key, lambda t=title, r=raw, to=recipients: s.forum.private_message(
             title=t, raw=r, recipients=to), already_made=lambda t=title: sent_already(s, t))
     return f"care: {sent} message(s) sent"
+
+
+def forget(s: Services, post: Post) -> None:
+    """Take a care post out of everything public, for good."""
+    s.store.mark_care_post(post.id)
+    withdraw_post(s, post.id, why="a care post is never feedback")
+    s.engagement.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
+
+
+def effect_keys(post_id: int) -> tuple[str, str]:
+    """The effects (`Store.once` keys) of routing one care post: the team's message and the member's."""
+    return f"care-team-{post_id}", f"care-member-{post_id}"
 
 
 def sent_already(s: Services, title: str) -> bool:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from plugin.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, record, reaches_threshold
 from plugin.document import parse_document
-from plugin.events import Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
 from plugin.intake import QUEUE_DRAFTS
 from plugin.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
+from plugin.store import DELETE, RECOVER, SEE
 from worker.services import Services
 
 CODE_OF_CARE_TAG = "code-of-care"
@@ -20,6 +21,8 @@ GENERAL = "general"
 
 def on_event(s: Services, event: Event) -> str:
     """Update the state for one event; returns a short line saying what happened (the job's result)."""
+    if isinstance(event, PostEvent) and not event.post.private and not admitted(s, event):
+        return "stale: a newer version of the post is already applied"
     s.engagement.record(event)
     if isinstance(event, TopicEvent):
         s.store.remember_topic(event.topic)
@@ -29,6 +32,13 @@ def on_event(s: Services, event: Event) -> str:
     if isinstance(event, PostEvent):
         return on_post(s, event)
     return "ignored"
+
+
+def admitted(s: Services, event: PostEvent) -> bool:
+    """A post event older than what is applied is not applied again (see Store.admit_post)."""
+    action = {"post_destroyed": DELETE, "post_recovered": RECOVER}.get(event.name, SEE)
+    return s.store.admit_post(event.post.id, event.post.version, event.post.updated_at, action,
+                              regular=event.post.post_type == POST_REGULAR)
 
 
 def on_post(s: Services, event: PostEvent) -> str:

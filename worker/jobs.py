@@ -15,26 +15,35 @@ from typing import Any, Callable
 from rq import Retry
 
 from plugin.events import Event, LikeEvent, PostEvent, event_from_job
-from plugin.forum import Throttled
+from plugin.forum import ForumUnavailable, Throttled
 from worker import care, decisions, feedback
+from worker import reconcile as catch_up
 from worker import digest as weekly_digest
 from worker.services import services
 
 log = logging.getLogger("worker.jobs")
 
-THROTTLED_RETRIES = 20
-"""How many times a throttled job is deferred before it counts as failed."""
+DEFERRALS = 40
+"""How many times a job is deferred (the forum throttled it, or was unavailable) before it counts as failed."""
+UNAVAILABLE_WAITS = [5, 15, 30, 60, 120, 300]
+"""Seconds before trying again after the forum was unavailable (5xx, a timeout), growing: 40 deferrals outlast
+about three hours of outage."""
 
 
 def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
-    """Turn the forum's "wait N seconds" into RQ's Retry(interval=N): the worker moves on to other jobs."""
+    """Turn the forum's "wait N seconds" into RQ's Retry(interval=N), and an unavailable forum (5xx, timeouts,
+    connection errors) into a Retry with a growing wait: the worker moves on to other jobs meanwhile, and a long
+    outage does not use up the few retries that RQ gives a job that failed."""
     @functools.wraps(job)
     def run(*args: Any) -> str | Retry:
         try:
             return job(*args)
         except Throttled as exc:
             log.info("throttled", extra={"job": job.__name__, "retry_after": exc.retry_after})
-            return Retry(max=THROTTLED_RETRIES, interval=max(1, math.ceil(exc.retry_after)))
+            return Retry(max=DEFERRALS, interval=max(1, math.ceil(exc.retry_after)))
+        except ForumUnavailable as exc:
+            log.warning("forum unavailable", extra={"job": job.__name__, "error": str(exc)})
+            return Retry(max=DEFERRALS, interval=UNAVAILABLE_WAITS)
     return run
 
 
@@ -84,3 +93,12 @@ def post_digest(week: str | None = None) -> str:
     """The weekly digest (`digest` queue, enqueued by the cron schedule in worker.schedule): once per week.
     `week` like "2026-W47"; None = the last completed ISO week in COC_TIMEZONE."""
     return weekly_digest.post_digest(services(), week)
+
+
+@deferring
+def reconcile() -> str:
+    """A reconcile pass (`digest` queue, every COC_RECONCILE_MINUTES by worker.schedule): what no webhook told."""
+    try:
+        return str(catch_up.reconcile(services()))
+    except catch_up.AlreadyRunning as exc:
+        return str(exc)

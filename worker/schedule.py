@@ -1,4 +1,5 @@
-"""The cron schedule: RQ's own `rq.cron` enqueues the weekly digest every Monday at COC_DIGEST_TIME in COC_TIMEZONE.
+"""The cron schedule: RQ's own `rq.cron` enqueues the weekly digest every Monday at COC_DIGEST_TIME in COC_TIMEZONE,
+and a reconcile pass (worker/reconcile.py) every COC_RECONCILE_MINUTES.
 
 `python -m plugin scheduler` runs it. Run exactly one: `rq.cron` has no leader election, so two schedulers would
 both enqueue. That stays harmless — the job id is per week (`coc-digest-<week>`, enqueued with `unique=True`) and
@@ -36,6 +37,8 @@ log = logging.getLogger("worker.schedule")
 DIGEST_JOB = "worker.jobs.post_digest"
 CRON_NAME = "coc-weekly-digest"
 """The cron job's name in RQ's cron registry (`rq:cron_jobs`)."""
+RECONCILE_JOB = "worker.jobs.reconcile"
+RECONCILE_CRON_NAME = "coc-reconcile"
 MONDAY = 1
 """Monday in a cron expression's day-of-week field."""
 GRACE = timedelta(hours=1)
@@ -83,14 +86,41 @@ class DigestCron(CronJob):
         except DuplicateJobError:
             log.info("digest %s already enqueued (another scheduler, or this one restarted)", week)
             job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
-        with connection.pipeline() as pipe:
-            pipe.zadd(self.job_history_key, {job.id: moment.timestamp()})
-            pipe.zremrangebyrank(self.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
-            pipe.expire(self.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
-            cron_job_registry.add(self.name, pipe, enqueue_timestamp=moment.timestamp())
-            pipe.execute()
+        record_in_history(connection, self, job, moment)
         log.info("enqueued the digest of %s on %s", week, self.queue_name)
         return job
+
+
+class ReconcileCron(CronJob):
+    """A reconcile pass every COC_RECONCILE_MINUTES, through RQ's JSON serializer, once per interval: the job id
+    names the interval, so a second scheduler (or a restarted one) adds nothing."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(queue_name=QUEUE_DIGEST, func_name=RECONCILE_JOB, interval=settings.reconcile_minutes * 60,
+                         job_timeout=settings.job_timeout, name=RECONCILE_CRON_NAME)
+
+    def enqueue(self, connection: Redis, *, at: datetime | None = None) -> Job:
+        moment = at or utcnow()
+        assert self.interval
+        job_id = f"coc-reconcile-{int(moment.timestamp()) // self.interval}"
+        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
+        try:
+            job = queue.enqueue(self.func_name, job_id=job_id, unique=True, retry=RETRY_FOR_QUEUE[QUEUE_DIGEST],
+                                **self.job_options)
+        except DuplicateJobError:
+            job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        record_in_history(connection, self, job, moment)
+        return job
+
+
+def record_in_history(connection: Redis, cron_job: CronJob, job: Job, moment: datetime) -> None:
+    """What rq's own CronJob.enqueue records: the job in the cron job's history, the cron job in the registry."""
+    with connection.pipeline() as pipe:
+        pipe.zadd(cron_job.job_history_key, {job.id: moment.timestamp()})
+        pipe.zremrangebyrank(cron_job.job_history_key, 0, -(DEFAULT_CRON_JOB_HISTORY_LIMIT + 1))
+        pipe.expire(cron_job.job_history_key, DEFAULT_CRON_JOB_HISTORY_TTL)
+        cron_job_registry.add(cron_job.name, pipe, enqueue_timestamp=moment.timestamp())
+        pipe.execute()
 
 
 class Scheduler(CronScheduler):
@@ -103,9 +133,12 @@ class Scheduler(CronScheduler):
 
 
 def build_scheduler(connection: Redis, settings: Settings) -> Scheduler:
-    """The scheduler `python -m plugin scheduler` runs: the weekly digest. (Issue 7 adds the reconcile job.)"""
+    """The scheduler `python -m plugin scheduler` runs: the weekly digest and, unless COC_RECONCILE_MINUTES is 0,
+    a reconcile pass every COC_RECONCILE_MINUTES."""
     scheduler = Scheduler(connection=connection)
     scheduler.add(DigestCron(settings))
+    if settings.reconcile_minutes:
+        scheduler.add(ReconcileCron(settings))
     return scheduler
 
 

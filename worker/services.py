@@ -12,9 +12,10 @@ from rq.serializers import JSONSerializer
 
 from plugin.budget import ApiBudget
 from plugin.config import Settings
+from plugin.connection import connect
 from plugin.engagement_store import Engagement
 from plugin.forum import Forum
-from plugin.intake import RETRY_FOR_QUEUE
+from plugin.intake import RETRY_FOR_QUEUE, Intake
 from plugin.keys import Keys
 from plugin.store import Store
 
@@ -38,6 +39,12 @@ class Services:
     def forum(self) -> Forum:
         return Forum(self.settings, budget=ApiBudget.for_settings(self.connection, self.settings))
 
+    @cached_property
+    def intake(self) -> Intake:
+        """The receiver's own intake: `reconcile` feeds what it finds through it, as a webhook would be."""
+        return Intake(self.connection, keys=self.keys, dedupe_ttl=self.settings.dedupe_ttl,
+                      job_timeout=self.settings.job_timeout, bot_username=self.settings.bot_username)
+
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.connection, serializer=JSONSerializer)
 
@@ -59,7 +66,7 @@ def services() -> Services:
     global _current
     if _current is None:
         settings = Settings.from_env()
-        _current = Services(settings, redis.Redis.from_url(settings.redis_url, health_check_interval=30))
+        _current = Services(settings, connect(settings, health_check_interval=30))
     return _current
 
 

@@ -1,0 +1,288 @@
+"""Rebuilding the service's state in Redis from the forum alone (`python -m plugin rebuild`).
+
+Redis holds a cache and an index of what the forum holds (plugin/store.py), so after Redis lost its data — or to
+check it — the state is made again by replaying the forum's public posts through the same handlers as webhooks
+(worker/feedback.py), oldest first, and reading the outcome of every effect back from the forum instead of making
+it again. Nothing is posted, edited or sent while rebuilding.
+
+Five phases, each resumable: the cursor (`Keys.rebuild_cursor`) records the phase and how far it got, after every
+forum call, so a rebuild stopped by the API budget, a crash or Ctrl-C goes on from there when run again.
+1. `read`: every public post, newest first, 50 a page (`GET /posts.json?before=`), kept in Redis for the next phases;
+2. `topics`: each topic's tags, category and title (`GET /t/{id}.json`, one call per topic);
+3. `replay`: each post as `post_created`, then its likes (`GET /post_action_users.json`, one call per liked post;
+   a like counts in the week of the post it likes: a like carries no time of its own); a care post is taken out
+   of everything public, as the care job does, and its messages are marked sent;
+4. `decisions`: each amendment's draft topic, found by its `external_id`, gives its status: drafted, and, once
+   closed, its tags and the service's last reply (to the deciding command) say how it was decided and by whom;
+   the replies and messages that decision made are marked made;
+5. `done`: the per-section version counts are taken from the applied amendments; proposals with enough support
+   that have no draft yet get their draft job, as a like arriving now would give them.
+
+Equal to the state built from webhooks (`Store.snapshot`; a test proves it), except what no listing shows:
+deleted posts, private messages and whispers (never feedback anyway), and edits made while a care post said
+"direct support" and no longer says it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
+from plugin.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent, mentions_direct_support
+from plugin.document import parse_document
+from plugin.engagement import parse_time
+from plugin.forum import LATEST_POSTS_PAGE, LIKE, ForumError
+from plugin.install import cache_document, find_document
+from plugin.intake import QUEUE_DRAFTS
+from plugin.proposals import parse_command
+from worker import care, feedback
+from worker.decisions import TAG_APPROVED, TAG_REJECTED
+from worker.services import Services
+
+PHASES = ("read", "topics", "replay", "decisions", "done")
+Progress = Callable[[str, int, int | None], None]
+"""Told (phase, done, total or None) after each step."""
+
+
+@dataclass
+class Report:
+    posts: int = 0
+    topics: int = 0
+    likes: int = 0
+    amendments: Counter[str] | None = None
+    drafts_enqueued: int = 0
+
+    def __str__(self) -> str:
+        statuses = ", ".join(f"{n} {status}" for status, n in sorted((self.amendments or Counter()).items()))
+        return (f"rebuilt from {self.posts} post(s) in {self.topics} topic(s) with {self.likes} like(s); "
+                f"amendments: {statuses or 'none'}; {self.drafts_enqueued} draft job(s) enqueued")
+
+
+class Replaying(Services):
+    """The worker's services, except that the jobs a replayed event would enqueue are not run: their outcome is
+    read back from the forum (phase `decisions`), never made again."""
+
+    def enqueue(self, queue: str, func: str, *args: Any, job_id: str) -> None:
+        if func == "worker.jobs.answer_problems":
+            post_id, _, _, messages = args
+            self.store.mark_done(f"problems-{post_id}-{len(messages)}")
+
+
+def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
+    """Run (or resume) a rebuild; Throttled when the API budget is spent (run it again to go on)."""
+    replaying = Replaying(s.settings, s.connection)
+    replaying.forum = s.forum                           # one adapter (and its budget) for the whole rebuild
+    cursor = Cursor(s)
+    tell = progress or (lambda phase, done, total: None)
+    if cursor.phase == "read":
+        _document(s)
+        _read(s, cursor, tell)
+    posts = {int(k): json.loads(v) for k, v in s.connection.hgetall(s.keys.rebuild_posts).items()}
+    if cursor.phase == "topics":
+        _topics(replaying, cursor, posts, tell)
+    if cursor.phase == "replay":
+        _replay(replaying, cursor, posts, tell)
+    report = Report(posts=len(posts), topics=len({p["topic_id"] for p in posts.values()}),
+                    likes=cursor.get("likes"))
+    if cursor.phase == "decisions":
+        _decisions(replaying, cursor, tell)
+    report.drafts_enqueued = _finish(s, posts)
+    report.amendments = Counter(a.status for a in s.store.all_amendments())
+    cursor.clear()
+    return report
+
+
+class Cursor:
+    """How far a rebuild got: its phase and a position within it, in one Redis hash."""
+
+    def __init__(self, s: Services):
+        self.s = s
+        self.state = {k.decode(): v.decode() for k, v in s.connection.hgetall(s.keys.rebuild_cursor).items()}
+        if "phase" not in self.state:
+            self.state = {"phase": "read"}
+            self.save()
+        self.phase = self.state["phase"]
+
+    def get(self, name: str) -> int:
+        return int(self.state.get(name) or 0)
+
+    def save(self, **values: Any) -> None:
+        self.state.update({k: str(v) for k, v in values.items()})
+        self.s.connection.hset(self.s.keys.rebuild_cursor, mapping=self.state)
+
+    def next_phase(self) -> None:
+        self.phase = PHASES[PHASES.index(self.phase) + 1]
+        self.save(phase=self.phase, at=0)
+
+    def clear(self) -> None:
+        self.s.connection.delete(self.s.keys.rebuild_cursor, self.s.keys.rebuild_posts)
+
+
+def _document(s: Services) -> None:
+    """The living document, from the forum (its post is the text; Redis only caches it)."""
+    document = find_document(s.settings, s.forum)
+    if document is None:
+        raise ForumError("the forum has no living document (COC_DOCUMENT_TOPIC_ID, or a topic with external_id "
+                         "coc-document): run `python -m plugin install` first")
+    cache_document(s.store, s.forum, document)
+
+
+def _read(s: Services, cursor: Cursor, tell: Progress) -> None:
+    before = cursor.get("at") or None
+    read = s.connection.hlen(s.keys.rebuild_posts)
+    while True:
+        page = s.forum.latest_posts(before=before)
+        if page:
+            s.connection.hset(s.keys.rebuild_posts, mapping={str(p["id"]): json.dumps(p) for p in page})
+            before = min(int(p["id"]) for p in page)
+            read += len(page)
+            cursor.save(at=before)
+            tell("read", read, None)
+        if len(page) < LATEST_POSTS_PAGE:
+            break
+    cursor.next_phase()
+
+
+def _topics(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell: Progress) -> None:
+    topic_ids = sorted({int(p["topic_id"]) for p in posts.values()})
+    done = cursor.get("at")
+    for n, topic_id in enumerate(topic_ids):
+        if topic_id <= done:
+            continue
+        view = s.forum.topic(topic_id)
+        feedback.on_event(s, TopicEvent(_delivery("topic_created", "topic"), topic=Topic.from_payload(view)))
+        cursor.save(at=topic_id)
+        tell("topics", n + 1, len(topic_ids))
+    cursor.next_phase()
+
+
+def _replay(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell: Progress) -> None:
+    ordered = sorted(posts)
+    done, likes = cursor.get("at"), cursor.get("likes")
+    bot = s.settings.bot_username.lower()
+    for n, post_id in enumerate(ordered):
+        if post_id <= done:
+            continue
+        item = posts[post_id]
+        post = Post.from_payload(item)
+        if s.store.is_care_post(post.id):
+            pass                                       # once a care post, never counted (as handle_event does)
+        elif mentions_direct_support(post.raw) and post.username.lower() != bot:
+            care.forget(s, post)
+            for key in care.effect_keys(post.id):
+                s.store.mark_done(key)
+        else:
+            feedback.on_event(s, PostEvent(_delivery("post_created", "post"), post=post))
+            if _like_count(item):
+                s.engagement.clock = lambda at=post.created_at: parse_time(at)
+                for liker_id, name in s.forum.likes(post.id):
+                    if name.lower() != bot:
+                        feedback.on_event(s, LikeEvent(_delivery("post_liked", "like"), post=post,
+                                                       liker_id=liker_id, liker_username=name))
+                        likes += 1
+        cursor.save(at=post_id, likes=likes)
+        tell("replay", n + 1, len(ordered))
+    cursor.next_phase()
+
+
+def _decisions(s: Services, cursor: Cursor, tell: Progress) -> None:
+    amendments = s.store.all_amendments()
+    done = cursor.state.get("at_id", "")
+    for n, amendment in enumerate(amendments):
+        if amendment.id <= done or amendment.status != OPEN:
+            continue
+        topic = s.forum.topic_by_external_id(amendment.id, as_admin=True)
+        if topic is not None:
+            s.store.save_amendment(_decided(s, amendment, topic))
+        cursor.save(at_id=amendment.id)
+        tell("decisions", n + 1, len(amendments))
+    cursor.next_phase()
+
+
+def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendment:
+    """The amendment as its draft topic shows it: drafted; once closed, decided by the command the service's last
+    reply answers (the decision is the service's last word before it closes the topic)."""
+    drafted = record(amendment, "", "draft found in the forum", status=DRAFTED, draft_topic_id=int(topic["id"]))
+    if not topic.get("closed"):
+        return drafted
+    posts = s.forum.recent_posts(int(topic["id"]))
+    by_number = {int(p["post_number"]): p for p in posts}
+    bot = s.settings.bot_username.lower()
+    answers = [p for p in posts if str(p.get("username", "")).lower() == bot and p.get("reply_to_post_number")]
+    if not answers:
+        return drafted
+    command_post = by_number.get(int(answers[-1]["reply_to_post_number"]))
+    if command_post is None:
+        return drafted
+    for earlier in answers[:-1]:                       # the kind answers to members who may not decide
+        if (answered := by_number.get(int(earlier["reply_to_post_number"]))) is not None:
+            s.store.mark_done(f"not-allowed-{answered['id']}")
+    raw = s.forum.post(int(command_post["id"]))["raw"]
+    command = parse_command(raw)
+    if command is None:
+        return drafted
+    decision = decide(drafted, verb=command.verb, reason=command.reason, actor=str(command_post["username"]),
+                      actor_is_moderator=True, current_fingerprint=amendment.base_fingerprint)
+    tags = {t["name"] if isinstance(t, dict) else t for t in topic.get("tags", [])}
+    outcome = decision.outcome
+    if outcome == APPLIED and TAG_APPROVED not in tags:
+        outcome = STALE
+    if outcome == REJECTED and TAG_REJECTED not in tags:
+        return drafted
+    s.store.mark_done(f"decision-{amendment.id}")
+    if outcome == APPLIED:
+        s.store.mark_done(f"announce-{amendment.id}")
+    if outcome == REJECTED:
+        s.store.mark_done(f"rejection-pm-{amendment.id}")
+    return record(drafted, str(answers[-1].get("created_at", "")), f"{outcome} by {command_post['username']}",
+                  status=outcome,
+                  decided_by=str(command_post["username"]), reason=decision.reason if outcome != STALE else "")
+
+
+def _finish(s: Services, posts: dict[int, dict[str, Any]]) -> int:
+    """Section versions from the applied amendments; a proposal made before its section was changed by another
+    amendment is marked superseded (its approval will be stale, as it would have been); draft jobs for
+    well-supported proposals not yet drafted."""
+    amendments = s.store.all_amendments()
+    changes = [(a.history[-1].split(" ", 1)[0], a) for a in amendments if a.status == APPLIED]
+    for a in amendments:
+        proposed_at = str(posts.get(a.post_id, {}).get("created_at", ""))
+        later = [c.id for at, c in changes if c.section_slug == a.section_slug and c.id != a.id and at > proposed_at]
+        if a.status in (OPEN, DRAFTED) and later:
+            s.store.save_amendment(replace(a, base_fingerprint=f"superseded-by-{later[0]}"))
+    amendments = s.store.all_amendments()
+    document = s.store.document()
+    if document:
+        versions = {section.slug: 1 for section in parse_document(document["raw"]).sections}
+        for a in amendments:
+            if a.status == APPLIED:
+                versions[a.section_slug] = versions.get(a.section_slug, 1) + 1
+        s.store.set_section_versions(versions)
+    drafts = s.queue(QUEUE_DRAFTS)
+    before = drafts.count
+    for a in amendments:
+        if a.status == OPEN:
+            feedback.consider_draft(s, a.id)
+    return drafts.count - before
+
+
+def _like_count(item: dict[str, Any]) -> int:
+    return next((int(a.get("count") or 0) for a in item.get("actions_summary") or () if a.get("id") == LIKE), 0)
+
+
+def _delivery(name: str, kind: str) -> Delivery:
+    return Delivery(event_id=f"rebuild-{name}", event_name=name, event_type=kind)
+
+
+def print_progress(phase: str, done: int, total: int | None) -> None:
+    """A one-line progress bar on stderr: `replay [#######.............] 35% 700/2000`."""
+    if total:
+        filled = int(20 * done / total)
+        line = f"{phase:<9} [{'#' * filled}{'.' * (20 - filled)}] {100 * done // total:3d}% {done}/{total}"
+    else:
+        line = f"{phase:<9} {done} read"
+    print(f"\r{line}", end="" if done != total else "\n", file=sys.stderr, flush=True)

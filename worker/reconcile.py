@@ -1,0 +1,151 @@
+"""Catching up on what the forum made but never delivered.
+
+Discourse does not retry a failed delivery by default, and a lost one shows only in the forum admin's event log
+(FACTS.md). So, every COC_RECONCILE_MINUTES, the forum's latest public posts are read back (`GET /posts.json`, newest
+first, 50 a page) to a little below the last post a pass has read, and each one is compared with what the service
+knows of it (`Store.known_versions`, the likers seen):
+- a post never seen is fed as `post_created`; one seen at an older version as `post_edited`;
+- a post with more likes than likes seen has its likers read (one call) and each missing like is fed as `post_liked`;
+- a post seen alive that the listing no longer holds is read as the admin (one call), and fed as `post_destroyed`
+  if it was deleted.
+
+Fed means handed to the receiver's own `Intake`: the same dedupe (a fact already accepted is not accepted twice, so a
+delivery that was only late changes nothing), the same routing (a "direct support" post goes to the care queue) and
+the same jobs as a webhook. A pass that meets more new posts than `COC_RECONCILE_PAGES` pages keeps where it
+stopped, and the next pass goes on from there before it reads the newest posts again.
+
+Not caught up here (there is no listing of them): topic edits (tags, renames) and posts the bot may not see
+(private messages, whispers, staff-only categories), none of which is ever Code of Care feedback. A recovered
+like counts in the week it is recovered (a like carries no time of its own).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from plugin.events import Delivery, LikeEvent, Post, PostEvent
+from plugin.forum import LATEST_POSTS_PAGE, LIKE, ForumRefused
+from worker.services import Services
+
+LOOKBACK = 200
+"""How many post ids below the last pass's newest post are read again: edits and likes of recent posts, and posts
+whose delivery was still in flight during the last pass."""
+
+
+class AlreadyRunning(RuntimeError):
+    """Another reconcile pass holds the lock."""
+
+
+@dataclass
+class Report:
+    pages: int = 0
+    posts: int = 0
+    fed: Counter[str] = field(default_factory=Counter)
+    accepted: int = 0
+    cursor: int = 0
+    finished: bool = True
+
+    def __str__(self) -> str:
+        fed = ", ".join(f"{n} {name}" for name, n in sorted(self.fed.items())) or "nothing missing"
+        more = "" if self.finished else "; more to read on the next pass"
+        return (f"read {self.pages} page(s), {self.posts} post(s): {fed} ({self.accepted} accepted as new); "
+                f"up to post {self.cursor}{more}")
+
+
+def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOKBACK) -> Report:
+    """One pass: read back, feed what is missing, move the cursor. AlreadyRunning if another pass is running."""
+    lock = s.connection.lock(s.keys.reconcile_lock, timeout=s.settings.job_timeout, blocking=False)
+    if not lock.acquire():
+        raise AlreadyRunning("another reconcile pass is running")
+    try:
+        return _pass(s, max_pages or s.settings.reconcile_pages, lookback)
+    finally:
+        if lock.owned():
+            lock.release()
+
+
+def _pass(s: Services, max_pages: int, lookback: int) -> Report:
+    state = {k.decode(): int(v) for k, v in s.connection.hgetall(s.keys.reconcile_cursor).items()}
+    before = state.get("before") or None          # an unfinished sweep goes on from here
+    high = before - 1 if before else None          # the listing covers every id from the lowest read up to here
+    report = Report()
+    posts: dict[int, dict[str, Any]] = {}
+    top, floor = state.get("top", 0), state.get("floor", 0)
+    low = None
+    while report.pages < max_pages:
+        page = s.forum.latest_posts(before=before)
+        report.pages += 1
+        if not page:
+            break
+        ids = [int(p["id"]) for p in page]
+        if before is None:                         # a new sweep: from the newest post to below the last one read
+            top = max(ids)
+            floor = max(0, (state.get("cursor") or top) - lookback)
+        posts.update({int(p["id"]): p for p in page if int(p["id"]) > floor})
+        before = low = min(ids)
+        if before <= floor or len(page) < LATEST_POSTS_PAGE:
+            before = None
+            break
+    report.finished = before is None
+    report.posts = len(posts)
+    for post_id in sorted(posts):                  # oldest first: a proposal before its likes
+        _feed_post(s, posts[post_id], report)
+    if report.pages:
+        lowest = floor + 1 if report.finished else (low or floor + 1)
+        _feed_deletions(s, set(posts), max(lowest, floor + 1), high if high is not None else "+inf", report)
+    cursor = top if report.finished else state.get("cursor", 0)
+    s.connection.hset(s.keys.reconcile_cursor, mapping={"cursor": cursor, "top": top, "floor": floor,
+                                                         "before": before or 0})
+    report.cursor = cursor
+    return report
+
+
+def _feed_post(s: Services, item: dict[str, Any], report: Report) -> None:
+    post = Post.from_payload(item)
+    known = s.store.known_versions([post.id])[post.id]
+    if known is None:
+        _feed(s, PostEvent(_delivery("post_created", "post"), post=post), report)
+    elif (post.version, post.updated_at) > known:
+        _feed(s, PostEvent(_delivery("post_edited", "post"), post=post), report)
+    likes = next((int(a.get("count") or 0) for a in item.get("actions_summary") or () if a.get("id") == LIKE), 0)
+    seen = {n.decode().lower() for n in s.connection.smembers(s.keys.likers(post.id))}
+    if likes > len(seen) and not s.store.is_care_post(post.id):
+        bot = s.settings.bot_username.lower()
+        for liker_id, name in s.forum.likes(post.id):
+            if name.lower() not in seen and name.lower() != bot:
+                _feed(s, LikeEvent(_delivery("post_liked", "like"), post=post, liker_id=liker_id,
+                                   liker_username=name), report)
+
+
+def _feed_deletions(s: Services, listed: set[int], low: int, high: int | str, report: Report) -> None:
+    """Posts seen alive that the forum no longer lists, from `low` to `high`: read each as the admin (who sees a
+    deleted post) and feed `post_destroyed` for the deleted ones. One that is only hidden from the listing (a
+    staff-only category, a hidden post) is not looked at again."""
+    for post_id in s.store.live_posts_between(low, high):
+        if post_id in listed:
+            continue
+        try:
+            data = s.forum.post(post_id, as_admin=True)
+        except ForumRefused as exc:
+            if not exc.not_found:
+                raise
+            s.connection.zrem(s.keys.live_posts, post_id)      # gone for good: nothing left to tell of it
+            continue
+        if data.get("deleted_at"):
+            _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=Post.from_payload(data)), report)
+        else:
+            s.connection.zrem(s.keys.live_posts, post_id)
+
+
+def _feed(s: Services, event: PostEvent | LikeEvent, report: Report) -> None:
+    """Through the receiver's own intake; the delivery id names the fact, so feeding it twice is one delivery."""
+    event = replace(event, delivery=_delivery(event.name, event.delivery.event_type, event.identity()))
+    report.fed[event.name] += 1
+    report.accepted += s.intake.accept(event).status == "accepted"
+
+
+def _delivery(name: str, kind: str, identity: str = "") -> Delivery:
+    digest = hashlib.sha1(identity.encode()).hexdigest()[:24]
+    return Delivery(event_id=f"reconcile-{digest}", event_name=name, event_type=kind)
