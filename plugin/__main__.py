@@ -117,9 +117,12 @@ def work(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     connection = connect(settings, health_check_interval=30)
     # RQ finds a job whose worker died (its heartbeat expired: job monitoring interval + 60 s) in a worker's
-    # maintenance pass, every 10 minutes by default: COC_WORKER_MAINTENANCE_SECONDS makes that minutes at most.
-    worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer,
-                    maintenance_interval=settings.worker_maintenance_seconds)
+    # maintenance pass, every 10 minutes by default, and that pass also takes over the scheduler (retries!) of a
+    # worker that died. An idle worker only gets to it when its wait for a job ends (worker_ttl - 15 s, 405 s by
+    # default): both follow COC_WORKER_MAINTENANCE_SECONDS, so that recovery takes minutes, not an hour.
+    every = settings.worker_maintenance_seconds
+    worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer, maintenance_interval=every,
+                    worker_ttl=every + 15)
     worker.work(with_scheduler=True, burst=args.burst)
     return 0
 

@@ -296,6 +296,10 @@ EVENT_KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (PingEvent, Igno
 # ------------------------------------------------------------------------------------------------ parsing
 
 
+EVENT_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+"""A delivery id as it may become part of a Redis key: Discourse sends a number."""
+
+
 def parse_delivery(headers: Mapping[str, str], body: bytes, *, secret: str) -> Event:
     """Verify and parse one delivery. Pure: headers (any case) + raw body + secret → a typed event.
 
@@ -308,7 +312,10 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, *, secret: str) -> E
                if not lower.get(h.lower())]
     if missing:
         raise BadDelivery("missing header(s): " + ", ".join(missing))
-    delivery = Delivery(event_id=lower["x-discourse-event-id"].strip(), event_name=lower["x-discourse-event"].strip(),
+    event_id = lower["x-discourse-event-id"].strip()
+    if not EVENT_ID.fullmatch(event_id):
+        raise BadDelivery("X-Discourse-Event-Id must be the delivery's number (at most 64 letters, digits, - or _)")
+    delivery = Delivery(event_id=event_id, event_name=lower["x-discourse-event"].strip(),
                         event_type=lower["x-discourse-event-type"].strip(),
                         instance=lower.get("x-discourse-instance", "").strip())
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Iterable
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from pydiscourse import DiscourseClient
@@ -339,6 +339,10 @@ class Forum:
             return None
         if response.status_code in (301, 302, 303, 307, 308) and response.headers.get("Location"):
             target = urljoin(response.url, response.headers["Location"])
+            if urlsplit(target)[:2] != urlsplit(self.settings.discourse_url)[:2]:
+                # the API key goes with every request: never to another host than DISCOURSE_URL's
+                raise ForumUnavailable(f"GET /t/external_id/{external_id}.json: the forum redirected to another "
+                                       f"site ({urlsplit(target).netloc}); not followed", status=response.status_code)
             response = self._send(client, "GET", target)
         return _decode(response)
 

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from typing import Callable
 
-from flask import current_app, g, request
+from flask import Response, abort, current_app, g, request
 
 from .state import Forum, ForumError, User
 
@@ -25,9 +25,22 @@ class AdminApiBucket:
         self.window = window
         self.clock = clock
         self._times: deque[float] = deque()
+        self._attempts: deque[float] = deque()
         self._lock = threading.Lock()
         self.performed = 0
         self.refused = 0
+        self.peak_per_minute = 0
+        """The most keyed requests (answered or refused) seen in any 60-second window: what a client's own budget
+        must keep under the limit."""
+
+    def attempt(self) -> None:
+        """Count one keyed request, whatever it will be answered, for `peak_per_minute`."""
+        with self._lock:
+            now = self.clock()
+            self._attempts.append(now)
+            while now - self._attempts[0] >= self.window:
+                self._attempts.popleft()
+            self.peak_per_minute = max(self.peak_per_minute, len(self._attempts))
 
     def take(self) -> None:
         """Count one request, or raise the 429 that Discourse answers."""
@@ -53,8 +66,55 @@ class AdminApiBucket:
             return max(0, self.limit - recent)
 
 
+class ApiOutage:
+    """Test-only: for a stretch, every keyed API request is answered as a struggling forum answers — `429` (a storm
+    of rate limiting, with Retry-After), `503` (an HTML error page from the proxy) or `timeout` (the answer comes
+    after `hang_seconds`, later than any client waits). Webhook delivery and `/_sim/` are not affected."""
+
+    MODES = ("429", "503", "timeout")
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.mode: str | None = None
+        self.until = 0.0
+        self.hang_seconds = 12.0
+        self.answered: dict[str, int] = {mode: 0 for mode in self.MODES}
+        self._lock = threading.Lock()
+
+    def start(self, mode: str, seconds: float, *, hang_seconds: float | None = None) -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, got {mode!r}")
+        with self._lock:
+            self.mode, self.until = mode, self.clock() + seconds
+            if hang_seconds is not None:
+                self.hang_seconds = hang_seconds
+
+    def stop(self) -> None:
+        with self._lock:
+            self.mode = None
+
+    def check(self) -> None:
+        """Answer as the outage does, if one is on."""
+        with self._lock:
+            mode = self.mode if self.mode and self.clock() < self.until else None
+            if mode:
+                self.answered[mode] += 1
+        if mode == "429":
+            raise ForumError(429, "rate_limit", "You’ve performed this action too many times. Please wait 5 seconds "
+                             "before trying again.", extras={"wait_seconds": 5, "time_left": "5 seconds"})
+        if mode == "503":
+            abort(Response("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", status=503,
+                           content_type="text/html"))
+        if mode == "timeout":
+            time.sleep(self.hang_seconds)      # the client gave up long ago; this is what a hung upstream does
+
+
 def forum() -> Forum:
     return current_app.extensions["forum"]
+
+
+def outage() -> ApiOutage:
+    return current_app.extensions.setdefault("api_outage", ApiOutage())
 
 
 def bucket() -> AdminApiBucket:
@@ -86,6 +146,8 @@ def _authenticate() -> User | None:
     if not hmac.compare_digest(key.encode(), expected.encode()):
         raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource. "
                          "The API username or key is invalid.")
+    bucket().attempt()
+    outage().check()
     bucket().take()
     username = request.headers.get("Api-Username")
     user_id = request.headers.get("Api-User-Id")

@@ -11,7 +11,7 @@ import html
 import json
 from typing import Any
 
-from .state import POST_REGULAR, POST_WHISPER, Forum, Post, Topic, User, avatar_template, iso, slugify
+from .state import POST_REGULAR, POST_WHISPER, Forum, Post, Topic, User, avatar_template, iso, reply_target, slugify
 
 PING_BODY = {"ping": "OK"}
 """The ping event's whole body."""
@@ -36,19 +36,6 @@ def basic_user(user: User | None) -> dict[str, Any] | None:
 def _live_posts(forum: Forum, topic: Topic) -> list[Post]:
     """The topic's posts that are not deleted (Discourse's default scope for `topic.posts`)."""
     return [forum.posts[i] for i in topic.post_ids if i in forum.posts and forum.posts[i].deleted_at is None]
-
-
-def _reply_target(forum: Forum, post: Post) -> Post | None:
-    if post.reply_to_post_number is None:
-        return None
-    topic = forum.topics.get(post.topic_id)
-    if topic is None:
-        return None
-    for pid in topic.post_ids:
-        candidate = forum.posts.get(pid)
-        if candidate is not None and candidate.post_number == post.reply_to_post_number:
-            return candidate
-    return None
 
 
 def post_payload(forum: Forum, post: Post) -> dict[str, Any]:
@@ -87,7 +74,7 @@ def post_payload(forum: Forum, post: Post) -> dict[str, Any]:
         "version": post.version,
         "user_title": author.title if author else None,
     }
-    target = _reply_target(forum, post)
+    target = reply_target(forum, post)
     target_author = forum.users.get(target.user_id) if target is not None else None
     if target_author is not None:
         # PostSerializer#include_reply_to_user?: only when the post replies to another member's post.

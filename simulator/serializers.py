@@ -18,7 +18,7 @@ import re
 from datetime import datetime
 from typing import Any, Iterable
 
-from .state import (LIKE, POST_REGULAR, POST_WHISPER, SYSTEM_USER_ID, Category, Forum, Group, Post, Revision,
+from .state import (LIKE, reply_target, POST_REGULAR, POST_WHISPER, SYSTEM_USER_ID, Category, Forum, Group, Post, Revision,
                     Tag, TagGroup, Topic, Upload, User, avatar_template, cook, iso)
 
 Json = dict[str, Any]
@@ -687,6 +687,11 @@ def post(forum: Forum, viewer: User, p: Post, *, raw: bool = False, in_topic_vie
     if with_title:
         data.update({"topic_title": topic.title, "topic_html_title": html.escape(topic.title),
                      "category_id": topic.category_id})
+    target = reply_target(forum, p)
+    target_author = forum.users.get(target.user_id) if target is not None else None
+    if target_author is not None:      # PostSerializer#include_reply_to_user?, as in the webhook's payload
+        data["reply_to_user"] = {"username": target_author.username, "name": target_author.name or None,
+                                 "avatar_template": _avatar(target_author)}
     data.update({
         "display_username": author.name,
         "primary_group_name": None,

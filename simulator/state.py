@@ -1138,3 +1138,17 @@ def _load(cls: type, data: dict[str, Any]) -> Any:
         kwargs["likes"] = [Like(**like) if isinstance(like, dict) else like for like in kwargs.get("likes", [])]
         kwargs["revisions"] = [Revision(**r) if isinstance(r, dict) else r for r in kwargs.get("revisions", [])]
     return cls(**kwargs)
+
+
+def reply_target(forum: Forum, post: Post) -> Post | None:
+    """The post that `post` answers (by its `reply_to_post_number` in the same topic), or None."""
+    if post.reply_to_post_number is None:
+        return None
+    topic = forum.topics.get(post.topic_id)
+    if topic is None:
+        return None
+    for pid in topic.post_ids:
+        candidate = forum.posts.get(pid)
+        if candidate is not None and candidate.post_number == post.reply_to_post_number:
+            return candidate
+    return None

@@ -159,6 +159,8 @@ class Faults:
       `reorder_hold_seconds` have passed), so it arrives after it.
     - `duplicate`: send it twice (same row: same Event-Id, same bytes).
     - `drop`: never send it; the delivery log shows it as dropped.
+    - `retry`: send it, and `retry_seconds` later send it again as Discourse's retry job does: a new row, so a new
+      Event-Id, with the same body (the receiver must know it by its payload).
     Draws come from one `random.Random(seed)`, so a run is repeatable.
     """
 
@@ -168,10 +170,12 @@ class Faults:
     reorder_hold_seconds: float = 5.0
     duplicate: float = 0.0
     drop: float = 0.0
+    retry: float = 0.0
+    retry_seconds: float = 1.0
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
-    RATES = ("delay", "reorder", "duplicate", "drop")
+    RATES = ("delay", "reorder", "duplicate", "drop", "retry")
 
     def __post_init__(self) -> None:
         self.rng.seed(self.seed)
@@ -182,7 +186,7 @@ class Faults:
 
         Raises ValueError naming the first bad field; nothing changes then.
         """
-        known = set(self.RATES) | {"delay_seconds", "reorder_hold_seconds", "seed"}
+        known = set(self.RATES) | {"delay_seconds", "reorder_hold_seconds", "retry_seconds", "seed"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
@@ -205,13 +209,16 @@ class Faults:
         if float(self.reorder_hold_seconds) < 0:
             raise ValueError("reorder_hold_seconds must not be negative")
         self.reorder_hold_seconds = float(self.reorder_hold_seconds)
+        if float(self.retry_seconds) < 0:
+            raise ValueError("retry_seconds must not be negative")
+        self.retry_seconds = float(self.retry_seconds)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return {"delay": self.delay, "delay_seconds": list(self.delay_seconds), "reorder": self.reorder,
                 "reorder_hold_seconds": self.reorder_hold_seconds, "duplicate": self.duplicate,
-                "drop": self.drop, "seed": self.seed}
+                "drop": self.drop, "retry": self.retry, "retry_seconds": self.retry_seconds, "seed": self.seed}
 
     def roll(self, name: str) -> bool:
         rate = getattr(self, name)
@@ -414,6 +421,11 @@ class Dispatcher:
                     self._held.append((now + faults.reorder_hold_seconds, delivery))
             else:
                 self._ready.extend([delivery] * copies)
+            if faults.roll("retry"):
+                self.faults_applied["retry"] += 1
+                again = Delivery(seq=next(self._seq), hook_id=hook.id, event_name=event_name, event_type=event_type,
+                                 payload=payload, event_id=None, retry_count=retry_count + 1)
+                heapq.heappush(self._scheduled, (now + faults.retry_seconds, again.seq, again))
             self._cond.notify_all()
         return row
 

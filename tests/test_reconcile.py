@@ -111,6 +111,25 @@ def test_a_dropped_deletion_is_found(companion: Companion) -> None:
     assert sum(reconcile(c.services).fed.values()) == 0             # and it is not looked at again
 
 
+def test_a_missed_like_of_an_old_open_proposal_is_found(companion: Companion) -> None:
+    c = companion
+    proposal = propose(c, "alice")
+    topic_id = c.store.document()["topic_id"]
+    for n in range(8):                                          # the proposal falls out of the pages read back
+        c.member("erin").create_post(f"Another thought about care, number {n} of eight.", topic_id=topic_id)
+    c.settle()
+    reconcile(c.services, lookback=3)
+    dropping(c)
+    like(c, "bob", proposal["id"])
+    like(c, "carol", proposal["id"])
+    c.settle()
+    dropping(c, 0.0)
+    report = reconcile(c.services, lookback=3)
+    assert report.fed["post_liked"] == 2, report
+    c.settle()
+    assert c.store.amendment(amendment_id(proposal["id"], 1)).status == DRAFTED
+
+
 def test_a_pass_limited_to_one_page_goes_on_where_it_stopped(companion: Companion) -> None:
     c = companion
     reconcile(c.services)

@@ -60,6 +60,12 @@ def _actions(path: str, method: str, pointer: str) -> tuple[Erratum, Erratum]:
                     "for its count alone (the author's own post, an anonymous viewer) has no can_act"))
 
 
+def _reply_to_user(path: str, method: str, pointer: str) -> Erratum:
+    return Erratum(path, method, pointer, "add_properties", {"reply_to_user": {"type": "object"}},
+                   "PostSerializer has_one :reply_to_user (BasicUserSerializer) when the post answers another "
+                   "member's post (include_reply_to_user?), as in the webhook's post payload (FACTS.md)")
+
+
 _TOPIC_POST = "/properties/post_stream/properties/posts/items"
 _POSTER_EXTRAS = ("TopicPosterSerializer#extras is \"latest\"/\"latest single\" for the last poster and null "
                   "for the others")
@@ -73,6 +79,13 @@ ERRATA: tuple[Erratum, ...] = (
     _reply_to("/t/{id}.json", "get", f"{_TOPIC_POST}/properties/reply_to_post_number"),
     _reply_to("/t/{id}/posts.json", "get",
               "/properties/post_stream/properties/posts/items/properties/reply_to_post_number"),
+    _reply_to_user("/posts.json", "post", ""),
+    _reply_to_user("/posts/{id}.json", "get", ""),
+    _reply_to_user("/posts/{id}.json", "put", "/properties/post"),
+    _reply_to_user("/posts.json", "get", "/properties/latest_posts/items"),
+    _reply_to_user("/post_actions.json", "post", ""),
+    _reply_to_user("/t/{id}.json", "get", _TOPIC_POST),
+    _reply_to_user("/t/{id}/posts.json", "get", "/properties/post_stream/properties/posts/items"),
     *_actions("/posts.json", "get", "/properties/latest_posts/items/properties/actions_summary/items"),
     *_actions("/posts/{id}.json", "put", "/properties/post/properties/actions_summary/items"),
     *_actions("/t/{id}.json", "get", f"{_TOPIC_POST}/properties/actions_summary/items"),

@@ -7,7 +7,9 @@ knows of it (`Store.known_versions`, the likers seen):
 - a post never seen is fed as `post_created`; one seen at an older version as `post_edited`;
 - a post with more likes than likes seen has its likers read (one call) and each missing like is fed as `post_liked`;
 - a post seen alive that the listing no longer holds is read as the admin (one call), and fed as `post_destroyed`
-  if it was deleted.
+  if it was deleted;
+- the post of every open proposal older than that is read too (one call each): a missed like or edit of it changes
+  what is drafted, whatever its age. Likes and edits of other posts older than the pages read are not caught up.
 
 Fed means handed to the receiver's own `Intake`: the same dedupe (a fact already accepted is not accepted twice, so a
 delivery that was only late changes nothing), the same routing (a "direct support" post goes to the care queue) and
@@ -25,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from plugin.amendments import OPEN
 from plugin.events import Delivery, LikeEvent, Post, PostEvent
 from plugin.forum import LATEST_POSTS_PAGE, LIKE, ForumRefused
 from worker.services import Services
@@ -95,6 +98,7 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
     if report.pages:
         lowest = floor + 1 if report.finished else (low or floor + 1)
         _feed_deletions(s, set(posts), max(lowest, floor + 1), high if high is not None else "+inf", report)
+    _feed_open_proposals(s, set(posts), report)
     cursor = top if report.finished else state.get("cursor", 0)
     s.connection.hset(s.keys.reconcile_cursor, mapping={"cursor": cursor, "top": top, "floor": floor,
                                                          "before": before or 0})
@@ -120,23 +124,39 @@ def _feed_post(s: Services, item: dict[str, Any], report: Report) -> None:
 
 
 def _feed_deletions(s: Services, listed: set[int], low: int, high: int | str, report: Report) -> None:
-    """Posts seen alive that the forum no longer lists, from `low` to `high`: read each as the admin (who sees a
-    deleted post) and feed `post_destroyed` for the deleted ones. One that is only hidden from the listing (a
-    staff-only category, a hidden post) is not looked at again."""
+    """Posts seen alive that the forum no longer lists, from `low` to `high`."""
     for post_id in s.store.live_posts_between(low, high):
-        if post_id in listed:
-            continue
+        if post_id not in listed:
+            _check_gone(s, post_id, report)
+
+
+def _check_gone(s: Services, post_id: int, report: Report) -> None:
+    """Read a post as the admin (who sees a deleted post): feed `post_destroyed` if it was deleted. One that is only
+    hidden from the listing (a staff-only category, a hidden post) is not looked at again."""
+    try:
+        data = s.forum.post(post_id, as_admin=True)
+    except ForumRefused as exc:
+        if not exc.not_found:
+            raise
+        s.connection.zrem(s.keys.live_posts, post_id)      # gone for good: nothing left to tell of it
+        return
+    if data.get("deleted_at"):
+        _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=Post.from_payload(data)), report)
+    else:
+        s.connection.zrem(s.keys.live_posts, post_id)
+
+
+def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
+    """The posts of open proposals older than the pages read: a missed like or edit of them changes what is
+    drafted, whatever their age. One call each (every pass), so only while they are open."""
+    for post_id in sorted({a.post_id for a in s.store.all_amendments() if a.status == OPEN} - read):
         try:
-            data = s.forum.post(post_id, as_admin=True)
+            _feed_post(s, s.forum.post(post_id), report)
         except ForumRefused as exc:
             if not exc.not_found:
                 raise
-            s.connection.zrem(s.keys.live_posts, post_id)      # gone for good: nothing left to tell of it
-            continue
-        if data.get("deleted_at"):
-            _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=Post.from_payload(data)), report)
-        else:
-            s.connection.zrem(s.keys.live_posts, post_id)
+            _check_gone(s, post_id, report)
+        report.posts += 1
 
 
 def _feed(s: Services, event: PostEvent | LikeEvent, report: Report) -> None:

