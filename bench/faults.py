@@ -82,7 +82,7 @@ SETTLE_TIMEOUT = 900.0
 @dataclass
 class Plan:
     events: int = 10_000
-    rounds: int = 10
+    rounds: int = 5
     seed: int = 7
     workers: int = 2
     rate: float = 120.0                     # member events per second in phase A

@@ -51,6 +51,11 @@ JSON_TYPE = "application/json"
 # ---------------------------------------------------------------------------------------------- errors
 
 
+def like_count(post: dict[str, Any]) -> int:
+    """How many likes a serialized post has: its `actions_summary` entry with id 2 (FACTS.md)."""
+    return next((int(a.get("count") or 0) for a in post.get("actions_summary") or () if a.get("id") == LIKE), 0)
+
+
 class ForumError(Exception):
     """Base of everything the adapter raises."""
 

@@ -35,7 +35,7 @@ from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment
 from plugin.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent, mentions_direct_support
 from plugin.document import parse_document
 from plugin.engagement import parse_time
-from plugin.forum import LATEST_POSTS_PAGE, LIKE, ForumError
+from plugin.forum import LATEST_POSTS_PAGE, ForumError, like_count
 from plugin.install import cache_document, find_document
 from plugin.intake import QUEUE_DRAFTS
 from plugin.proposals import parse_command
@@ -177,7 +177,7 @@ def _replay(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell:
                 s.store.mark_done(key)
         else:
             feedback.on_event(s, PostEvent(_delivery("post_created", "post"), post=post))
-            if _like_count(item):
+            if like_count(item):
                 s.engagement.clock = lambda at=post.created_at: parse_time(at)
                 for liker_id, name in s.forum.likes(post.id):
                     if name.lower() != bot:
@@ -268,10 +268,6 @@ def _finish(s: Services, posts: dict[int, dict[str, Any]]) -> int:
         if a.status == OPEN:
             feedback.consider_draft(s, a.id)
     return drafts.count - before
-
-
-def _like_count(item: dict[str, Any]) -> int:
-    return next((int(a.get("count") or 0) for a in item.get("actions_summary") or () if a.get("id") == LIKE), 0)
 
 
 def _delivery(name: str, kind: str) -> Delivery:

@@ -29,7 +29,7 @@ from typing import Any
 
 from plugin.amendments import OPEN
 from plugin.events import Delivery, LikeEvent, Post, PostEvent
-from plugin.forum import LATEST_POSTS_PAGE, LIKE, ForumRefused
+from plugin.forum import LATEST_POSTS_PAGE, ForumRefused, like_count
 from worker.services import Services
 
 LOOKBACK = 200
@@ -113,7 +113,7 @@ def _feed_post(s: Services, item: dict[str, Any], report: Report) -> None:
         _feed(s, PostEvent(_delivery("post_created", "post"), post=post), report)
     elif (post.version, post.updated_at) > known:
         _feed(s, PostEvent(_delivery("post_edited", "post"), post=post), report)
-    likes = next((int(a.get("count") or 0) for a in item.get("actions_summary") or () if a.get("id") == LIKE), 0)
+    likes = like_count(item)
     seen = {n.decode().lower() for n in s.connection.smembers(s.keys.likers(post.id))}
     if likes > len(seen) and not s.store.is_care_post(post.id):
         bot = s.settings.bot_username.lower()
