@@ -10,10 +10,9 @@ proposes an amendment — are built as typed events and put on the `events` queu
 alone. Then K worker processes are started and timed from their start until they have exited, every queue is empty,
 no job is running and every event's job has finished. The runs:
 
-- 1 and 2 × `python -m plugin worker --burst`: RQ's Worker, which forks a work horse for every job;
-- 1 × the same with `worker.jobs` imported before the first fork (`bench._worker --preload`): what the fork costs
-  when the horse does not import the job module afresh;
-- 1 and 2 × RQ's SimpleWorker (`bench._worker --simple`): every job in the worker process, no fork.
+- 1 and 2 × `python -m plugin worker --burst`: RQ's Worker, which forks a work horse for every job (the job module
+  is imported before the first fork, so a horse does not import it afresh);
+- 1 and 2 × `python -m plugin worker --burst --simple`: RQ's SimpleWorker, every job in the worker process.
 
 The forking runs get `--fork-events` events (fewer: they are an order of magnitude slower), the others `--events`.
 Printed per run: events/s, jobs failed or waiting for a retry (must be 0) and the forum API calls the workers made
@@ -45,13 +44,11 @@ from plugin.intake import ACCEPTED, QUEUE_EVENTS, QUEUES
 from plugin.processes import stop_process, wait_until
 from tests.companion import Companion
 
-RUNS = ((1, "Worker", True), (2, "Worker", True), (1, "Worker, jobs preloaded", True), (1, "SimpleWorker", False),
-        (2, "SimpleWorker", False))
+RUNS = ((1, "Worker", True), (2, "Worker", True), (1, "SimpleWorker", False), (2, "SimpleWorker", False))
 """(processes, RQ worker class, whether the run is a forking one that gets `--fork-events`), in the order they run."""
 
 COMMAND = {"Worker": ["-m", "plugin", "worker", "--burst"],
-           "Worker, jobs preloaded": ["-m", "bench._worker", "--preload"],
-           "SimpleWorker": ["-m", "bench._worker", "--simple"]}
+           "SimpleWorker": ["-m", "plugin", "worker", "--burst", "--simple"]}
 CODE_OF_CARE = "code-of-care"
 ID_SPACING = 1_000_000
 """Each run's new posts and topics get ids from (run + 1) * ID_SPACING: no run repeats another's events (the

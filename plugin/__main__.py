@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4, help="threads per worker process (default 4)")
     worker = commands["worker"]
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument("--simple", action="store_true",
+                        help="run every job in the worker process (RQ's SimpleWorker): several times faster, but a "
+                             "job that crashes the interpreter takes the worker with it (run it under a supervisor)")
     commands["install"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     commands["uninstall"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     digest = commands["digest"]
@@ -104,7 +107,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def work(args: argparse.Namespace) -> int:
     """One RQ worker on every queue, highest priority first, with RQ's scheduler for retries and deferrals."""
-    from rq import Worker  # noqa: PLC0415
+    from rq import SimpleWorker, Worker  # noqa: PLC0415
     from rq.serializers import JSONSerializer  # noqa: PLC0415
 
     from plugin import logs  # noqa: PLC0415
@@ -121,8 +124,9 @@ def work(args: argparse.Namespace) -> int:
     # worker that died. An idle worker only gets to it when its wait for a job ends (worker_ttl - 15 s, 405 s by
     # default): both follow COC_WORKER_MAINTENANCE_SECONDS, so that recovery takes minutes, not an hour.
     every = settings.worker_maintenance_seconds
-    worker = Worker(list(QUEUES), connection=connection, serializer=JSONSerializer, maintenance_interval=every,
-                    worker_ttl=every + 15)
+    worker_class = SimpleWorker if args.simple else Worker
+    worker = worker_class(list(QUEUES), connection=connection, serializer=JSONSerializer,
+                          maintenance_interval=every, worker_ttl=every + 15)
     worker.work(with_scheduler=True, burst=args.burst)
     return 0
 

@@ -335,6 +335,12 @@ class Forum:
         loaded.update({int(p["id"]): p for p in more.get("post_stream", {}).get("posts", [])})
         return [loaded[i] for i in wanted if i in loaded]
 
+    def topic_posts(self, topic_id: int, post_ids: list[int]) -> list[dict[str, Any]]:
+        """Some posts of a topic the bot can see (`version`, `actions_summary`; no `raw`), at most TOPIC_CHUNK:
+        GET /t/{id}/posts.json?post_ids[]=…. 1 call."""
+        answer = self._bot._get(f"/t/{int(topic_id)}/posts.json", **{"post_ids[]": post_ids[:TOPIC_CHUNK]})
+        return list(answer.get("post_stream", {}).get("posts", []))
+
     def topic_by_external_id(self, external_id: str, *, as_admin: bool = False) -> dict[str, Any] | None:
         """The topic with this `external_id`, or None: GET /t/external_id/{id}.json, whose 301 is followed by
         hand. 1 call when there is none (404), 2 when there is one (the redirect is a request too)."""

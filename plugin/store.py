@@ -149,6 +149,11 @@ class Store:
     def remember_topic_tags(self, topic_id: int, tags: tuple[str, ...]) -> None:
         self.redis.hset(self.keys.topic(topic_id), "tags", json.dumps(list(tags)))
 
+    def topic_category(self, topic_id: int) -> int | None:
+        """The topic's category as last told by a topic webhook (None if unknown or uncategorized)."""
+        raw = self.redis.hget(self.keys.topic(topic_id), "category_id")
+        return int(raw) or None if raw is not None else None
+
     def topic_tags(self, topic_id: int) -> tuple[str, ...] | None:
         """The topic's tags as last told by a topic webhook, or None if no topic webhook was seen for it."""
         raw = self.redis.hget(self.keys.topic(topic_id), "tags")

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
+from dataclasses import replace
+
 import pytest
 import requests
 from rq import Queue
@@ -17,12 +19,14 @@ from rq.serializers import JSONSerializer
 
 from plugin.amendments import DRAFTED, OPEN, amendment_id
 from plugin.events import sign
-from plugin.forum import LATEST_POSTS_PAGE
+from plugin.budget import ApiBudget
+from plugin.forum import LATEST_POSTS_PAGE, Forum, Throttled
 from plugin.intake import QUEUE_DIGEST
 from plugin.store import DELETE, RECOVER
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import NEW_CONSENT, like, propose
 from worker.reconcile import AlreadyRunning, reconcile
+from worker.services import Services
 from worker.schedule import RECONCILE_CRON_NAME, ReconcileCron, build_scheduler
 
 T1, T2, T3 = "2026-11-01T10:00:00.000Z", "2026-11-01T10:01:00.000Z", "2026-11-01T10:09:00.000Z"
@@ -148,6 +152,28 @@ def test_a_pass_limited_to_one_page_goes_on_where_it_stopped(companion: Companio
     known = c.store.known_versions(made)
     assert all(v is not None for v in known.values()), [i for i, v in known.items() if v is None]
     assert first.fed["post_created"] + second.fed["post_created"] == len(made)
+
+
+def test_a_pass_stopped_by_the_budget_goes_on_at_the_next(companion: Companion) -> None:
+    c = companion
+    reconcile(c.services)
+    dropping(c)
+    topic_id = c.store.document()["topic_id"]
+    made = [c.member("erin").create_post(f"A thought about care and trust, number {n}.", topic_id=topic_id)["id"]
+            for n in range(2 * LATEST_POSTS_PAGE + 5)]
+    c.settle()
+    dropping(c, 0.0)
+    tight = replace(c.settings, api_budget_per_min=2)
+    c.conn.delete(c.keys.api_budget)
+    with Forum(tight, budget=ApiBudget.for_settings(c.conn, tight)) as forum:
+        services = Services(tight, c.conn)
+        services.forum = forum
+        with pytest.raises(Throttled):
+            reconcile(services)
+    c.conn.delete(c.keys.api_budget)
+    reconcile(c.services)
+    c.settle()
+    assert all(v is not None for v in c.store.known_versions(made).values())
 
 
 def test_one_pass_at_a_time(companion: Companion) -> None:
