@@ -28,6 +28,10 @@ _SECTION_PREFIX = re.compile(r"^(?:section\b|§)\s*", re.IGNORECASE)
 _NON_WORD = re.compile(r"[\W_]+")
 _WHITESPACE = re.compile(r"\s+")
 _LEADING_BLANK_LINES = re.compile(r"(?:[ \t]*\r?\n)+")
+_CONTAINER_MARKS = re.compile(r"(?:[ \t]*(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t]|$)))*[ \t]*")
+"""Where a line's own content starts: after its indentation, blockquote marks and list-item markers."""
+_LARGE_ATX = re.compile(r"#{1,2}(?:[ \t]|$)")
+_UNDERLINE = re.compile(r"[ \t>]*(?:=+|-+)[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,26 @@ def body_changes_structure(text: str) -> bool:
             return True
         fence = _next_fence_state(fence, content)
     return fence is not None
+
+
+def shows_large_heading(text: str) -> bool:
+    """True if markdown would show a line of `text` as a level-1 or level-2 heading, anywhere and however spelled:
+    `# `/`## ` after indentation, `>` or a list marker, or a line of `=` or `-` right under text (a setext
+    heading). Such a heading looks like a section of the Code (or larger) without being one. Cautious: a `---`
+    under a list item counts too, though markdown would draw a rule there."""
+    fence: str | None = None
+    previous = ""
+    for line in _lines(text):
+        content = _split_ending(line)[0]
+        if fence is None:
+            own = content[_CONTAINER_MARKS.match(content).end():]
+            if _LARGE_ATX.match(own) or (_UNDERLINE.fullmatch(content) and previous.strip(" \t")):
+                return True
+            previous = content.lstrip(" \t>")     # list markers count as text: "1." alone continues a paragraph
+        fence = _next_fence_state(fence, content)
+        if fence is not None:
+            previous = ""
+    return False
 
 
 def fenced_code(text: str) -> list[tuple[int, int, bool]]:

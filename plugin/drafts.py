@@ -109,14 +109,17 @@ ABOUT = "\n\n*About: {about}*"
 """Appended to a reply when the caller names what it is about: Discourse refuses a second identical post from the
 same (non-staff) account within `unique_posts_mins`, so two otherwise equal replies must differ."""
 
-_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=\w)")
-"""An `@` that Discourse could read as the start of a mention: not after an ASCII word character (as in an email
-address), and followed by a letter, digit or underscore of any script."""
+_MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=\w)")
+"""An `@` that Discourse could read as the start of a mention: not after an ASCII letter or digit (as in an email
+address), and followed by a letter, digit or underscore of any script. An underscore before it does not protect
+it: markdown may read that `_` as the end of an emphasis and drop it (`_a_@everyone`)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK_MARKS = re.compile(r"[\\\[<&]")
 _INLINE_MARKS = re.compile(r"[\\`*_\[\]<>#~|&]")
 _FENCE_START = re.compile(r"^( {0,3})(?=`{3}|~{3})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
+_UNDERLINE_WORD = re.compile(r"[-=]+")
+"""A word that, alone on a line of the diff under text, would make that text a heading (a setext underline)."""
 _LONG_WORD = re.compile(r"\S{%d,}" % (MAX_TITLE_WORD_CHARS + 1))
 _WHITESPACE = re.compile(r"\s+")
 _URL = re.compile(r"https?://[^\s<>\[\]\"'`\\@]+")
@@ -145,13 +148,13 @@ def word_diff(old: str, new: str) -> str:
     matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=not exact)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            pieces += [(new_separators[j], _escape_inline(new_words[j])) for j in range(j1, j2)]
+            pieces += [(new_separators[j], _escape_word(new_words[j])) for j in range(j1, j2)]
             continue
         for n, group in enumerate(_paragraphs(range(i1, i2), old_separators)):
-            words = " ".join(_escape_inline(old_words[i]) for i in group)
+            words = " ".join(_escape_word(old_words[i]) for i in group)
             pieces.append((old_separators[group[0]] if n == 0 else "\n\n", f"<del>{words}</del>"))
         for n, group in enumerate(_paragraphs(range(j1, j2), new_separators)):
-            words = "".join((new_separators[j] if j != group[0] else "") + _escape_inline(new_words[j])
+            words = "".join((new_separators[j] if j != group[0] else "") + _escape_word(new_words[j])
                             for j in group)
             pieces.append((" " if n == 0 and op == "replace" else new_separators[group[0]], f"<ins>{words}</ins>"))
     return "".join((sep or " ") + text for sep, text in pieces).lstrip()
@@ -257,6 +260,12 @@ def _escape_inline(text: str) -> str:
     """Member text for the middle of a sentence: one line, every markdown mark escaped, no mention."""
     flat = neutralize_mentions(_WHITESPACE.sub(" ", _clean(text)).strip())
     return _INLINE_MARKS.sub(lambda m: "\\" + m.group(), flat)
+
+
+def _escape_word(word: str) -> str:
+    """One word of member text for the diff, where it may start a line: escaped, and never a setext underline."""
+    escaped = _escape_inline(word)
+    return "\\" + escaped if _UNDERLINE_WORD.fullmatch(escaped) else escaped
 
 
 def _link(url: str) -> str:

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 
-from plugin.document import Document, body_changes_structure, fenced_code
+from plugin.document import Document, body_changes_structure, fenced_code, shows_large_heading
 
 MAX_PROPOSALS_PER_POST = 5
 MAX_PROPOSAL_CHARS = 10_000
@@ -23,6 +23,7 @@ MIN_QUOTED_CHARS = 12
 UNTERMINATED, NESTED, STRAY_CLOSE, NO_SECTION, EMPTY, TOO_LONG, TOO_MANY, HEADING, OPEN_FENCE, UNKNOWN_SECTION = (
     "unterminated", "nested", "stray_close", "no_section", "empty", "too_long", "too_many", "heading",
     "open_fence", "unknown_section")
+INCOMPLETE_TAG, OPEN_MARKUP = "incomplete_tag", "open_markup"
 MESSAGES = {
     UNTERMINATED: "{where} has no closing [/amend], so I can't tell where the new wording ends. Please add [/amend] "
                   "on the line after it.",
@@ -38,10 +39,16 @@ MESSAGES = {
               "it, or split it into proposals for separate sections?",
     TOO_MANY: "Your post has {count} proposals, and I read at most {limit} in one post, so I left out the ones after "
               "the first {limit}. Please move the others into a new post.",
-    HEADING: "{where} has a line starting with \"## \", which would start a new section of the Code. A proposal "
-             "changes one section: please use \"### \" for a heading inside it.",
+    HEADING: "{where} has a line that would show as a heading as large as a section of the Code (a line starting "
+             "with \"# \" or \"## \", or text with a line of === or --- right under it). A proposal changes one "
+             "section: please use \"### \" for a heading inside it, and leave a blank line before a --- rule.",
     OPEN_FENCE: "{where} opens a code block with {fence} that never closes. Please close it with {fence} on a line "
                 "of its own before [/amend].",
+    OPEN_MARKUP: "{where} opens {opening} and never closes it, so the rest of the Code after this section would "
+                 "end up inside it. Please close it with {closing} before [/amend].",
+    INCOMPLETE_TAG: "I found an opening [amend tag that isn't complete, so I can't tell which section it changes. "
+                    "Please write it on one line with its closing ], like [amend section=\"Consent\"], and end the "
+                    "new wording with [/amend].",
     UNKNOWN_SECTION: "I couldn't find a section called \"{ref}\" in the Code of Care. The sections are: {sections}. "
                      "You can name one by its number, its title or both, like section=\"{example}\".",
 }
@@ -50,10 +57,29 @@ COMMAND_VERBS = ("approve", "reject", "withdraw")
 
 _AMEND_OPEN = re.compile(r"\[amend(?=[\s=\]])(?P<attrs>[^\]\n]{0,500})\]", re.IGNORECASE)
 _AMEND_CLOSE = re.compile(r"\[/amend[ \t]*\]", re.IGNORECASE)
+_AMEND_START = re.compile(r"\[amend(?=[\s=\]]|\Z)", re.IGNORECASE)
+"""Where an opening tag starts, complete or not (an `[amend` whose `]` is missing, or past 500 characters)."""
 _QUOTE_OPEN = re.compile(r"\[quote(?=[\s=\]])[^\]\n]{0,1000}\]", re.IGNORECASE)
 _QUOTE_CLOSE = re.compile(r"\[/quote[ \t]*\]", re.IGNORECASE)
 _CODE_OPEN = re.compile(r"\[code(?=[\s=\]])[^\]\n]{0,200}\]", re.IGNORECASE)
 _CODE_CLOSE = re.compile(r"\[/code[ \t]*\]", re.IGNORECASE)
+_MARKUP = re.compile(
+    r"(?P<special><!--|<\?|<!\[CDATA\[|<![A-Za-z])"
+    r"|<(?P<html_close>/)?(?P<html>[A-Za-z][A-Za-z0-9-]*)(?=[\s/>]|$)(?P<html_end>[^<>]*>)?"
+    r"|(?P<bb_start>^(?:[^\S\n]|>|[-+*](?=\s)|\d{1,9}[.)](?=\s))*)?"
+    r"\[(?P<bb_close>/)?(?P<bb>quote|details|spoiler|poll|wrap|code)(?=[\s=\]])[^\]\n]*\]",
+    re.IGNORECASE | re.MULTILINE)
+"""What a section body may open and must close: HTML comments and declarations, HTML elements, BBCode blocks
+(which open only at the start of a line or of a quoted line or list item: elsewhere Discourse shows the tag as it
+is)."""
+_SPECIAL_ENDS = {"<!--": "-->", "<?": "?>", "<![cdata[": "]]>"}
+"""Where markdown's raw HTML blocks that are not elements end (any other `<!X` ends at the next `>`)."""
+_HTML_UNCLOSED = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                            "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody",
+                            "tfoot", "option", "optgroup", "rt", "rp", "colgroup", "caption"})
+"""Elements that need no closing tag: void ones, and those the next heading (or their container) closes."""
+_HTML_RAW_TEXT = frozenset({"script", "pre", "style", "textarea"})
+"""Elements whose start alone opens a markdown HTML block that runs until their closing tag, `>` or not."""
 _SECTION_ATTR = re.compile(
     r"""(?:(?<![\w-])section\s*=|^\s*=)\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|“(?P<cq>[^”]*)”|‘(?P<csq>[^’]*)’"""
     r"""|(?P<bare>.*))""", re.IGNORECASE)
@@ -63,6 +89,9 @@ _BACKTICKS = re.compile(r"`+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _NOT_PLAIN = re.compile(r"[*_`~#>\\|\x00-\x1f\x7f]+")
 _WHITESPACE = re.compile(r"\s+")
+_CARRIAGE_RETURN = re.compile(r"\r\n?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""The control characters the service's posts leave out (`plugin.drafts`): without them, text may read otherwise."""
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
@@ -92,8 +121,8 @@ class Command:
 
 def parse_proposals(raw: str) -> tuple[list[Proposal], list[Problem]]:
     """The well-formed proposals of a post, and a Problem for each thing the member should fix."""
-    blocks, stray = _amend_blocks(raw)
-    problems = [_problem(STRAY_CLOSE)] if stray else []
+    blocks, stray, incomplete = _amend_blocks(raw)
+    problems = [_problem(STRAY_CLOSE)] if stray else [_problem(INCOMPLETE_TAG)] if incomplete else []
     proposals: list[Proposal] = []
     for index, block in enumerate(blocks[:MAX_PROPOSALS_PER_POST], start=1):
         proposal, found = _read_block(raw, index, block)
@@ -115,15 +144,21 @@ class _Block:
     nested: bool = False
 
 
-def _amend_blocks(raw: str) -> tuple[list[_Block], bool]:
-    """The outermost [amend] blocks of `raw` outside quotes and code, and whether a stray [/amend] was found."""
+def _amend_blocks(raw: str) -> tuple[list[_Block], bool, bool]:
+    """The outermost [amend] blocks of `raw` outside quotes and code, whether a stray [/amend] was found, and
+    whether an opening tag outside every block was left incomplete."""
     visible = _visible(raw)
     tags = sorted((m for pattern in (_AMEND_OPEN, _AMEND_CLOSE) for m in pattern.finditer(visible)
                    if not _escaped(raw, m.start())), key=lambda m: m.start())
+    complete = {tag.start() for tag in tags if tag.re is _AMEND_OPEN}
+    tags = sorted(tags + [m for m in _AMEND_START.finditer(visible)
+                          if m.start() not in complete and not _escaped(raw, m.start())], key=lambda m: m.start())
     blocks: list[_Block] = []
-    depth, stray = 0, False
+    depth, stray, incomplete = 0, False, False
     for tag in tags:
-        if tag.re is _AMEND_OPEN:
+        if tag.re is _AMEND_START:
+            incomplete = incomplete or depth == 0
+        elif tag.re is _AMEND_OPEN:
             if depth == 0:
                 blocks.append(_Block(tag))
             else:
@@ -135,7 +170,7 @@ def _amend_blocks(raw: str) -> tuple[list[_Block], bool]:
             depth -= 1
             if depth == 0:
                 blocks[-1].closing = tag
-    return blocks, stray
+    return blocks, stray, incomplete
 
 
 def unknown_section_problem(ref: str, document: Document) -> Problem:
@@ -160,13 +195,27 @@ def _read_block(raw: str, index: int, block: _Block) -> tuple[Proposal | None, l
         problems.append(_problem(EMPTY, where=where))
     elif len(text) > MAX_PROPOSAL_CHARS:
         problems.append(_problem(TOO_LONG, where=where, length=len(text), limit=MAX_PROPOSAL_CHARS))
-    elif body_changes_structure(text):
-        open_fences = [text[start:end].lstrip()[:3] for start, end, closed in fenced_code(text) if not closed]
-        problems.append(_problem(OPEN_FENCE, where=where, fence=open_fences[0]) if open_fences
-                        else _problem(HEADING, where=where))
+    elif (problem := _structure_problem(text, where)) is not None:
+        problems.append(problem)
     if problems:
         return None, problems
     return Proposal(index=index, section_ref=ref, text=text), []
+
+
+def _structure_problem(text: str, where: str) -> Problem | None:
+    """What in `text` would change the Code's structure once it is a section: a `## ` line or a heading as large,
+    a code fence, HTML comment or element or BBCode block left open. Read as the forum reads it (a lone CR ends a
+    line) and as the service's posts show it (without control characters)."""
+    lines = _CARRIAGE_RETURN.sub("\n", text)
+    for shown in dict.fromkeys((lines, _CONTROL.sub("", lines))):
+        if body_changes_structure(shown):
+            fences = [shown[start:end].lstrip()[:3] for start, end, closed in fenced_code(shown) if not closed]
+            return _problem(OPEN_FENCE, where=where, fence=fences[0]) if fences else _problem(HEADING, where=where)
+        if shows_large_heading(shown):
+            return _problem(HEADING, where=where)
+        if (unclosed := _unclosed_markup(shown)) is not None:
+            return _problem(OPEN_MARKUP, where=where, opening=unclosed[0], closing=unclosed[1])
+    return None
 
 
 def _section_ref(attrs: str) -> str:
@@ -316,6 +365,46 @@ def _pairs(text: str, opening_re: re.Pattern[str], closing_re: re.Pattern[str], 
             opening_start, opening_end = stack.pop()
             pairs.append((opening_start, opening_end, start, end))
     return sorted(pairs)
+
+
+def _unclosed_markup(text: str) -> tuple[str, str] | None:
+    """The first HTML comment, element or BBCode block that `text` opens and never closes, as (how it opens, what
+    closes it); None if everything it opens, it closes. Code is not read; an escaped `[` is not a tag.
+
+    A section body that leaves one open would pull the rest of the Code into it: a comment or a `<script>` hides
+    every later section, a `<details>` folds them away, a `[quote]` could pair with a `[/quote]` further down.
+    """
+    visible = _without_code(text)
+    still_open: list[tuple[str, str, str]] = []          # (name, how it opened, what closes it)
+    position = 0
+    while (match := _MARKUP.search(visible, position)) is not None:
+        position = match.end()
+        if match.group("bb") and _escaped(text, match.start("bb") - 1 - bool(match.group("bb_close"))):
+            continue            # (a backslash does not stop HTML: inside an HTML block, markdown reads no escape)
+        if match.group("special"):
+            opening = match.group("special")
+            closing = _SPECIAL_ENDS.get(opening.lower(), ">")
+            end = visible.find(closing, match.end())
+            if end < 0:
+                return opening, closing
+            position = end + len(closing)
+            continue
+        name = (match.group("html") or match.group("bb")).lower()
+        kind = "<" if match.group("html") else "["
+        if match.group("html_close") or match.group("bb_close"):
+            found = [i for i, (other, shown, _) in enumerate(still_open) if other == name and shown[0] == kind]
+            if found:
+                del still_open[found[-1]:]
+            continue
+        if kind == "<":
+            end = match.group("html_end")
+            if name in _HTML_UNCLOSED or (end is not None and end.endswith("/>")) or \
+                    (end is None and name not in _HTML_RAW_TEXT):
+                continue
+            still_open.append((name, f"<{name}>", f"</{name}>"))
+        elif match.group("bb_start") is not None:
+            still_open.append((name, f"[{name}]", f"[/{name}]"))
+    return (still_open[0][1], still_open[0][2]) if still_open else None
 
 
 def _inline_code(text: str, raw: str) -> list[tuple[int, int]]:

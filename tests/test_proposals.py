@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.document import STARTER_TEXT, body_changes_structure, parse_document
+from plugin.document import STARTER_TEXT, body_changes_structure, parse_document, shows_large_heading
 from plugin.proposals import (EMPTY, HEADING, MAX_PROPOSAL_CHARS, MAX_PROPOSALS_PER_POST, MESSAGES, NESTED,
-                              NO_SECTION, NO_SECTIONS_YET, OPEN_FENCE, STRAY_CLOSE, TOO_LONG, TOO_MANY,
+                              NO_SECTION, NO_SECTIONS_YET, OPEN_FENCE, OPEN_MARKUP, STRAY_CLOSE, TOO_LONG, TOO_MANY,
                               UNKNOWN_SECTION, UNTERMINATED, Command, Problem, Proposal, parse_command,
                               parse_proposals, quoted_sections, unknown_section_problem)
 
@@ -160,9 +160,9 @@ def test_huge_and_hostile_posts_get_an_answer(raw: str) -> None:
 
 
 def test_html_and_bbcode_in_the_text_are_kept_for_the_renderer_to_defuse() -> None:
-    raw = '[amend section=3]\n<details><summary>x</summary>\n</div> [quote] @everyone [details="a"]\n[/amend]'
+    raw = '[amend section=3]\n<details><summary>x</summary>\n</div> [quote] @everyone [details="a"]</details>\n[/amend]'
     assert parse_proposals(raw) == (
-        [Proposal(1, "3", '<details><summary>x</summary>\n</div> [quote] @everyone [details="a"]')], [])
+        [Proposal(1, "3", '<details><summary>x</summary>\n</div> [quote] @everyone [details="a"]</details>')], [])
 
 
 def test_unknown_section_lists_the_sections_there_are() -> None:
@@ -203,6 +203,11 @@ def test_a_wrapped_text_comes_back_and_a_quoted_one_does_not(text: str, ref: str
     expected = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()     # without the surrounding blank lines
     if body_changes_structure(expected):
         assert [p.kind for p in problems] in ([HEADING], [OPEN_FENCE])
+    elif shows_large_heading(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", expected)) or \
+            shows_large_heading(expected):                          # an `=`/`-` underline, a "# " line: as large
+        assert [p.kind for p in problems] == [HEADING]
+    elif "<" in expected and problems:                              # HTML it opens and never closes
+        assert [p.kind for p in problems] == [OPEN_MARKUP]
     else:
         assert (proposals, problems) == ([Proposal(1, ref, expected)], [])
     assert parse_proposals(f'[quote="ann, post:2, topic:5"]\n{block}\n[/quote]') == ([], [])

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from plugin.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
                                count_support, decide, reaches_threshold, record)
 from plugin.document import parse_document
-from plugin.drafts import (render_applied_announcement, render_decision, render_draft, render_not_allowed,
-                           render_problem_reply, render_rejection_pm, render_stale)
+from plugin.drafts import (neutralize_mentions, render_applied_announcement, render_decision, render_draft,
+                           render_not_allowed, render_problem_reply, render_rejection_pm, render_stale)
 from plugin.forum import ForumRefused
 from plugin.proposals import Problem, parse_command
 from worker.feedback import withdraw_post
@@ -92,12 +92,13 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         fresh = s.forum.post(document["post_id"])
         doc = parse_document(fresh["raw"])
         section = doc.find(amendment.section_slug)
-        if section is not None and section.body.strip() == amendment.text.strip():
+        text = neutralize_mentions(amendment.text)    # the document is the bot's post: member words never ping
+        if section is not None and section.body.strip() == text.strip():
             new_raw = fresh["raw"]                    # an earlier run of this approval applied it: finish the job
         elif section is None or section.fingerprint != amendment.base_fingerprint:
             return close(s, amendment, post, STALE, "")
         else:
-            new_raw = doc.replace(section, amendment.text).render()
+            new_raw = doc.replace(section, text).render()
         reason = f"Amendment {amendment.id} approved by {post['username']}"
         if new_raw != fresh["raw"]:
             edited = s.forum.edit_post(document["post_id"], raw=new_raw, edit_reason=reason)
@@ -137,8 +138,13 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
 
 
 def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
-    reply_once(s, f"problems-{post_id}-{len(messages)}", topic_id, post_number,
-               render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"))
+    try:
+        reply_once(s, f"problems-{post_id}-{len(messages)}", topic_id, post_number,
+                   render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"))
+    except ForumRefused as refused:
+        if refused.status not in (403, 404, 410):
+            raise
+        return f"not answered: the bot may not reply in topic {topic_id} (it is restricted or gone)"   # no retry
     return f"answered {len(messages)} problem(s)"
 
 

@@ -25,6 +25,8 @@ from worker.services import Services
 HISTORY_WEEKS = 12
 """Weeks shown in the chart, the digest's week last."""
 TOP_THREADS = 5
+THREAD_CANDIDATES = 20
+"""How many of the week's busiest topics are looked at to find the TOP_THREADS that everyone may read."""
 LOCK_SECONDS = 300
 """How long one digest job may hold its week's lock (it waits as long for another job to finish)."""
 
@@ -66,7 +68,8 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
 
 def preview_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> DigestDraft:
     """The digest `post_digest` would post now, from the week's current figures: freezes, uploads and posts
-    nothing (it reads the consent group from the forum: 1 call when the week had new contributors)."""
+    nothing (it reads from the forum the consent group, 1 call when the week had new contributors, and which busy
+    topics everyone may read: see `public_threads`)."""
     moment = now or datetime.now(timezone.utc)
     week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
     chart = draw_chart(s, week)
@@ -88,9 +91,29 @@ def compose(s: Services, week: str, figures: WeekFigures, *, chart_url: str | No
     names = s.engagement.new_contributor_names(week)
     return render_digest(
         week=week, figures=figures, previous=s.engagement.figures(shift_week(week, -1)),
-        sections=code_of_care_activity(s, start, end), threads=s.engagement.top_topics(week, n=TOP_THREADS),
+        sections=code_of_care_activity(s, start, end), threads=public_threads(s, week),
         new_count=figures.new_contributors, credited_names=consenting(s, names) if names else [],
         chart_url=chart_url)
+
+
+def public_threads(s: Services, week: str) -> list[tuple[int, str, int]]:
+    """The week's most active topics that every member may read, for the digest to list by title. A topic in a
+    read-restricted category, or one the bot cannot open, is left out, title and all: the engagement store counts
+    every category (webhooks carry no permissions). 1 call for the categories, then 1 per topic looked at."""
+    public = {int(c["id"]) for c in s.forum.categories() if not c.get("read_restricted")}
+    shown: list[tuple[int, str, int]] = []
+    for topic_id, title, posts in s.engagement.top_topics(week, n=THREAD_CANDIDATES):
+        if len(shown) == TOP_THREADS:
+            break
+        try:
+            category = s.forum.topic(topic_id).get("category_id")
+        except ForumRefused as refused:
+            if refused.status in (403, 404, 410):
+                continue
+            raise
+        if category is not None and int(category) in public:
+            shown.append((topic_id, title, posts))
+    return shown
 
 
 def code_of_care_activity(s: Services, start: datetime, end: datetime) -> list[SectionActivity]:

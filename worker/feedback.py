@@ -9,6 +9,7 @@ from __future__ import annotations
 from plugin.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, record, reaches_threshold
 from plugin.document import parse_document
 from plugin.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.forum import ForumRefused
 from plugin.intake import QUEUE_DRAFTS
 from plugin.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
 from plugin.store import DELETE, RECOVER, SEE
@@ -78,7 +79,12 @@ def in_code_of_care(s: Services, post: Post, document_topic_id: int) -> bool:
     tags = s.store.topic_tags(post.topic_id)
     if tags is None and "[amend" in post.raw.lower():
         # no topic webhook seen yet (order is not guaranteed): ask the forum, once, for a post that matters
-        topic = s.forum.topic(post.topic_id)
+        try:
+            topic = s.forum.topic(post.topic_id)
+        except ForumRefused as refused:
+            if refused.status not in (403, 404, 410):
+                raise
+            topic = {}          # the bot may not read it (a restricted category) or it is gone: not feedback
         tags = tuple(t["name"] if isinstance(t, dict) else t for t in topic.get("tags", []))
         s.store.remember_topic_tags(post.topic_id, tags)
     return CODE_OF_CARE_TAG in (tags or ())
