@@ -211,16 +211,25 @@ class Workers:
 
 
 class VirtualClock:
-    """The forum's clock: every member action moves it on by a fixed step, so timestamps repeat across runs."""
+    """The forum's clock: members act at fixed moments, so every timestamp they make repeats across runs. Phase A
+    of a round moves on a step per action; phases B and C act at moments named by the round, the phase and the
+    post, so that how many drafts the service made never moves the time of anything else."""
 
-    def __init__(self, start: datetime, step: timedelta):
-        self.now, self.step = start, step
+    def __init__(self, start: datetime, step: timedelta, round_span: timedelta):
+        self.now, self.step, self.start, self.round_span = start, step, start, round_span
 
     def __call__(self) -> datetime:
         return self.now
 
     def tick(self) -> None:
         self.now += self.step
+
+    def begin_round(self, round_number: int) -> None:
+        self.now = self.start + round_number * self.round_span
+
+    def set(self, round_number: int, phase: int, number: int) -> None:
+        end_of_a = self.start + (round_number + 0.75) * self.round_span
+        self.now = end_of_a + phase * timedelta(hours=1) + number * timedelta(seconds=0.1)
 
 
 @dataclass
@@ -251,10 +260,15 @@ class Stream:
         if post.post_number == 1:
             self.topic_names[post.topic_id] = f"t{self.counter}"
 
-    def text(self, words: int = 12) -> str:
+    def number(self, post_id: int) -> int:
+        """The stream's own number of a member's post (`p<n>`), the same in every run."""
+        return int(self.names[post_id][1:])
+
+    def text(self, words: int = 12, rng: random.Random | None = None) -> str:
         vocabulary = ("care", "listen", "consent", "kind", "space", "share", "ask", "repair", "trust", "gentle",
                       "boundaries", "support", "together", "respect", "pause", "breathe", "voice", "safety")
-        return " ".join(self.rng.choice(vocabulary) for _ in range(words)) + f" (note {self.counter + 1})"
+        rng = rng or self.rng
+        return " ".join(rng.choice(vocabulary) for _ in range(words)) + f" (note {self.counter + 1})"
 
     # ---------------------------------------------------------------------------------------- phase A
 
@@ -342,56 +356,63 @@ class Stream:
 
     # ---------------------------------------------------------------------------------------- phase B
 
-    def revise_proposals(self) -> None:
+    def revise_proposals(self, round_number: int) -> None:
+        """Phase B. Every choice is drawn from a generator seeded by the round and the post's own name, never from the
+        stream's: what the service did (which proposals were drafted) decides only what it must."""
         for post_id in sorted(self.proposals):
             post = self.forum.posts[post_id]
             if post.deleted_at is not None or self.forum.topic_by_external_id(f"coc-amendment-{post_id}-1"):
                 continue
-            roll = self.rng.random()
-            self.clock.tick()
+            rng = random.Random(f"revise {self.names[post_id]} {round_number}")
+            roll = rng.random()
+            self.clock.set(round_number, 1, self.number(post_id))
             author = self.forum.users[post.user_id]
             with contextlib.suppress(ForumError):
                 if roll < 0.2:
-                    section = self.rng.choice(self.sections)
+                    section = rng.choice(self.sections)
                     self.forum.revise_post(author, post, raw=f'Said better:\n\n[amend section="{section}"]\n'
-                                                            f"{self.text(25)}\n[/amend]")
+                                                            f"{self.text(25, rng)}\n[/amend]")
                 elif roll < 0.3:
                     self.forum.delete_post(author, post)
                     self.posts.remove(post_id)
-        for post_id in self.rng.sample(self.posts, k=min(len(self.posts) // 40, len(self.posts))):
+        rng = random.Random(f"delete {round_number}")
+        for post_id in rng.sample(self.posts, k=min(len(self.posts) // 40, len(self.posts))):
             post = self.forum.posts[post_id]
             if post.post_number > 1 and post_id not in self.proposals:
-                self.clock.tick()
+                self.clock.set(round_number, 2, self.number(post_id))
                 self.forum.delete_post(self.forum.users[post.user_id], post)
                 self.posts.remove(post_id)
 
     # ---------------------------------------------------------------------------------------- phase C
 
     def decide(self, round_number: int) -> None:
+        """Phase C: in each open draft, one command drawn from the draft's own name and the round."""
         drafts = sorted((t for t in self.forum.topics.values()
                          if (t.external_id or "").startswith("coc-amendment-") and not t.closed),
                         key=lambda t: t.external_id)
         approved_sections: set[str] = set()
         for topic in drafts:
             post_id = int(topic.external_id.split("-")[2])
-            digest = hashlib.sha256(f"{self.rng.random()}{topic.external_id}{round_number}".encode()).digest()[0]
-            section = topic.title
-            self.clock.tick()
+            name = f"{self.names[post_id]} {round_number}"
+            rng = random.Random(f"decide {name}")
+            roll = rng.random()
+            self.clock.set(round_number, 3, self.number(post_id))
             with contextlib.suppress(ForumError):
-                if digest < 90 and section not in approved_sections:
-                    approved_sections.add(section)
-                    self.command(topic.id, self.moderators[0], "/approve\nThank you all, this reads well to me.")
-                elif digest < 160:
-                    self.command(topic.id, self.moderators[-1], "/reject We would like to keep the current words.")
-                elif digest < 190:
+                if roll < 0.35 and topic.title not in approved_sections:
+                    approved_sections.add(topic.title)
+                    self.command(topic.id, self.moderators[0], "/approve\nThank you all, this reads well to me.", name)
+                elif roll < 0.6:
+                    self.command(topic.id, self.moderators[-1], "/reject We would like to keep the current words.",
+                                 name)
+                elif roll < 0.72:
                     self.command(topic.id, self.forum.users[self.proposals[post_id]],
-                                 "/withdraw\nI will come back with better words later.")
-                elif digest < 230:
-                    self.command(topic.id, self.member(), "/approve\nI think this should go in now!")
+                                 "/withdraw\nI will come back with better words later.", name)
+                elif roll < 0.9:
+                    self.command(topic.id, rng.choice(self.members), "/approve\nI think this should go in now!", name)
 
-    def command(self, topic_id: int, actor: Any, raw: str) -> None:
+    def command(self, topic_id: int, actor: Any, raw: str, name: str) -> None:
         post = self.forum.create_post(actor, topic_id=topic_id, raw=raw)
-        self.name_post(post)
+        self.names[post.id] = f"command {name}"
 
 
 def build_stream(forum: SimForum, plan: Plan, document: dict[str, Any], clock: VirtualClock) -> Stream:
@@ -432,8 +453,10 @@ class Run:
         forum = SimForum()
         forum.settings["max_admin_api_reqs_per_minute"] = self.plan.budget_per_min
         monday = week_bounds(iso_week(time.time()))[0]
-        span = timedelta(days=5) / max(1, self.plan.events * 1.3)
-        self.clock = VirtualClock(monday.astimezone(timezone.utc) + timedelta(hours=1), span)
+        round_span = timedelta(days=5) / self.plan.rounds
+        per_round = max(1, self.plan.events // self.plan.rounds)
+        self.clock = VirtualClock(monday.astimezone(timezone.utc) + timedelta(hours=1),
+                                  round_span * 0.7 / per_round, round_span)
         forum.clock = self.clock
         forum.listeners.append(self._on_forum_event)
         sim, handle = start_sim(forum)
@@ -554,6 +577,7 @@ class Run:
             outages = dict(zip(self._spread(len(self.plan.outages), offset=0.3), self.plan.outages))
             made = 0
             for round_number in range(self.plan.rounds):
+                self.clock.begin_round(round_number)
                 self.start_faults()
                 for _ in range(per_round):
                     self.stream.act()
@@ -567,7 +591,7 @@ class Run:
                             self.outage(*outages[made])
                     time.sleep(1.0 / self.plan.rate)     # members' pace, not synchronization
                 self.settle()
-                self.stream.revise_proposals()
+                self.stream.revise_proposals(round_number)
                 self.settle()
                 self.stream.decide(round_number)
                 self.settle()
