@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 
 from plugin.__main__ import COMMANDS
 from plugin.demo import REPO_ROOT
