@@ -552,6 +552,8 @@ class Run:
             counts[f"{name} queued"] = queue.count
             counts[f"{name} started"] = StartedJobRegistry(queue=queue).count
             counts[f"{name} scheduled"] = ScheduledJobRegistry(queue=queue).count
+            # a job a killed worker had taken off the queue but not yet started waits here until a maintenance pass
+            counts[f"{name} intermediate"] = self.conn.llen(f"{queue.key}:intermediate")
         return counts
 
     def _reconcile(self) -> int:
