@@ -11,7 +11,7 @@ forum's clock is a virtual one, so every timestamp members make is the same in b
 The stream comes in rounds, each in three phases that end when the service has settled (every delivery made, every
 queue, started, scheduled registry empty, a reconcile pass run):
   A. members write: new topics (some tagged `code-of-care`), replies, quotes of the Code's sections, proposals
-     (`[amend]`, some naming sections that do not exist), likes (half of them on proposals), edits, care posts
+     (`[amend]`, some naming sections that do not exist), likes (half of them on recent proposals), edits, care posts
      ("direct support"), private messages and whispers;
   B. proposers edit or delete proposals that were not drafted; members delete some of their posts;
   C. in each open draft: a moderator approves (one per section and round) or rejects, the proposer withdraws, or a
@@ -71,8 +71,9 @@ from worker.reconcile import AlreadyRunning, reconcile
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT = "care-bot"
 RECENT = 120
-"""Members like and edit among the latest posts (and proposals of any age): reconcile reads back 200 posts and every
-open proposal, so a missed like or edit of an old post that proposes nothing is not caught up (README)."""
+"""Members like and edit among the latest posts (half of the likes on the proposals among them): reconcile reads
+back 200 posts and every open proposal, so a missed like or edit of an older post — a drafted proposal included — is
+not caught up (README)."""
 SETTLE_TIMEOUT = 900.0
 """Longest a phase may take to settle: a job abandoned by a killed worker waits for its heartbeat to expire
 (RQ: job monitoring interval + 60 s) and for a worker's maintenance pass."""
@@ -324,7 +325,9 @@ class Stream:
         self.proposals[post.id] = post.user_id
 
     def like(self) -> None:
-        pool = list(self.proposals) if self.proposals and self.rng.random() < 0.5 else self.posts[-RECENT:]
+        recent = self.posts[-RECENT:]
+        proposals = [p for p in recent if p in self.proposals]
+        pool = proposals if proposals and self.rng.random() < 0.5 else recent
         post = self.forum.posts[self.rng.choice(pool)]
         if post.id in self.care_posts or post.deleted_at is not None:
             return
