@@ -513,7 +513,7 @@ class Run:
         self.redis.start()
 
     def outage(self, mode: str, seconds: float) -> None:
-        self.sim.app.extensions.setdefault("api_outage", _outage_type()()).start(mode, seconds, hang_seconds=12.0)
+        self.sim.app.extensions["api_outage"].start(mode, seconds, hang_seconds=12.0)
         self.faults[f"forum {mode} for {seconds:g} s"] += 1
 
     # ---------------------------------------------------------------------------------------- settling
@@ -564,8 +564,10 @@ class Run:
         while True:
             try:
                 return reconcile(self.c.services, max_pages=100).accepted
-            except (Throttled, AlreadyRunning, redis.ConnectionError):
-                time.sleep(1.0)                 # the budget (or another pass, or Redis) frees up
+            except Throttled as exc:
+                time.sleep(exc.retry_after)     # the budget frees up then
+            except (AlreadyRunning, redis.ConnectionError):
+                time.sleep(1.0)                 # another pass ends, or Redis is back
 
     # ---------------------------------------------------------------------------------------- the run
 
@@ -678,12 +680,6 @@ class Run:
         return latencies
 
 
-def _outage_type():  # type: ignore[no-untyped-def]
-    from simulator.auth import ApiOutage  # noqa: PLC0415
-
-    return ApiOutage
-
-
 def _rename_ids(snapshot: dict[str, Any], run: Run) -> dict[str, Any]:
     """`Store.snapshot()` with forum ids in the stream's names (ids differ between runs; names do not)."""
     names, topics = run.stream.names, run.stream.topic_names
@@ -709,15 +705,16 @@ def _rename_ids(snapshot: dict[str, Any], run: Run) -> dict[str, Any]:
 def compare(clean: Outcome, faulty: Outcome) -> dict[str, Any]:
     lost = clean.effects - faulty.effects
     doubled = faulty.effects - clean.effects
-    divergent = _differences(clean.state, faulty.state)
+    divergent = differences(clean.state, faulty.state)
     return {"lost": lost, "doubled": doubled, "divergent": divergent}
 
 
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two nested dicts disagree: one line per differing leaf, with its path."""
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[str] = []
         for key in sorted(set(a) | set(b), key=str):
-            out += _differences(a.get(key), b.get(key), f"{path}/{key}")
+            out += differences(a.get(key), b.get(key), f"{path}/{key}")
         return out
     return [] if a == b else [f"{path}: {a!r} != {b!r}"[:300]]
 

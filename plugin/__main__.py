@@ -145,14 +145,12 @@ def stats(args: argparse.Namespace) -> int:
 
     import redis  # noqa: PLC0415
 
-    from plugin.config import Settings  # noqa: PLC0415
-    from plugin.connection import connect, describe  # noqa: PLC0415
+    from plugin.connection import describe  # noqa: PLC0415
     from plugin.engagement import figures_table, iso_week as week_of  # noqa: PLC0415
-    from plugin.engagement_store import Engagement  # noqa: PLC0415
-    from plugin.keys import Keys  # noqa: PLC0415
+    from worker.services import services as worker_services  # noqa: PLC0415
 
-    settings = Settings.from_env()
-    engagement = Engagement(connect(settings), Keys(settings.redis_prefix), bot_username=settings.bot_username)
+    services = worker_services()
+    settings, engagement = services.settings, services.engagement
     week = args.week or week_of(time.time())
     try:
         print(figures_table(engagement.figures(week, args.category), category_id=args.category,
@@ -177,8 +175,9 @@ def post_digest(args: argparse.Namespace) -> int:
     """Post a week's digest now, as the schedule would (once per week); `--dry-run` prints it instead."""
     from plugin.forum import ForumError  # noqa: PLC0415
     from worker.digest import WeekNotOver, post_digest as post, preview_digest  # noqa: PLC0415
+    from worker.services import services as worker_services  # noqa: PLC0415
 
-    services = command_services()
+    services = worker_services()
     try:
         if args.dry_run:
             draft = preview_digest(services, args.week)
@@ -196,16 +195,18 @@ def post_digest(args: argparse.Namespace) -> int:
 def reconcile(args: argparse.Namespace) -> int:
     """One reconcile pass now, as the schedule runs it."""
     from worker.reconcile import AlreadyRunning, reconcile as catch_up  # noqa: PLC0415
+    from worker.services import services as worker_services  # noqa: PLC0415
 
-    services = command_services()
+    services = worker_services()
     return patiently("reconcile", lambda: catch_up(services, max_pages=args.pages), AlreadyRunning)
 
 
 def rebuild(args: argparse.Namespace) -> int:
     """Rebuild the state from the forum, with a progress bar; an interrupted rebuild goes on where it stopped."""
     from worker.rebuild import print_progress, rebuild as make_again  # noqa: PLC0415
+    from worker.services import services as worker_services  # noqa: PLC0415
 
-    services = command_services()
+    services = worker_services()
     if args.fresh and not services.connection.exists(services.keys.rebuild_cursor):
         print(f"deleted {services.store.wipe()} key(s) under {services.keys.prefix}", file=sys.stderr)
     return patiently("rebuild", lambda: make_again(services, progress=print_progress))
@@ -228,16 +229,6 @@ def patiently(name: str, run, *expected: type[Exception]) -> int:  # type: ignor
         except (ForumError, *expected) as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
-
-
-def command_services():  # type: ignore[no-untyped-def]
-    """The services a one-off command uses (the same a worker builds)."""
-    from plugin.config import Settings  # noqa: PLC0415
-    from plugin.connection import connect  # noqa: PLC0415
-    from worker.services import Services  # noqa: PLC0415
-
-    settings = Settings.from_env()
-    return Services(settings, connect(settings))
 
 
 def run_scheduler(args: argparse.Namespace) -> int:

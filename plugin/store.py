@@ -152,7 +152,7 @@ class Store:
     def topic_category(self, topic_id: int) -> int | None:
         """The topic's category as last told by a topic webhook (None if unknown or uncategorized)."""
         raw = self.redis.hget(self.keys.topic(topic_id), "category_id")
-        return int(raw) or None if raw is not None else None
+        return int(raw or 0) or None                # stored as 0 when the topic has none
 
     def topic_tags(self, topic_id: int) -> tuple[str, ...] | None:
         """The topic's tags as last told by a topic webhook, or None if no topic webhook was seen for it."""

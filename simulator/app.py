@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from .auth import AdminApiBucket
+from .auth import AdminApiBucket, ApiOutage
 from .state import Forum, ForumError
 
 
@@ -24,6 +24,7 @@ def create_app(forum: Forum | None = None, *, api_key: str, config: dict[str, An
     app.extensions["forum"] = forum
     app.extensions["api_key"] = api_key
     app.extensions["admin_api_bucket"] = AdminApiBucket(int(forum.settings["max_admin_api_reqs_per_minute"]))
+    app.extensions["api_outage"] = ApiOutage()            # test-only: stretches of 429s, 503s or timeouts
 
     @app.errorhandler(ForumError)
     def forum_error(exc: ForumError):  # type: ignore[no-untyped-def]

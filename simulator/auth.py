@@ -114,7 +114,7 @@ def forum() -> Forum:
 
 
 def outage() -> ApiOutage:
-    return current_app.extensions.setdefault("api_outage", ApiOutage())
+    return current_app.extensions["api_outage"]
 
 
 def bucket() -> AdminApiBucket:

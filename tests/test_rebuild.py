@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
+from bench.faults import differences
 from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, amendment_id
 from plugin.budget import ApiBudget
 from plugin.engagement import iso_week
@@ -84,7 +85,7 @@ def test_rebuilt_state_equals_the_state_webhooks_built(companion: Companion) -> 
     assert wiped > 0 and c.store.all_amendments() == []
     report = rebuild(c.services)
     c.settle()
-    assert state(c) == built, _debug_diff(state(c), built)
+    assert state(c) == built, differences(state(c), built)
     assert forum_content(c) == content                        # nothing posted, edited or sent while rebuilding
     assert report.amendments == {APPLIED: 1, REJECTED: 1, WITHDRAWN: 1, OPEN: 2}, str(report)
 
@@ -125,13 +126,3 @@ def test_the_command_shows_progress_and_its_report(companion: Companion) -> None
     assert "replay" in result.stderr and "100%" in result.stderr
     assert result.stdout.startswith("rebuilt from ") and f"1 {DRAFTED}" in result.stdout, result.stdout
 
-
-def _debug_diff(a: dict, b: dict, path: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(a) | set(b), key=str):
-        if a.get(k) != b.get(k):
-            if isinstance(a.get(k), dict) and isinstance(b.get(k), dict):
-                out += _debug_diff(a[k], b[k], f"{path}/{k}")
-            else:
-                out.append(f"{path}/{k}: {a.get(k)!r} != {b.get(k)!r}")
-    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -75,9 +76,7 @@ def test_the_receivers_log_holds_no_secret_and_no_member_text(redis_url: str, re
             forged = {**headers, "X-Discourse-Event-Signature": "sha256=" + "0" * 64}
             assert requests.post(served.url + PATH, data=body, headers=forged, timeout=10).status_code == 401
     finally:
-        for name in ("webhooks", "worker", "plugin"):
-            import logging  # noqa: PLC0415
-
+        for name in ("webhooks", "worker", "plugin"):           # as before `logs.configure`
             logging.getLogger(name).handlers[:] = []
             logging.getLogger(name).propagate = True
     text = out.getvalue()

@@ -21,6 +21,39 @@ from worker.services import Services
 TAG_DRAFT, TAG_APPROVED, TAG_REJECTED = "coc-amendment", "coc-approved", "coc-rejected"
 
 
+# The effects (`Store.once` keys) these functions make; `worker.rebuild` marks the ones the forum shows as made.
+
+def not_allowed_effect(post_id: int) -> str:
+    """The kind answer to a command by someone who may not decide."""
+    return f"not-allowed-{post_id}"
+
+
+def problems_effect(post_id: int, count: int) -> str:
+    """The one reply that lists a post's problems."""
+    return f"problems-{post_id}-{count}"
+
+
+def decision_effect(amendment_id: str) -> str:
+    """The reply in the draft that says how it was decided."""
+    return f"decision-{amendment_id}"
+
+
+def announce_effect(amendment_id: str) -> str:
+    """The announcement of an applied change in the document's topic."""
+    return f"announce-{amendment_id}"
+
+
+def rejection_effect(amendment_id: str) -> str:
+    """The message that tells the proposer their proposal was not adopted."""
+    return f"rejection-pm-{amendment_id}"
+
+
+def decision_effects(amendment_id: str, outcome: str) -> list[str]:
+    """Every effect that deciding an amendment with `outcome` makes."""
+    return [decision_effect(amendment_id)] + ([announce_effect(amendment_id)] if outcome == APPLIED else []) + (
+        [rejection_effect(amendment_id)] if outcome == REJECTED else [])
+
+
 def draft(s: Services, key: str) -> str:
     """Confirm an amendment's support from the forum and, if it is real, create its draft topic (once)."""
     amendment = s.store.amendment(key)
@@ -76,7 +109,7 @@ def decide_command(s: Services, key: str, post: dict) -> str:
         return f"ignored: amendment is {amendment.status}"
     if decision.outcome == "not_allowed":
         who_may = "the proposer" if command.verb == "withdraw" else "a moderator"
-        reply_once(s, f"not-allowed-{post['id']}", amendment.draft_topic_id, post["post_number"],
+        reply_once(s, not_allowed_effect(post["id"]), amendment.draft_topic_id, post["post_number"],
                    render_not_allowed(verb=command.verb, who_may=who_may,
                                       about=f"{amendment.id}, post {post['id']}"))
         return "not allowed: answered"
@@ -108,7 +141,7 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version,
                               raw=new_raw)
     draft_url = f"{s.settings.discourse_url}/t/{amendment.draft_topic_id}"
-    reply_once(s, f"announce-{amendment.id}", document["topic_id"], None, marker=draft_url,
+    reply_once(s, announce_effect(amendment.id), document["topic_id"], None, marker=draft_url,
                raw=render_applied_announcement(section_title=amendment.section_title, draft_url=draft_url))
     return close(s, amendment, post, APPLIED, "", version=version)
 
@@ -123,11 +156,11 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
     else:
         verb = {APPLIED: "approve", REJECTED: "reject", WITHDRAWN: "withdraw"}[outcome]
         text = render_decision(verb=verb, decided_by=post["username"], reason=reason, about=amendment.id)
-    reply_once(s, f"decision-{amendment.id}", topic_id, post["post_number"], text)
+    reply_once(s, decision_effect(amendment.id), topic_id, post["post_number"], text)
     if outcome == REJECTED:
         title, raw = render_rejection_pm(section_title=amendment.section_title, reason=reason,
                                          draft_url=f"{s.settings.discourse_url}/t/{topic_id}")
-        s.store.once(f"rejection-pm-{amendment.id}",
+        s.store.once(rejection_effect(amendment.id),
                      lambda: s.forum.private_message(title=title, raw=raw, recipients=[amendment.proposer]),
                      already_made=lambda: False)
     s.forum.close_topic(topic_id)
@@ -139,7 +172,7 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
 
 def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
     try:
-        reply_once(s, f"problems-{post_id}-{len(messages)}", topic_id, post_number,
+        reply_once(s, problems_effect(post_id, len(messages)), topic_id, post_number,
                    render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"))
     except ForumRefused as refused:
         if refused.status not in (403, 404, 410):

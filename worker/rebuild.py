@@ -32,15 +32,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
-from plugin.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent, mentions_direct_support
+from plugin.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
 from plugin.document import parse_document
 from plugin.engagement import parse_time
 from plugin.forum import LATEST_POSTS_PAGE, ForumError, like_count
 from plugin.install import cache_document, find_document
-from plugin.intake import QUEUE_DRAFTS
+from plugin.intake import QUEUE_CARE, QUEUE_DRAFTS
 from plugin.proposals import parse_command
 from worker import care, feedback
-from worker.decisions import TAG_APPROVED, TAG_REJECTED
+from worker.decisions import (TAG_APPROVED, TAG_REJECTED, decision_effects, not_allowed_effect,
+                              problems_effect)
 from worker.services import Services
 
 PHASES = ("read", "topics", "replay", "decisions", "done")
@@ -69,7 +70,7 @@ class Replaying(Services):
     def enqueue(self, queue: str, func: str, *args: Any, job_id: str) -> None:
         if func == "worker.jobs.answer_problems":
             post_id, _, _, messages = args
-            self.store.mark_done(f"problems-{post_id}-{len(messages)}")
+            self.store.mark_done(problems_effect(post_id, len(messages)))
 
 
 def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
@@ -169,14 +170,15 @@ def _replay(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell:
             continue
         item = posts[post_id]
         post = Post.from_payload(item)
+        event = PostEvent(_delivery("post_created", "post"), post=post)
         if s.store.is_care_post(post.id):
             pass                                       # once a care post, never counted (as handle_event does)
-        elif mentions_direct_support(post.raw) and post.username.lower() != bot:
+        elif s.intake.route(event) == QUEUE_CARE:      # what the receiver sends to the care team
             care.forget(s, post)
             for key in care.effect_keys(post.id):
                 s.store.mark_done(key)
         else:
-            feedback.on_event(s, PostEvent(_delivery("post_created", "post"), post=post))
+            feedback.on_event(s, event)
             if like_count(item):
                 s.engagement.clock = lambda at=post.created_at: parse_time(at)
                 for liker_id, name in s.forum.likes(post.id):
@@ -220,7 +222,7 @@ def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendm
         return drafted
     for earlier in answers[:-1]:                       # the kind answers to members who may not decide
         if (answered := by_number.get(int(earlier["reply_to_post_number"]))) is not None:
-            s.store.mark_done(f"not-allowed-{answered['id']}")
+            s.store.mark_done(not_allowed_effect(answered["id"]))
     raw = s.forum.post(int(command_post["id"]))["raw"]
     command = parse_command(raw)
     if command is None:
@@ -233,11 +235,8 @@ def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendm
         outcome = STALE
     if outcome == REJECTED and TAG_REJECTED not in tags:
         return drafted
-    s.store.mark_done(f"decision-{amendment.id}")
-    if outcome == APPLIED:
-        s.store.mark_done(f"announce-{amendment.id}")
-    if outcome == REJECTED:
-        s.store.mark_done(f"rejection-pm-{amendment.id}")
+    for effect in decision_effects(amendment.id, outcome):
+        s.store.mark_done(effect)
     return record(drafted, str(answers[-1].get("created_at", "")), f"{outcome} by {command_post['username']}",
                   status=outcome,
                   decided_by=str(command_post["username"]), reason=decision.reason if outcome != STALE else "")

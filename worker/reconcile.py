@@ -30,6 +30,7 @@ from typing import Any
 from plugin.amendments import OPEN
 from plugin.events import Delivery, LikeEvent, Post, PostEvent
 from plugin.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled, like_count
+from plugin.intake import ACCEPTED
 from worker.services import Services
 
 LOOKBACK = 200
@@ -98,8 +99,9 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
             break
     report.finished = before is None
     report.posts = len(posts)
+    known = s.store.known_versions(sorted(posts))
     for post_id in sorted(posts):                  # oldest first: a proposal before its likes
-        _feed_post(s, posts[post_id], report)
+        _feed_post(s, posts[post_id], known[post_id], report)
     if report.pages and throttled is None:
         lowest = floor + 1 if report.finished else (low or floor + 1)
         _feed_deletions(s, set(posts), max(lowest, floor + 1), high if high is not None else "+inf", report)
@@ -114,16 +116,18 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
     return report
 
 
-def _feed_post(s: Services, item: dict[str, Any], report: Report) -> None:
+def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report) -> None:
+    """Feed what is missing of one post, given the newest version of it the service has applied (`known`)."""
     if item.get("category_id") is None and "topic_id" in item:       # a single post does not say its category
         item = {**item, "category_id": s.store.topic_category(int(item["topic_id"]))}
     post = Post.from_payload(item)
-    known = s.store.known_versions([post.id])[post.id]
     if known is None:
         _feed(s, PostEvent(_delivery("post_created", "post"), post=post), report)
     elif (post.version, post.updated_at) > known:
         _feed(s, PostEvent(_delivery("post_edited", "post"), post=post), report)
     likes = like_count(item)
+    if not likes:
+        return
     seen = {n.decode().lower() for n in s.connection.smembers(s.keys.likers(post.id))}
     if likes > len(seen) and not s.store.is_care_post(post.id):
         bot = s.settings.bot_username.lower()
@@ -183,14 +187,14 @@ def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
                 seen = known[post_id]
                 if seen is None or (int(item.get("version") or 1), str(item.get("updated_at"))) > seen:
                     item = s.forum.post(post_id)              # edited since: its text, for the edit
-                _feed_post(s, item, report)
+                _feed_post(s, item, seen, report)
 
 
 def _feed(s: Services, event: PostEvent | LikeEvent, report: Report) -> None:
     """Through the receiver's own intake; the delivery id names the fact, so feeding it twice is one delivery."""
     event = replace(event, delivery=_delivery(event.name, event.delivery.event_type, event.identity()))
     report.fed[event.name] += 1
-    report.accepted += s.intake.accept(event).status == "accepted"
+    report.accepted += s.intake.accept(event).status == ACCEPTED
 
 
 def _delivery(name: str, kind: str, identity: str = "") -> Delivery:
