@@ -19,6 +19,11 @@ def amendment_id(post_id: int, index: int) -> str:
     return f"coc-amendment-{post_id}-{index}"
 
 
+def rejection_message_id(amendment_id: str) -> str:
+    """The `external_id` of the message that tells the proposer their amendment was not adopted."""
+    return f"{amendment_id}-rejected"
+
+
 @dataclass(frozen=True)
 class Amendment:
     id: str

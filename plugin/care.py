@@ -46,3 +46,8 @@ def team_message(*, member: str, group: str, post_id: int, post_url: str, privat
 def member_message(*, member: str, group: str, post_id: int) -> tuple[str, str]:
     """(title, raw) of the gentle message to the member who asked."""
     return MEMBER_TITLE.format(post_id=post_id), MEMBER_BODY.format(member=neutralize_mentions(member), group=group)
+
+
+def message_ids(post_id: int) -> tuple[str, str]:
+    """The `external_id`s of the team's and the member's message about one post: the forum refuses a second."""
+    return f"coc-care-team-{post_id}", f"coc-care-member-{post_id}"

@@ -365,9 +365,20 @@ class Forum:
         Returns the topic's first post: `id`, `topic_id`, `topic_slug`, `post_number` (1), … — as POST /posts.json
         answers it, or, for a topic that already existed, as the topic view carries its first post (no `raw`).
         """
+        return self._create_once(external_id, raw, category_id=category_id, title=title, tags=list(tags))
+
+    def private_message(self, *, title: str, raw: str, recipients: list[str], external_id: str) -> dict[str, Any]:
+        """A personal message from the bot to members and/or groups (a group must be messageable by the bot),
+        exactly once per `external_id`: POST /posts.json with archetype=private_message. Calls and answer as
+        `create_topic`'s."""
+        return self._create_once(external_id, raw, title=title, archetype="private_message",
+                                 target_recipients=",".join(recipients))
+
+    def _create_once(self, external_id: str, raw: str, **params: Any) -> dict[str, Any]:
+        """POST /posts.json for a new topic or message keyed by `external_id`; the existing one's first post when
+        the forum says that key is taken (the topic survives the crash of a job that made it)."""
         try:
-            return self._bot.create_post(raw, category_id=category_id, title=title, tags=list(tags),
-                                         external_id=external_id)
+            return self._bot.create_post(raw, external_id=external_id, **params)
         except ForumRefused as refused:
             if refused.status != 422 or not any("external id" in e.lower() for e in refused.errors):
                 raise
@@ -382,17 +393,6 @@ class Forum:
     def reply(self, *, topic_id: int, raw: str, reply_to_post_number: int | None = None) -> dict[str, Any]:
         """A reply as the bot: POST /posts.json. 1 call. Returns the new post."""
         return self._bot.create_post(raw, topic_id=topic_id, reply_to_post_number=reply_to_post_number)
-
-    def private_message(self, *, title: str, raw: str, recipients: list[str]) -> dict[str, Any]:
-        """A personal message from the bot to members and/or groups (a group must be messageable by the bot):
-        POST /posts.json with archetype=private_message. 1 call. Returns its first post."""
-        return self._bot.create_post(raw, title=title, archetype="private_message",
-                                     target_recipients=",".join(recipients))
-
-    def private_messages(self, username: str) -> list[dict[str, Any]]:
-        """The latest personal messages of `username` (sent and received), as the bot: 1 call."""
-        data = self._bot._get(f"/topics/private-messages/{quote(username)}.json")
-        return list(data.get("topic_list", {}).get("topics", []))
 
     def edit_post(self, post_id: int, *, raw: str, edit_reason: str) -> dict[str, Any]:
         """A new revision of a post (the forum keeps the old one) as the admin: PUT /posts/{id}.json. 1 call.

@@ -681,7 +681,7 @@ class Forum:
                                    whisper=whisper, now=now)
             if archetype == "private_message":
                 return self._new_pm(actor, raw=raw, title=title, target_recipients=list(target_recipients),
-                                    now=now)
+                                    external_id=external_id, now=now)
             if archetype != "regular":
                 raise ForumError.bad_params(f"archetype {archetype!r} is not supported")
             return self._new_topic(actor, raw=raw, title=title, category_id=category_id, tags=list(tags),
@@ -713,11 +713,7 @@ class Forum:
         if title is None:
             raise ForumError.invalid("Title can't be blank")
         self._check_lengths(raw, title, first=True)
-        if external_id is not None:
-            if len(external_id) > 50:
-                raise ForumError.invalid("External ID is too long (maximum is 50 characters)")
-            if self.topic_by_external_id(external_id) is not None:
-                raise ForumError.invalid("External ID has already been taken")
+        self._check_external_id(external_id)
         category = self.require_category(category_id) if category_id else self.categories[1]
         if not self.can_see_category(actor, category) or not self.can_create_in(actor, category):
             raise ForumError.invalid_access()
@@ -738,11 +734,20 @@ class Forum:
         self.emit("post_created", "post", post)
         return post
 
+    def _check_external_id(self, external_id: str | None) -> None:
+        """Topic's validations of `external_id` (any archetype: TopicCreator sets it on messages too)."""
+        if external_id is not None:
+            if len(external_id) > 50:
+                raise ForumError.invalid("External ID is too long (maximum is 50 characters)")
+            if self.topic_by_external_id(external_id) is not None:
+                raise ForumError.invalid("External ID has already been taken")
+
     def _new_pm(self, actor: User, *, raw: str, title: str | None, target_recipients: list[str],
-                now: datetime) -> Post:
+                external_id: str | None, now: datetime) -> Post:
         if title is None:
             raise ForumError.invalid("Title can't be blank")
         self._check_lengths(raw, title, first=True, pm=True)
+        self._check_external_id(external_id)
         names = [n.strip() for n in target_recipients if n.strip()]
         if not names:
             raise ForumError.invalid("You must choose a valid user.")
@@ -763,7 +768,8 @@ class Forum:
                 raise ForumError.invalid(f"Sorry, you cannot send a message to {name}.")
             group_ids.append(group.id)
         topic = Topic(id=self.next_id("topic"), title=title.strip(), slug=slugify(title), user_id=actor.id,
-                      created_at=now, category_id=None, archetype="private_message", bumped_at=now,
+                      created_at=now, category_id=None, archetype="private_message", external_id=external_id,
+                      bumped_at=now,
                       last_posted_at=now, updated_at=now, allowed_user_ids=user_ids, allowed_group_ids=group_ids)
         self.topics[topic.id] = topic
         post = self._add_post(topic, actor, raw=raw, now=now)

@@ -59,6 +59,24 @@ def test_redelivered_care_webhook_and_a_rerun_send_nothing_twice(companion: Comp
     assert len(messages(c, MEMBER_TITLE.format(post_id=post["id"]))) == 1
 
 
+def test_a_crash_after_sending_sends_nothing_twice_however_many_messages_came_since(companion: Companion) -> None:
+    c = companion
+    post = c.member("bob").create_post(WORDS, topic_id=general_topic(c))
+    c.settle()
+    bot = c.sim.forum.user_by_name(c.settings.bot_username)
+    for n in range(35):                     # more than one page (30) of the bot's messages, all newer than the two
+        c.sim.forum.create_post(bot, title=f"Another member asked for support ({n})", raw=WORDS,
+                                archetype="private_message", target_recipients=[c.settings.care_group])
+    row = next(e for e in c.sim.forum.web_hook_events.values()
+               if e.event_name == "post_created" and f'"id":{post["id"]},' in e.payload)
+    for key in care.effect_keys(post["id"]):
+        c.conn.set(c.keys.effect(key), "pending")                           # died between sending and marking done
+    care.route(c.services, parse_delivery(row.headers, row.payload.encode(), secret=SECRET))
+    assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
+    assert len(messages(c, MEMBER_TITLE.format(post_id=post["id"]))) == 1
+    assert all(c.conn.get(c.keys.effect(key)) == b"done" for key in care.effect_keys(post["id"]))
+
+
 def test_a_private_message_to_the_bot_is_routed_without_a_link(companion: Companion) -> None:
     c = companion
     pm = c.member("carol").create_post(WORDS, title="Can someone talk with me please?", archetype="private_message",

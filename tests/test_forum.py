@@ -231,7 +231,7 @@ def test_reply_message_edit_tags_and_close(sim: Sim, forum: Forum, bot: User, ge
     reply = forum.reply(topic_id=first.topic_id, raw="Thank you, this draft is now decided.",
                         reply_to_post_number=1)
     pm = forum.private_message(title="A member asked for support", raw="Someone asked for direct support.",
-                               recipients=["peer-support", "alice"])
+                               recipients=["peer-support", "alice"], external_id="coc-care-team-1")
     edited = forum.edit_post(first.id, raw="The draft of an amendment, revised.", edit_reason="Amendment x applied")
     forum.set_tags(first.topic_id, ["coc-amendment", "coc-approved"])
     forum.close_topic(first.topic_id)
@@ -246,6 +246,10 @@ def test_reply_message_edit_tags_and_close(sim: Sim, forum: Forum, bot: User, ge
     assert topic.tags == ["coc-amendment", "coc-approved"] and topic.closed
     forum.set_tags(first.topic_id, [])
     assert topic.tags == []
+    again = forum.private_message(title="A member asked for support", raw="Someone asked for direct support.",
+                                  recipients=["peer-support", "alice"], external_id="coc-care-team-1")
+    assert again["topic_id"] == pm["topic_id"]                              # the forum refused a second message
+    assert sum(t.is_pm for t in sim.forum.topics.values()) == 1
 
 
 def test_upload_png_answers_a_short_url(sim: Sim, forum: Forum) -> None:

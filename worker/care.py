@@ -1,13 +1,14 @@
 """Routing a member who asked for "direct support" to the peer-support team, privately and at once.
 
 Runs on the `care` queue, which every worker serves first. Exactly once per post: each message is an effect keyed
-by the post (`Store.once`); after a crash, the bot's sent messages are checked before a message is sent again.
+by the post (`Store.once`) and a topic with an `external_id` of its own, which the forum refuses to create twice
+(after a crash between the two, the adapter finds the message that was sent).
 The post is also taken out of everything public: its proposals are withdrawn, its discussion and engagement are
 forgotten, and it is remembered as a care post so that later events about it (likes, edits) are ignored.
 """
 from __future__ import annotations
 
-from plugin.care import member_message, team_message
+from plugin.care import member_message, message_ids, team_message
 from plugin.events import Post, PostEvent
 from worker.feedback import admitted, withdraw_post
 from worker.services import Services
@@ -24,13 +25,15 @@ def route(s: Services, event: PostEvent) -> str:
     post_url = f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
     sent = 0
     team_key, member_key = effect_keys(post.id)
-    for key, (title, raw), recipients in (
-        (team_key, team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
-                                private=post.private), [group]),
-        (member_key, member_message(member=post.username, group=group, post_id=post.id), [post.username]),
+    team_id, member_id = message_ids(post.id)
+    for key, external_id, (title, raw), recipients in (
+        (team_key, team_id, team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
+                                         private=post.private), [group]),
+        (member_key, member_id, member_message(member=post.username, group=group, post_id=post.id),
+         [post.username]),
     ):
-        sent += s.store.once(key, lambda t=title, r=raw, to=recipients: s.forum.private_message(
-            title=t, raw=r, recipients=to), already_made=lambda t=title: sent_already(s, t))
+        sent += s.store.once(key, lambda t=title, r=raw, to=recipients, e=external_id: s.forum.private_message(
+            title=t, raw=r, recipients=to, external_id=e), already_made=lambda: False)   # the forum keys it too
     return f"care: {sent} message(s) sent"
 
 
@@ -45,7 +48,3 @@ def effect_keys(post_id: int) -> tuple[str, str]:
     """The effects (`Store.once` keys) of routing one care post: the team's message and the member's."""
     return f"care-team-{post_id}", f"care-member-{post_id}"
 
-
-def sent_already(s: Services, title: str) -> bool:
-    """Whether the bot already sent a message with this title (each title names its post)."""
-    return any(topic.get("title") == title for topic in s.forum.private_messages(s.settings.bot_username))

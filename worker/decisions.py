@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from plugin.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
-                               count_support, decide, reaches_threshold, record)
+                               count_support, decide, reaches_threshold, record, rejection_message_id)
 from plugin.document import parse_document
 from plugin.drafts import (neutralize_mentions, render_applied_announcement, render_decision, render_draft,
                            render_not_allowed, render_problem_reply, render_rejection_pm, render_stale)
@@ -161,8 +161,9 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
         title, raw = render_rejection_pm(section_title=amendment.section_title, reason=reason,
                                          draft_url=f"{s.settings.discourse_url}/t/{topic_id}")
         s.store.once(rejection_effect(amendment.id),
-                     lambda: s.forum.private_message(title=title, raw=raw, recipients=[amendment.proposer]),
-                     already_made=lambda: False)
+                     lambda: s.forum.private_message(title=title, raw=raw, recipients=[amendment.proposer],
+                                                     external_id=rejection_message_id(amendment.id)),
+                     already_made=lambda: False)          # the forum refuses a second message with that id
     s.forum.close_topic(topic_id)
     line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
     s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"],
