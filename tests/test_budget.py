@@ -50,7 +50,7 @@ def test_spends_up_to_the_limit_then_says_how_long_to_wait(redis_conn: redis.Red
         assert b.try_spend() == 0.0
         clock.advance(10)
     assert b.remaining() == 0
-    assert b.try_spend() == pytest.approx(WINDOW_SECONDS - 30)     # the first call leaves the window at t=60
+    assert b.try_spend() == pytest.approx(WINDOW_SECONDS - 30)     # the first call leaves the window at t=61
 
 
 def test_a_refusal_spends_nothing(redis_conn: redis.Redis, clock: Clock) -> None:
@@ -68,7 +68,7 @@ def test_the_window_rolls(redis_conn: redis.Redis, clock: Clock) -> None:
     clock.advance(30)
     b.try_spend()                     # t=30
     b.try_spend()                     # t=30
-    clock.advance(30)                 # t=60: the call at t=0 has left the window, the two at t=30 have not
+    clock.advance(WINDOW_SECONDS - 30)  # the call at t=0 has left the window, the two at t=30 have not
     assert b.remaining() == 1
     assert b.try_spend() == 0.0
     assert b.try_spend() == pytest.approx(30.0)
