@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import random
@@ -770,12 +771,19 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=Plan.kills)
     parser.add_argument("--seed", type=int, default=Plan.seed)
     parser.add_argument("--rate", type=float, default=Plan.rate)
+    parser.add_argument("--diff", type=Path, default=Path("test-artifacts/faults-diff.json"),
+                        help="where to write every lost, doubled and divergent item (JSON)")
     args = parser.parse_args()
     plan = Plan(events=args.events, rounds=args.rounds, kills=args.kills, seed=args.seed, rate=args.rate)
     clean = Run(plan, faulty=False).play()
     faulty = Run(plan, faulty=True).play()
     diff = compare(clean, faulty)
     print(report(plan, clean, faulty, diff))
+    args.diff.parent.mkdir(parents=True, exist_ok=True)
+    args.diff.write_text(json.dumps({"lost": [[str(e), n] for e, n in diff["lost"].items()],
+                                     "doubled": [[str(e), n] for e, n in diff["doubled"].items()],
+                                     "divergent": diff["divergent"]}, indent=1))
+    print(f"(every difference: {args.diff})")
     if diff["lost"] or diff["doubled"] or diff["divergent"] or faulty.peak_per_minute > plan.budget_per_min:
         sys.exit(1)
 
