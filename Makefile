@@ -10,14 +10,14 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-# Reinstalls whenever requirements.txt changes.
-$(STAMP): requirements.txt
+# Reinstalls whenever requirements.txt or constraints.txt changes.
+$(STAMP): requirements.txt constraints.txt
 	@test -n "$(PYTHON_BOOTSTRAP)" || { echo "make: neither python3.11 nor python3 is on PATH" >&2; exit 1; }
 	@$(PYTHON_BOOTSTRAP) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "make: Python 3.11 or newer is needed; $(PYTHON_BOOTSTRAP) is older" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
 	touch $(STAMP)
 
 # Best effort: installs the system's Chromium for the browser test where it can (root, apt-get), else says why

@@ -6,12 +6,14 @@ import io
 import json
 import logging
 import re
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import redis
 import requests
 from flask import Flask, redirect, request
+from packaging.requirements import Requirement
 
 from plugin import logs
 from plugin.budget import ApiBudget
@@ -54,6 +56,29 @@ def test_every_dependency_is_pinned_to_an_exact_version() -> None:
     assert requirements
     loose = [line for line in requirements if not re.fullmatch(r"[A-Za-z0-9_.\[\]-]+==[0-9][0-9A-Za-z.+-]*", line)]
     assert loose == []
+
+
+def test_everything_the_requirements_bring_in_is_pinned_as_installed() -> None:
+    """constraints.txt pins the whole tree that requirements.txt pulls in, at the versions this run imports."""
+    def name(text: str) -> str:
+        return re.sub(r"[-_.]+", "-", text).lower()
+
+    pins = dict(line.split("#")[0].strip().split("==") for line in
+                (REPO / "constraints.txt").read_text().splitlines() if line.split("#")[0].strip())
+    pins = {name(k): v for k, v in pins.items()}
+    wanted = [Requirement(line.split("#")[0]) for line in (REPO / "requirements.txt").read_text().splitlines()
+              if line.split("#")[0].strip()]
+    seen: dict[str, str] = {}
+    while wanted:
+        requirement = wanted.pop()
+        key = name(requirement.name)
+        if key in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        dist = metadata.distribution(requirement.name)
+        seen[key] = dist.version
+        wanted += [Requirement(r) for r in dist.requires or []]
+    assert len(seen) > 40
+    assert {k: v for k, v in seen.items() if pins.get(k) != v} == {}        # each one pinned, at what is installed
 
 
 def test_secrets_are_not_in_the_settings_repr() -> None:
