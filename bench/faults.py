@@ -99,6 +99,7 @@ class Plan:
     budget_per_min: int = 600
     maintenance_seconds: int = 20           # a worker's maintenance pass (RQ's default is 10 minutes)
     members: int = 60
+    logs: Path | None = None                # where the workers' logs go (none kept by default)
 
 
 @dataclass
@@ -168,10 +169,11 @@ def kill_tree(pid: int, *, horse_only: bool = False) -> bool:
 
 
 class Workers:
-    """`python -m plugin worker` processes, each restarted when it exits."""
+    """`python -m plugin worker` processes, each restarted when it exits; their logs appended to `log` if given."""
 
-    def __init__(self, count: int, env: dict[str, str]):
+    def __init__(self, count: int, env: dict[str, str], log: Path | None = None):
         self.env = env
+        self.log = log
         self.processes: list[subprocess.Popen] = [self._start() for _ in range(count)]
         self.restarts = 0
         self._lock = threading.Lock()
@@ -180,8 +182,13 @@ class Workers:
         self._watch.start()
 
     def _start(self) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        out = self.log.open("ab") if self.log else subprocess.DEVNULL
+        try:
+            return subprocess.Popen([sys.executable, "-m", "plugin", "worker"], cwd=REPO_ROOT, env=self.env,
+                                    stdout=out, stderr=out, start_new_session=True)
+        finally:
+            if self.log:
+                out.close()
 
     def _watcher(self) -> None:
         while not self._stop.wait(0.2):
@@ -392,7 +399,7 @@ class Stream:
         """Phase C: in each open draft, one command drawn from the draft's own name and the round."""
         drafts = sorted((t for t in self.forum.topics.values()
                          if (t.external_id or "").startswith("coc-amendment-") and not t.closed),
-                        key=lambda t: t.external_id)
+                        key=lambda t: (self.number(int(t.external_id.split("-")[2])), t.external_id))
         approved_sections: set[str] = set()
         for topic in drafts:
             post_id = int(topic.external_id.split("-")[2])
@@ -473,7 +480,12 @@ class Run:
                "DISCOURSE_WEBHOOK_SECRET": s.discourse_webhook_secret, "REDIS_URL": self.redis.url,
                "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min),
                "COC_WORKER_MAINTENANCE_SECONDS": str(self.plan.maintenance_seconds)}
-        self.workers = Workers(self.plan.workers, env)
+        log = None
+        if self.plan.logs:
+            self.plan.logs.mkdir(parents=True, exist_ok=True)
+            log = self.plan.logs / f"workers-{'faulty' if self.faulty else 'clean'}.log"
+            log.write_bytes(b"")
+        self.workers = Workers(self.plan.workers, env, log)
         try:
             yield c
         finally:
@@ -669,6 +681,8 @@ class Run:
         figures = {name: round(value, 9) if isinstance(value, float) else value       # summation order
                    for name, value in asdict(self.c.services.engagement.figures(
                        iso_week(self.clock.now.timestamp()))).items()}
+        counted = self.conn.hkeys(self.c.keys.engagement_posts)
+        renamed["engagement_posts"] = sorted(self.stream.names.get(int(i), "bot") for i in counted)
         return {"store": renamed, "figures": figures}
 
     def _care_latencies(self) -> list[float]:
@@ -717,7 +731,13 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
         for key in sorted(set(a) | set(b), key=str):
             out += differences(a.get(key), b.get(key), f"{path}/{key}")
         return out
-    return [] if a == b else [f"{path}: {a!r} != {b!r}"[:300]]
+    if a == b:
+        return []
+    if isinstance(a, list) and isinstance(b, list) and set(map(repr, a)) != set(map(repr, b)):
+        only_a = [x for x in a if x not in b]
+        only_b = [x for x in b if x not in a]
+        return [f"{path}: only in the first {only_a!r}, only in the second {only_b!r}"[:600]]
+    return [f"{path}: {a!r} != {b!r}"[:300]]
 
 
 def p99(values: list[float]) -> float:
@@ -771,10 +791,12 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=Plan.kills)
     parser.add_argument("--seed", type=int, default=Plan.seed)
     parser.add_argument("--rate", type=float, default=Plan.rate)
+    parser.add_argument("--logs", type=Path, default=None, help="keep the workers' logs in this folder")
     parser.add_argument("--diff", type=Path, default=Path("test-artifacts/faults-diff.json"),
                         help="where to write every lost, doubled and divergent item (JSON)")
     args = parser.parse_args()
-    plan = Plan(events=args.events, rounds=args.rounds, kills=args.kills, seed=args.seed, rate=args.rate)
+    plan = Plan(events=args.events, rounds=args.rounds, kills=args.kills, seed=args.seed, rate=args.rate,
+                logs=args.logs)
     clean = Run(plan, faulty=False).play()
     faulty = Run(plan, faulty=True).play()
     diff = compare(clean, faulty)

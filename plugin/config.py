@@ -63,7 +63,7 @@ class Settings:
     seed_pages: int = 20                            # pages of 50 latest posts install reads to seed who posted before
     # reconcile (worker/reconcile.py)
     reconcile_minutes: int = 15                     # how often the scheduler runs a reconcile pass; 0 = never
-    reconcile_pages: int = 10                       # at most this many pages of 50 posts (forum calls) per pass
+    reconcile_pages: int = 20                       # at most this many pages of 50 posts (forum calls) per pass
 
     # environment name → field name, for the ones without the COC_ prefix
     PLAIN = {"DISCOURSE_URL": "discourse_url", "DISCOURSE_API_KEY": "discourse_api_key",

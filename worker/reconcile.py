@@ -33,9 +33,10 @@ from plugin.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
 from plugin.intake import ACCEPTED
 from worker.services import Services
 
-LOOKBACK = 200
-"""How many post ids below the last pass's newest post are read again: edits and likes of recent posts, and posts
-whose delivery was still in flight during the last pass."""
+LOOKBACK = 500
+"""How many post ids below the last pass's newest post are read again (10 pages at most): edits and likes of recent
+posts, and posts whose delivery was still in flight during the last pass. The service's own posts and private
+messages take ids too, so this reaches further back than the members' last few hundred posts would suggest."""
 
 
 class AlreadyRunning(RuntimeError):
