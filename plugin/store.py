@@ -121,6 +121,11 @@ class Store:
         ones the forum no longer lists); `high` may be "+inf"."""
         return [int(m) for m in self.redis.zrangebyscore(self.keys.live_posts, low, high)]
 
+    def lowest_live_post(self) -> int | None:
+        """The lowest id among the live posts seen: about where the service began to listen."""
+        lowest = self.redis.zrange(self.keys.live_posts, 0, 0)
+        return int(lowest[0]) if lowest else None
+
     def known_versions(self, post_ids: list[int]) -> dict[int, tuple[int, str] | None]:
         """post id → (version, updated_at) of the newest snapshot seen (None: never seen; deleted counts as seen)."""
         values = self.redis.hmget(self.keys.post_versions, [str(i) for i in post_ids]) if post_ids else []

@@ -58,6 +58,23 @@ def test_dropped_proposal_and_likes_are_found_and_drafted_once(companion: Compan
     assert sum(again.fed.values()) == 0 and again.accepted == 0, again
 
 
+def test_the_first_pass_reads_back_to_where_the_service_began_to_listen(companion: Companion) -> None:
+    c = companion
+    topic_id = c.store.document()["topic_id"]
+    heard = c.member("erin").create_post("The first thought the service hears about care.", topic_id=topic_id)
+    c.settle()
+    dropping(c)
+    lost = [c.member("erin").create_post(f"A thought about care, number {n} of twelve, never delivered.",
+                                         topic_id=topic_id)["id"] for n in range(12)]
+    c.settle()
+    dropping(c, 0.0)
+    assert c.store.lowest_live_post() == heard["id"]
+    report = reconcile(c.services, lookback=3)              # no pass before: far more than 3 posts below the top
+    assert report.fed["post_created"] >= 12, report            # (and what was written before it: the document)
+    c.settle()
+    assert all(v is not None for v in c.store.known_versions(lost).values())
+
+
 def test_a_delivery_that_was_only_late_is_not_accepted_twice(companion: Companion) -> None:
     c = companion
     dispatcher = c.sim.app.extensions["webhooks"]

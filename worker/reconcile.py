@@ -92,7 +92,7 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
         ids = [int(p["id"]) for p in page]
         if before is None:                         # a new sweep: from the newest post to below the last one read
             top = max(ids)
-            floor = max(0, (state.get("cursor") or top) - lookback)
+            floor = max(0, (state.get("cursor") or _first_heard(s, top)) - lookback)
         posts.update({int(p["id"]): p for p in page if int(p["id"]) > floor})
         before = low = min(ids)
         if before <= floor or len(page) < LATEST_POSTS_PAGE:
@@ -115,6 +115,13 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
     if throttled is not None:
         raise throttled
     return report
+
+
+def _first_heard(s: Services, top: int) -> int:
+    """Where the first pass starts from: the lowest post the service has heard of (it began listening there), so
+    that everything since is read back, however much was written before the first pass."""
+    lowest = s.store.lowest_live_post()
+    return top if lowest is None else min(top, lowest)
 
 
 def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report) -> None:
