@@ -2,8 +2,8 @@
 
 Discourse does not retry a failed delivery by default, and a lost one shows only in the forum admin's event log
 (FACTS.md). So, every COC_RECONCILE_MINUTES, the forum's latest public posts are read back (`GET /posts.json`, newest
-first, 50 a page) to a little below the last post a pass has read, and each one is compared with what the service
-knows of it (`Store.known_versions`, the likers seen):
+first, 50 a page) to a little below the last post a pass has read (the first pass: to the lowest post the service
+has heard of), and each one is compared with what the service knows of it (`Store.known_versions`, the likers seen):
 - a post never seen is fed as `post_created`; one seen at an older version as `post_edited`;
 - a post with more likes than likes seen has its likers read (one call) and each missing like is fed as `post_liked`;
 - a post seen alive that the listing no longer holds is read as the admin (one call), and fed as `post_destroyed`
