@@ -408,8 +408,9 @@ class Stream:
             roll = rng.random()
             self.clock.set(round_number, 3, self.number(post_id))
             with contextlib.suppress(ForumError):
-                if roll < 0.35 and topic.title not in approved_sections:
-                    approved_sections.add(topic.title)
+                section = re.sub(r"^Proposed change to \d+\. | \(amendment [^)]*\)$", "", topic.title)
+                if roll < 0.35 and section not in approved_sections:   # (the title names the amendment too)
+                    approved_sections.add(section)
                     self.command(topic.id, self.moderators[0], "/approve\nThank you all, this reads well to me.", name)
                 elif roll < 0.6:
                     self.command(topic.id, self.moderators[-1], "/reject We would like to keep the current words.",
