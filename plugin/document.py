@@ -95,6 +95,8 @@ class Document:
             index = next((i for i, s in enumerate(self.sections) if s == section), None)
         if index is None:
             raise ValueError(f"section {section.label!r} is not in this document")
+        if body_changes_structure(new_body):    # checked on the body itself: repeated headings can hide it below
+            raise ValueError(STRUCTURE_CHANGED.format(label=section.label))
         is_last = index == len(self.sections) - 1
         body, newline = _fitted_body(section, new_body, is_last=is_last)
         edited = Section(section.number, section.title, section.slug, section.heading, body, newline)

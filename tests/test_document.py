@@ -238,3 +238,11 @@ def test_replace_touches_only_its_section(raw: str, data: st.DataObject) -> None
     assert [(s.number, s.title) for s in changed.sections] == [(s.number, s.title) for s in document.sections]
     assert changed.sections[index].body.strip() == body.strip()
     assert parse_document(raw_changed) == changed
+
+
+def test_an_unclosed_fence_is_refused_even_where_repeated_headings_would_hide_it() -> None:
+    # found by test_replace_touches_only_its_section: the fence closes in the next section, and the headings,
+    # all alike, still count the same afterwards
+    document = parse_document("## 1. Why\n## 1. Why\n   ```\n## 1. Why")
+    with pytest.raises(ValueError):
+        document.replace(document.sections[0], "```")
