@@ -73,8 +73,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT = "care-bot"
 RECENT = 120
 """Members like and edit among the latest posts (half of the likes on the proposals among them): reconcile reads
-back 200 posts and every open proposal, so a missed like or edit of an older post — a drafted proposal included — is
-not caught up (README)."""
+back 500 post ids and every open proposal, so a missed like or edit of an older post — a drafted proposal included —
+is not caught up (README)."""
 SETTLE_TIMEOUT = 900.0
 """Longest a phase may take to settle: a job abandoned by a killed worker waits for its heartbeat to expire
 (RQ: job monitoring interval + 60 s) and for a worker's maintenance pass."""
@@ -397,12 +397,12 @@ class Stream:
 
     def decide(self, round_number: int) -> None:
         """Phase C: in each open draft, one command drawn from the draft's own name and the round."""
-        drafts = sorted((t for t in self.forum.topics.values()
-                         if (t.external_id or "").startswith("coc-amendment-") and not t.closed),
-                        key=lambda t: (self.number(int(t.external_id.split("-")[2])), t.external_id))
+        drafts = sorted((self.number(int(t.external_id.split("-")[2])), t.external_id, t)
+                        for t in self.forum.topics.values()
+                        if (t.external_id or "").startswith("coc-amendment-") and not t.closed)
         approved_sections: set[str] = set()
-        for topic in drafts:
-            post_id = int(topic.external_id.split("-")[2])
+        for _, external_id, topic in drafts:
+            post_id = int(external_id.split("-")[2])
             name = f"{self.names[post_id]} {round_number}"
             rng = random.Random(f"decide {name}")
             roll = rng.random()
@@ -570,7 +570,7 @@ class Run:
             counts[f"{name} started"] = StartedJobRegistry(queue=queue).count
             counts[f"{name} scheduled"] = ScheduledJobRegistry(queue=queue).count
             # a job a killed worker had taken off the queue but not yet started waits here until a maintenance pass
-            counts[f"{name} intermediate"] = self.conn.llen(f"{queue.key}:intermediate")
+            counts[f"{name} intermediate"] = self.conn.llen(queue.intermediate_queue_key)
         return counts
 
     def _reconcile(self) -> int:

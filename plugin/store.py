@@ -247,18 +247,20 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ effects
 
-    def once(self, effect_key: str, make: Callable[[], T], *, already_made: Callable[[], bool]) -> bool:
+    def once(self, effect_key: str, make: Callable[[], T], *,
+             already_made: Callable[[], bool] | None = None) -> bool:
         """Make a forum effect exactly once, even when the job runs twice or dies half-way.
 
         Marked "pending" before it is made and "done" after. Finding "pending" means an earlier attempt died
-        around the effect: `already_made()` then asks the forum whether it happened before making it again.
-        Returns True if the effect was made by this call.
+        around the effect: `already_made()` then asks the forum whether it happened before making it again. Leave
+        it out for an effect the forum itself makes at most once (a topic or message with an `external_id`): then
+        `make` simply runs again. Returns True if `make` ran in this call.
         """
         key = self.keys.effect(effect_key)
         state = self.redis.get(key)
         if state == b"done":
             return False
-        if state == b"pending" and already_made():
+        if state == b"pending" and already_made is not None and already_made():
             self.redis.set(key, "done", ex=EFFECT_DONE_TTL)
             return False
         self.redis.set(key, "pending", ex=EFFECT_PENDING_TTL)

@@ -15,6 +15,12 @@ def messages(c: Companion, title: str) -> list:
     return [t for t in c.sim.forum.topics.values() if t.is_pm and t.title == title]
 
 
+def created_delivery(c: Companion, post_id: int):  # type: ignore[no-untyped-def]
+    """The forum's logged `post_created` delivery of a post (its headers and payload, as sent)."""
+    return next(e for e in c.sim.forum.web_hook_events.values()
+                if e.event_name == "post_created" and f'"id":{post_id},' in e.payload)
+
+
 def general_topic(c: Companion) -> int:
     return c.member("alice").create_post("Checking in on how everyone is doing this week.",
                                          title="How is everyone doing this week?")["topic_id"]
@@ -45,8 +51,7 @@ def test_redelivered_care_webhook_and_a_rerun_send_nothing_twice(companion: Comp
     c.settle()
     hooks = c.sim.forum.web_hooks
     (hook_id,) = hooks
-    row = next(e for e in c.sim.forum.web_hook_events.values()
-               if e.event_name == "post_created" and f'"id":{post["id"]},' in e.payload)
+    row = created_delivery(c, post["id"])
     assert c.sim.http("system").post(f"{c.sim.url}/admin/api/web_hooks/{hook_id}/events/{row.id}/redeliver.json"
                                      ).status_code == 200
     c.settle()
@@ -67,8 +72,7 @@ def test_a_crash_after_sending_sends_nothing_twice_however_many_messages_came_si
     for n in range(35):                     # more than one page (30) of the bot's messages, all newer than the two
         c.sim.forum.create_post(bot, title=f"Another member asked for support ({n})", raw=WORDS,
                                 archetype="private_message", target_recipients=[c.settings.care_group])
-    row = next(e for e in c.sim.forum.web_hook_events.values()
-               if e.event_name == "post_created" and f'"id":{post["id"]},' in e.payload)
+    row = created_delivery(c, post["id"])
     for key in care.effect_keys(post["id"]):
         c.conn.set(c.keys.effect(key), "pending")                           # died between sending and marking done
     care.route(c.services, parse_delivery(row.headers, row.payload.encode(), secret=SECRET))

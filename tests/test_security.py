@@ -50,9 +50,14 @@ class Listener:
         self.handle.shutdown()
 
 
+def pinned_lines(name: str) -> list[str]:
+    """The requirement lines of a pip file at the repository's root, comments and blank lines left out."""
+    lines = (line.split("#")[0].strip() for line in (REPO / name).read_text().splitlines())
+    return [line for line in lines if line]
+
+
 def test_every_dependency_is_pinned_to_an_exact_version() -> None:
-    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
-    requirements = [line for line in lines if line]
+    requirements = pinned_lines("requirements.txt")
     assert requirements
     loose = [line for line in requirements if not re.fullmatch(r"[A-Za-z0-9_.\[\]-]+==[0-9][0-9A-Za-z.+-]*", line)]
     assert loose == []
@@ -63,11 +68,8 @@ def test_everything_the_requirements_bring_in_is_pinned_as_installed() -> None:
     def name(text: str) -> str:
         return re.sub(r"[-_.]+", "-", text).lower()
 
-    pins = dict(line.split("#")[0].strip().split("==") for line in
-                (REPO / "constraints.txt").read_text().splitlines() if line.split("#")[0].strip())
-    pins = {name(k): v for k, v in pins.items()}
-    wanted = [Requirement(line.split("#")[0]) for line in (REPO / "requirements.txt").read_text().splitlines()
-              if line.split("#")[0].strip()]
+    pins = {name(k): v for k, v in (line.split("==") for line in pinned_lines("constraints.txt"))}
+    wanted = [Requirement(line) for line in pinned_lines("requirements.txt")]
     seen: dict[str, str] = {}
     while wanted:
         requirement = wanted.pop()

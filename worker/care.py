@@ -33,7 +33,7 @@ def route(s: Services, event: PostEvent) -> str:
          [post.username]),
     ):
         sent += s.store.once(key, lambda t=title, r=raw, to=recipients, e=external_id: s.forum.private_message(
-            title=t, raw=r, recipients=to, external_id=e), already_made=lambda: False)   # the forum keys it too
+            title=t, raw=r, recipients=to, external_id=e))
     return f"care: {sent} message(s) sent"
 
 

@@ -162,8 +162,7 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
                                          draft_url=f"{s.settings.discourse_url}/t/{topic_id}")
         s.store.once(rejection_effect(amendment.id),
                      lambda: s.forum.private_message(title=title, raw=raw, recipients=[amendment.proposer],
-                                                     external_id=rejection_message_id(amendment.id)),
-                     already_made=lambda: False)          # the forum refuses a second message with that id
+                                                     external_id=rejection_message_id(amendment.id)))
     s.forum.close_topic(topic_id)
     line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
     s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"],
