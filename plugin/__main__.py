@@ -107,7 +107,6 @@ def serve(args: argparse.Namespace) -> int:
 
 def work(args: argparse.Namespace) -> int:
     """One RQ worker on every queue, highest priority first, with RQ's scheduler for retries and deferrals."""
-    from rq import SimpleWorker, Worker  # noqa: PLC0415
     from rq.serializers import JSONSerializer  # noqa: PLC0415
 
     from plugin import logs  # noqa: PLC0415
@@ -115,6 +114,7 @@ def work(args: argparse.Namespace) -> int:
     from plugin.connection import connect  # noqa: PLC0415
     from plugin.intake import QUEUES  # noqa: PLC0415
     import worker.jobs  # noqa: F401, PLC0415  (imported once here, not again in every forked work horse)
+    from worker.reliable import ReliableSimpleWorker, ReliableWorker  # noqa: PLC0415
 
     logs.configure()
     settings = Settings.from_env()
@@ -124,7 +124,7 @@ def work(args: argparse.Namespace) -> int:
     # worker that died. An idle worker only gets to it when its wait for a job ends (worker_ttl - 15 s, 405 s by
     # default): both follow COC_WORKER_MAINTENANCE_SECONDS, so that recovery takes minutes, not an hour.
     every = settings.worker_maintenance_seconds
-    worker_class = SimpleWorker if args.simple else Worker
+    worker_class = ReliableSimpleWorker if args.simple else ReliableWorker
     worker = worker_class(list(QUEUES), connection=connection, serializer=JSONSerializer,
                           maintenance_interval=every, worker_ttl=every + 15)
     worker.work(with_scheduler=True, burst=args.burst)

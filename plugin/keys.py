@@ -82,6 +82,11 @@ class Keys:
         """Hash: post id → JSON {author, at} of the posts that discussed a section."""
         return f"{self.prefix}discussion:{section_slug}"
 
+    @property
+    def discussed_sections(self) -> str:
+        """Hash: post id → JSON list of the sections the post discusses (its entries in `discussion`)."""
+        return f"{self.prefix}discussed-sections"
+
     def member(self, username: str) -> str:
         """Hash: a member's trust level, staff and suspension, as last seen (expires)."""
         return f"{self.prefix}member:{username.lower()}"

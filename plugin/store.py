@@ -7,7 +7,7 @@ Key names come from `plugin.keys` only.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, TypeVar
@@ -66,12 +66,33 @@ end
 return 1
 """
 
+_DISCUSS = """
+-- KEYS[1] post versions hash, KEYS[2] discussed-sections hash; ARGV[1] post id, ARGV[2] the "<version>|<updated_at>"
+-- the sections were read from ("" = whatever is newest), ARGV[3] the discussion keys' prefix, ARGV[4] JSON {author,
+-- at}, ARGV[5] JSON list of the sections, ARGV[6..] the sections
+if ARGV[2] ~= "" and redis.call("HGET", KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local now = {}
+for i = 6, #ARGV do
+    now[ARGV[i]] = true
+    redis.call("HSET", ARGV[3] .. ARGV[i], ARGV[1], ARGV[4])
+end
+local earlier = redis.call("HGET", KEYS[2], ARGV[1])
+if earlier then
+    for _, slug in ipairs(cjson.decode(earlier)) do
+        if not now[slug] then redis.call("HDEL", ARGV[3] .. slug, ARGV[1]) end
+    end
+end
+if #ARGV >= 6 then redis.call("HSET", KEYS[2], ARGV[1], ARGV[5]) else redis.call("HDEL", KEYS[2], ARGV[1]) end
+return 1
+"""
+
 
 class Store:
     def __init__(self, connection: Redis, keys: Keys):
         self.redis = connection
         self.keys = keys
         self._admit = connection.register_script(_ADMIT_POST)
+        self._discuss = connection.register_script(_DISCUSS)
 
     # ------------------------------------------------------------------------------------------ document
 
@@ -231,16 +252,22 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ discussion
 
-    def record_discussion(self, section_slug: str, post_id: int, author: str, at: str) -> None:
-        """A post discussed a section (idempotent: keyed by post id)."""
-        self.redis.hset(self.keys.discussion(section_slug), str(post_id), json.dumps({"author": author, "at": at}))
+    def record_discussion(self, post_id: int, sections: Iterable[str], author: str, at: str, *,
+                          snapshot: tuple[int, str] | None = None) -> bool:
+        """The sections a post discusses in its current text: it is entered in each and taken out of those an earlier
+        version discussed (an edit may drop a quote), so the state does not depend on which versions were seen.
+        `snapshot` (version, updated_at) of the text read: nothing is written unless it is still the newest admitted
+        (`admit_post`), so a job for an older version that runs late never undoes a newer one's. Returns whether
+        it wrote."""
+        slugs = sorted(set(sections))
+        newest = "" if snapshot is None else f"{snapshot[0]}|{snapshot[1]}"
+        return bool(self._discuss(keys=[self.keys.post_versions, self.keys.discussed_sections],
+                                  args=[post_id, newest, self.keys.discussion(""),
+                                        json.dumps({"author": author, "at": at}), json.dumps(slugs), *slugs]))
 
     def forget_discussion(self, post_id: int) -> None:
         """Remove a post from every section's discussion (it was deleted, or it asked for care)."""
-        with self.redis.pipeline() as pipe:
-            for key in self.redis.scan_iter(self.keys.discussion("*")):
-                pipe.hdel(key, str(post_id))
-            pipe.execute()
+        self.record_discussion(post_id, (), "", "")
 
     def discussion(self, section_slug: str) -> dict[int, dict[str, str]]:
         return {int(k): json.loads(v) for k, v in self.redis.hgetall(self.keys.discussion(section_slug)).items()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 from pydiscourse import DiscourseClient
-from rq import SimpleWorker
+from worker.reliable import ReliableSimpleWorker
 from rq.serializers import JSONSerializer
 
 import worker.services
@@ -61,7 +61,7 @@ class Companion:
             if not dispatcher.wait_idle(timeout=timeout):
                 raise AssertionError("webhook deliveries did not finish")
             if any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES):
-                SimpleWorker(list(QUEUES), connection=self.conn, serializer=JSONSerializer).work(
+                ReliableSimpleWorker(list(QUEUES), connection=self.conn, serializer=JSONSerializer).work(
                     burst=True, logging_level="WARNING")
                 return False
             return dispatcher.wait_idle(timeout=timeout) and not any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES)

@@ -218,6 +218,38 @@ def test_the_version_guard_keeps_the_newest_snapshot(companion: Companion) -> No
     assert store.admit_post(1, 2, T3, RECOVER) and store.admit_post(1, 2, T3)
 
 
+def test_a_post_discusses_what_its_newest_text_discusses_whichever_versions_arrived(companion: Companion) -> None:
+    c = companion
+    topic_id = c.store.document()["topic_id"]
+    quoting = '[quote="alice, post:1, topic:%d"]\nConsent\n[/quote]\nThis part matters to me a great deal.' % topic_id
+    seen = c.member("erin").create_post(quoting, topic_id=topic_id)
+    c.settle()
+    dropping(c)                                              # this one's post_created never arrives
+    missed = c.member("frank").create_post(quoting, topic_id=topic_id)
+    c.settle()
+    dropping(c, 0.0)
+    assert seen["id"] in c.store.discussion("consent") and missed["id"] not in c.store.discussion("consent")
+    for post, who in ((seen, "erin"), (missed, "frank")):    # both edited: the quote is gone
+        response = c.sim.http(who).put(f"{c.sim.url}/posts/{post['id']}.json",
+                                       data={"post[raw]": "On reflection, the whole document reads well as it is."})
+        assert response.status_code == 200, response.text
+    c.settle()
+    for post in (seen, missed):
+        assert post["id"] not in c.store.discussion("consent") and post["id"] in c.store.discussion("general")
+
+
+def test_the_discussion_is_written_only_from_the_newest_admitted_text(companion: Companion) -> None:
+    store = companion.store
+    assert store.admit_post(7, 2, T2)
+    assert not store.record_discussion(7, {"consent"}, "erin", T1, snapshot=(1, T1))   # a job for version 1, late
+    assert store.discussion("consent") == {}
+    assert store.record_discussion(7, {"consent", "general"}, "erin", T1, snapshot=(2, T2))
+    assert store.record_discussion(7, {"general"}, "erin", T1, snapshot=(2, T2))
+    assert 7 not in store.discussion("consent") and 7 in store.discussion("general")
+    store.forget_discussion(7)
+    assert store.discussion("general") == {}
+
+
 def test_a_late_stale_edit_does_not_undo_a_newer_one(companion: Companion) -> None:
     c = companion
     proposal = propose(c, "alice")

@@ -125,8 +125,8 @@ def gather(s: Services, post: Post, document: dict) -> str:
     if not sections and post.topic_id == document["topic_id"] and not proposals:
         sections = {GENERAL}
     sections |= {a.section_slug for a in s.store.amendments_of_post(post.id) if a.id in kept}
-    for slug in sections:
-        s.store.record_discussion(slug, post.id, post.username, post.created_at)
+    s.store.record_discussion(post.id, sections, post.username, post.created_at,
+                              snapshot=(post.version, post.updated_at))
     for key in kept:
         consider_draft(s, key)
     return f"{len(kept)} proposal(s), {len(problems)} problem(s), {len(sections)} section(s) discussed"

@@ -48,8 +48,14 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
 
 
 def logged(event: Event, outcome: str) -> str:
-    """One structured log line per event handled: what happened, with the delivery's event id (and the job id)."""
-    log.info(outcome, extra={"event": event.name, "event_id": event.delivery.event_id})
+    """One structured log line per event handled: what happened, with the delivery's event id (and the job id), and
+    the post (and liker) it was about, so that one post's story can be read from the logs."""
+    about = {}
+    if isinstance(event, (PostEvent, LikeEvent)):
+        about["post_id"] = event.post.id
+    if isinstance(event, LikeEvent):
+        about["liker"] = event.liker_username
+    log.info(outcome, extra={"event": event.name, "event_id": event.delivery.event_id, **about})
     return outcome
 
 
