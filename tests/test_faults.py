@@ -12,8 +12,6 @@ SMALL = Plan(events=300, rounds=2, kills=6, redis_restarts=1,
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=False, reason="issue 8 is open: the full harness still shows lost and doubled effects "
-                   "(README, Reliability and security), and this small form sometimes a lost like")
 def test_a_stream_under_faults_ends_as_the_clean_one() -> None:
     clean = Run(SMALL, faulty=False).play()
     faulty = Run(SMALL, faulty=True).play()
