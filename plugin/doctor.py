@@ -24,6 +24,8 @@ from plugin.store import Store
 OK, PROBLEM = "ok", "problem"
 MAX_QUEUE_DEPTH = 500
 """More waiting jobs than this means the workers are not keeping up."""
+OLDEST_REDIS = (6, 2)
+"""The workers take jobs with LMOVE (worker/reliable.py), which Redis has since 6.2."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,10 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
         report(Check("Redis", PROBLEM, f"{describe(settings)} does not answer ({exc}): start Redis or fix "
                                        f"{config_hint(settings)}"))
         return 1
-    report(Check("Redis", OK, f"{describe(settings)} answers"))
+    version = str(connection.info("server").get("redis_version", "0"))
+    too_old = redis_too_old(version)
+    report(Check("Redis", PROBLEM, f"{describe(settings)} runs Redis {version}: {too_old}") if too_old
+           else Check("Redis", OK, f"{describe(settings)} answers (Redis {version})"))
     queues(connection, report)
     keys = Keys(settings.redis_prefix)
     document = Store(connection, keys).document()
@@ -65,6 +70,14 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
         with Forum(settings, budget=budget) as forum:
             forum_checks(settings, forum, report)
     return 1 if any(c.outcome == PROBLEM for c in checks) else 0
+
+
+def redis_too_old(version: str) -> str | None:
+    """What to do when a Redis server of this version cannot run the workers, else None."""
+    parts = tuple(int(p) if p.isdigit() else 0 for p in version.split(".")[:2])
+    if parts >= OLDEST_REDIS:
+        return None
+    return "the workers need Redis 6.2 or newer (they take jobs with LMOVE): upgrade it"
 
 
 def config(settings: Settings, report: Callable[[Check], None]) -> None:

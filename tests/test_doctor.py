@@ -4,7 +4,7 @@ from __future__ import annotations
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from plugin.doctor import OK, PROBLEM, run_doctor
+from plugin.doctor import OK, PROBLEM, redis_too_old, run_doctor
 from plugin.intake import QUEUE_CARE
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 
@@ -19,6 +19,13 @@ def test_a_fresh_installation_is_healthy(companion: Companion) -> None:
     assert code == 0, lines
     assert all(line.startswith(OK) for line in lines)
     assert any("webhook" in line and "deliveries succeeded" in line for line in lines)
+    assert any("Redis" in line and "answers (Redis " in line for line in lines)
+
+
+def test_a_redis_without_lmove_is_a_problem() -> None:
+    assert "6.2 or newer" in redis_too_old("6.0.16")
+    assert "6.2 or newer" in redis_too_old("5.0.7")
+    assert redis_too_old("6.2.0") is None and redis_too_old("7.4.2") is None and redis_too_old("10.0") is None
 
 
 def test_a_failed_care_job_is_a_problem_that_says_so(companion: Companion) -> None:
