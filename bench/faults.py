@@ -67,7 +67,7 @@ from simulator.state import Forum as SimForum
 from simulator.state import ForumError
 from tests.companion import Companion, start_companion
 from tests.simulator_fixtures import start_sim
-from worker.reconcile import AlreadyRunning, reconcile
+from worker.reconcile import AlreadyRunning, Report, reconcile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT = "care-bot"
@@ -532,8 +532,11 @@ class Run:
 
     # ---------------------------------------------------------------------------------------- settling
 
-    def settle(self) -> None:
-        """Until nothing is left: deliveries made (503s redelivered), jobs done, a reconcile pass with nothing new."""
+    def settle(self, *, come_round: bool = False) -> None:
+        """Until nothing is left: deliveries made (503s redelivered), jobs done, a reconcile pass with nothing new
+        (`come_round`: and, since this settle began, a pass whose walk down the older posts came round, so that the
+        whole forum was read back at least once)."""
+        came_round = not come_round
         dispatcher = self.sim.app.extensions["webhooks"]
         deadline = time.monotonic() + SETTLE_TIMEOUT
         started = time.monotonic()
@@ -549,8 +552,9 @@ class Run:
                 continue
             if not wait_until(self._quiet, timeout=max(1.0, deadline - time.monotonic()), interval=0.2):
                 break
-            fed = self._reconcile()
-            if fed == 0 and dispatcher.wait_idle(timeout=1) and self._quiet():
+            report = self._reconcile()
+            came_round = came_round or report.came_round
+            if report.accepted == 0 and came_round and dispatcher.wait_idle(timeout=1) and self._quiet():
                 if time.monotonic() - started > 5:
                     self.recovery.append(time.monotonic() - started)
                 return
@@ -573,11 +577,12 @@ class Run:
             counts[f"{name} intermediate"] = self.conn.llen(queue.intermediate_queue_key)
         return counts
 
-    def _reconcile(self) -> int:
-        """A reconcile pass; how many events it found missing (a late delivery already accepted is not missing)."""
+    def _reconcile(self) -> Report:
+        """A reconcile pass; its `accepted` counts the events it found missing (a late delivery already accepted is
+        not missing)."""
         while True:
             try:
-                return reconcile(self.c.services, max_pages=100).accepted
+                return reconcile(self.c.services, max_pages=100)
             except Throttled as exc:
                 time.sleep(exc.retry_after)     # the budget frees up then
             except (AlreadyRunning, redis.ConnectionError):
@@ -616,7 +621,7 @@ class Run:
                 self.stream.decide(round_number)
                 self.settle()
                 self.stop_faults()
-            self.settle()
+            self.settle(come_round=True)
             return self._outcome(time.monotonic() - begun)
 
     def _spread(self, count: int, offset: float = 0.0) -> list[int]:
@@ -682,8 +687,9 @@ class Run:
         figures = {name: round(value, 9) if isinstance(value, float) else value       # summation order
                    for name, value in asdict(self.c.services.engagement.figures(
                        iso_week(self.clock.now.timestamp()))).items()}
-        counted = self.conn.hkeys(self.c.keys.engagement_posts)
-        renamed["engagement_posts"] = sorted(self.stream.names.get(int(i), "bot") for i in counted)
+        standings = self.conn.hgetall(self.c.keys.engagement_posts)      # counted, deleted or care, and the week
+        renamed["engagement_posts"] = sorted(f"{self.stream.names.get(int(i), 'bot')} {standing.decode()}"
+                                             for i, standing in standings.items())
         return {"store": renamed, "figures": figures}
 
     def _care_latencies(self) -> list[float]:

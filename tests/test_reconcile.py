@@ -132,6 +132,30 @@ def test_a_dropped_deletion_is_found(companion: Companion) -> None:
     assert sum(reconcile(c.services).fed.values()) == 0             # and it is not looked at again
 
 
+def test_a_dropped_deletion_of_an_old_post_is_found_by_the_walk_down_the_older_posts(companion: Companion) -> None:
+    c = companion
+    topic_id = c.store.document()["topic_id"]
+    member = c.member("erin")
+    old = member.create_post("An early thought about care, deleted much later.", topic_id=topic_id)
+    for n in range(LATEST_POSTS_PAGE + 5):                  # the old post falls a page below the posts read back
+        member.create_post(f"Another thought about care, number {n} of many.", topic_id=topic_id)
+    c.settle()
+    reconcile(c.services, lookback=3)
+    dropping(c)
+    answer = c.sim.http("erin").delete(f"{c.sim.url}/posts/{old['id']}.json")
+    assert answer.status_code == 200, answer.text
+    c.settle()
+    dropping(c, 0.0)
+    first = reconcile(c.services, lookback=3, max_pages=2)  # one page of the newest, one of the older posts
+    assert first.older_pages == 1 and not first.came_round and first.fed["post_destroyed"] == 0, first
+    second = reconcile(c.services, lookback=3, max_pages=2)  # the walk goes on where it stopped
+    assert second.came_round and second.fed["post_destroyed"] == 1 and second.accepted == 1, second
+    c.settle()
+    assert old["id"] not in c.store.live_posts_between(0, "+inf")
+    third = reconcile(c.services, lookback=3, max_pages=2)  # round again from the top: nothing more to find
+    assert third.older_pages >= 1 and sum(third.fed.values()) == 0, third
+
+
 def test_a_missed_like_of_an_old_open_proposal_is_found(companion: Companion) -> None:
     c = companion
     proposal = propose(c, "alice")

@@ -9,7 +9,11 @@ has heard of), and each one is compared with what the service knows of it (`Stor
 - a post seen alive that the listing no longer holds is read as the admin (one call), and fed as `post_destroyed`
   if it was deleted;
 - the post of every open proposal older than that is read too (one call each): a missed like or edit of it changes
-  what is drafted, whatever its age. Likes and edits of other posts older than the pages read are not caught up.
+  what is drafted, whatever its age;
+- the pages a pass has left over go on down the older posts, a few pages a pass from where the last pass left off,
+  to the lowest post the service has heard of and then round again from the top: the same checks but likes (the
+  likers seen are kept for 60 days, and a like carries no time, so an old like fed again would count again), so a
+  deletion or an edit of an old post whose webhook was lost is caught up within one round of the forum.
 
 Fed means handed to the receiver's own `Intake`: the same dedupe (a fact already accepted is not accepted twice, so a
 delivery that was only late changes nothing), the same routing (a "direct support" post goes to the care queue) and
@@ -51,12 +55,21 @@ class Report:
     accepted: int = 0
     cursor: int = 0
     finished: bool = True
+    older_pages: int = 0
+    older_from: int = 0
+    """Where the walk down the older posts goes on at the next pass (0: it came round; it starts again below the
+    newest posts)."""
+    came_round: bool = False
+    """Whether this pass's walk down the older posts reached the lowest post the service has heard of."""
 
     def __str__(self) -> str:
         fed = ", ".join(f"{n} {name}" for name, n in sorted(self.fed.items())) or "nothing missing"
         more = "" if self.finished else "; more to read on the next pass"
+        older = (f"; {self.older_pages} page(s) of older posts" + (", came round" if self.came_round else
+                                                                    f", going on below post {self.older_from}")
+                 if self.older_pages else "")
         return (f"read {self.pages} page(s), {self.posts} post(s): {fed} ({self.accepted} accepted as new); "
-                f"up to post {self.cursor}{more}")
+                f"up to post {self.cursor}{more}{older}")
 
 
 def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOKBACK) -> Report:
@@ -108,13 +121,46 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
         _feed_deletions(s, set(posts), max(lowest, floor + 1), high if high is not None else "+inf", report)
     if throttled is None:
         _feed_open_proposals(s, set(posts), report)
+    older = state.get("older", 0)
+    if throttled is None and report.finished:
+        try:
+            older = _walk_older(s, older or floor + 1, max_pages - report.pages, report)
+        except Throttled as exc:
+            throttled = exc
+            older = report.older_from
     cursor = top if report.finished else state.get("cursor", 0)
     s.connection.hset(s.keys.reconcile_cursor, mapping={"cursor": cursor, "top": top, "floor": floor,
-                                                         "before": before or 0})
+                                                         "before": before or 0, "older": older})
     report.cursor = cursor
     if throttled is not None:
         raise throttled
     return report
+
+
+def _walk_older(s: Services, before: int, pages: int, report: Report) -> int:
+    """Read up to `pages` pages of the posts below `before`, no lower than the lowest post the service has heard of,
+    and feed what is missing of them as for the newest posts. Returns where the next pass goes on (0: it came round,
+    the next walk starts again below the newest posts). Throttled keeps `report.older_from` as the place."""
+    bottom = s.store.lowest_live_post() or 0
+    report.older_from = before
+    while report.older_pages < pages:
+        if before <= max(bottom, 1):
+            break
+        page = s.forum.latest_posts(before=before)
+        report.older_pages += 1
+        ids = [int(p["id"]) for p in page]
+        low = max(min(ids, default=bottom), bottom)
+        read = {int(p["id"]): p for p in page if int(p["id"]) >= bottom}
+        report.posts += len(read)
+        known = s.store.known_versions(sorted(read))
+        for post_id in sorted(read):
+            _feed_post(s, read[post_id], known[post_id], report, likes=False)
+        if len(page) < LATEST_POSTS_PAGE:
+            low = bottom
+        _feed_deletions(s, set(read), low, before - 1, report)
+        before = report.older_from = low
+    report.came_round = before <= max(bottom, 1)
+    return 0 if report.came_round else before
 
 
 def _first_heard(s: Services, top: int) -> int:
@@ -124,8 +170,10 @@ def _first_heard(s: Services, top: int) -> int:
     return top if lowest is None else min(top, lowest)
 
 
-def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report) -> None:
-    """Feed what is missing of one post, given the newest version of it the service has applied (`known`)."""
+def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report, *,
+               likes: bool = True) -> None:
+    """Feed what is missing of one post, given the newest version of it the service has applied (`known`), and
+    its missing likes unless `likes` is False."""
     if item.get("category_id") is None and "topic_id" in item:       # a single post does not say its category
         item = {**item, "category_id": s.store.topic_category(int(item["topic_id"]))}
     post = Post.from_payload(item)
@@ -133,11 +181,11 @@ def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None,
         _feed(s, PostEvent(_delivery("post_created", "post"), post=post), report)
     elif (post.version, post.updated_at) > known:
         _feed(s, PostEvent(_delivery("post_edited", "post"), post=post), report)
-    likes = like_count(item)
-    if not likes:
+    count = like_count(item) if likes else 0
+    if not count:
         return
     seen = {n.decode().lower() for n in s.connection.smembers(s.keys.likers(post.id))}
-    if likes > len(seen) and not s.store.is_care_post(post.id):
+    if count > len(seen) and not s.store.is_care_post(post.id):
         bot = s.settings.bot_username.lower()
         for liker_id, name in s.forum.likes(post.id):
             if name.lower() not in seen and name.lower() != bot:
