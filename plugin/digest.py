@@ -27,8 +27,9 @@ DIGEST_TAG = "coc-digest"
 EXTERNAL_ID = "coc-digest-{week}"
 
 TITLE = "Weekly digest: {dates} ({week})"
-INTRO = ("How our community took part in the week of {dates} ({week}), beside the week before. Only public posts "
-         "count: private messages, whispers, deleted posts and the companion's own posts never do.")
+INTRO = ("How our community took part in the week of {dates} ({week}), beside the week before. Posts in topics "
+         "count, as numbers only where a category is closed to some; private messages, whispers, deleted posts "
+         "and the companion's own posts never do.")
 FIGURES_HEADER = "| {what} | this week | the week before | change |\n|---|---:|---:|---:|"
 NO_VALUE = "—"
 NO_CHANGE = "no change"
