@@ -59,6 +59,7 @@ from rq.serializers import JSONSerializer
 from plugin.care import MEMBER_TITLE, TEAM_TITLE
 from plugin.document import parse_document
 from plugin.engagement import iso_week, week_bounds
+from plugin.engagement_store import Engagement
 from plugin.forum import Throttled
 from plugin.intake import QUEUES
 from plugin.processes import free_port, stop_process, wait_until
@@ -238,6 +239,10 @@ class VirtualClock:
     def set(self, round_number: int, phase: int, number: int) -> None:
         end_of_a = self.start + (round_number + 0.75) * self.round_span
         self.now = end_of_a + phase * timedelta(hours=1) + number * timedelta(seconds=0.1)
+
+    def end(self, rounds: int) -> datetime:
+        """The end of the stream's last round: the same moment in both runs."""
+        return self.start + rounds * self.round_span
 
 
 @dataclass
@@ -684,9 +689,13 @@ class Run:
     def _state(self) -> dict[str, Any]:
         snapshot = self.c.store.snapshot()
         renamed = _rename_ids(snapshot, self)
+        # as of the stream's end, not of the wall clock when the run ends: a share of topics unanswered after 24 h
+        # counts only topics that old, so a later look counts more of them (a run with faults ends later)
+        end = self.clock.end(self.plan.rounds).timestamp()
+        engagement = Engagement(self.conn, self.c.keys, bot_username=self.c.services.engagement.bot_username,
+                                clock=lambda: end)
         figures = {name: round(value, 9) if isinstance(value, float) else value       # summation order
-                   for name, value in asdict(self.c.services.engagement.figures(
-                       iso_week(self.clock.now.timestamp()))).items()}
+                   for name, value in asdict(engagement.figures(iso_week(self.clock.now.timestamp()))).items()}
         standings = self.conn.hgetall(self.c.keys.engagement_posts)      # counted, deleted or care, and the week
         renamed["engagement_posts"] = sorted(f"{self.stream.names.get(int(i), 'bot')} {standing.decode()}"
                                              for i, standing in standings.items())
