@@ -695,7 +695,7 @@ class Run:
         engagement = Engagement(self.conn, self.c.keys, bot_username=self.c.services.engagement.bot_username,
                                 clock=lambda: end)
         figures = {name: round(value, 9) if isinstance(value, float) else value       # summation order
-                   for name, value in asdict(engagement.figures(iso_week(self.clock.now.timestamp()))).items()}
+                   for name, value in asdict(engagement.figures(iso_week(end))).items()}
         standings = self.conn.hgetall(self.c.keys.engagement_posts)      # counted, deleted or care, and the week
         renamed["engagement_posts"] = sorted(f"{self.stream.names.get(int(i), 'bot')} {standing.decode()}"
                                              for i, standing in standings.items())
