@@ -5,8 +5,11 @@ It wraps pydiscourse 1.7.0 (`DiscourseClient`) so that every call:
 - first spends 1 from the shared Redis budget (`plugin.budget.ApiBudget`) and raises `Throttled` when there is none
   left — it never sleeps: the job is deferred instead;
 - goes through one `requests.Session` (kept-alive connections) with a timeout, always;
-- on the forum's 429 pauses the shared budget for Discourse's `extras.wait_seconds` (or `Retry-After`) and raises
-  `Throttled` at once (pydiscourse's own loop would sleep in the worker: it is bypassed);
+- on the forum's 429 raises `Throttled` at once with Discourse's `extras.wait_seconds` (or `Retry-After`)
+  (pydiscourse's own loop would sleep in the worker: it is bypassed). Only the forum-wide limits pause the shared
+  budget for every worker: the one admin API bucket (`Discourse-Rate-Limit-Error-Code: admin_api_key_rate_limit`)
+  and a per-IP limiter or proxy (a 429 in plain text). A per-user limit of the acting account (a JSON 429 without
+  that header: topics per day, the post interval, …) defers only the job that met it (FACTS.md, "Third check");
 - turns every other failure into one of three exceptions: `ForumUnavailable` (5xx, timeouts, connection errors: the
   job's RQ `Retry` handles them), `ForumRefused` (4xx other than 429, with Discourse's `errors`) or `Throttled`.
 
@@ -29,6 +32,10 @@ from plugin.config import ConfigError, Settings
 
 LIKE = 2
 """Discourse's post action type for a like."""
+
+ADMIN_BUCKET_ERROR_CODE = "admin_api_key_rate_limit"
+"""`Discourse-Rate-Limit-Error-Code` of the 429 that the site's one admin API bucket answers (FACTS.md): the only
+JSON 429 that is about every integration rather than the account that asked."""
 
 DEFAULT_WAIT_SECONDS = 10.0
 """A 429 that names no wait (the per-IP limiters answer in plain text, without `extras`): wait this long."""
@@ -63,15 +70,28 @@ class ForumError(Exception):
 class Throttled(ForumError):
     """No call may be made now: defer the job by `retry_after` seconds (never sleep in a worker).
 
-    `by_forum` is True when the forum itself answered 429 (the shared budget is then paused for everyone), False
-    when our own budget had nothing left.
+    `scope` says whose limit it is:
+    - BUDGET: our own shared budget had nothing left (no request was sent);
+    - FORUM: a forum-wide limit answered 429 (the admin API bucket, or a per-IP limiter in plain text): the shared
+      budget is paused for every worker;
+    - ACCOUNT: a per-user limit of the account that asked (`account`): only the job that met it waits; nobody is
+      paused, so care work never queues behind another job's limit.
     """
 
-    def __init__(self, retry_after: float, *, by_forum: bool):
-        source = "the forum answered 429" if by_forum else "the shared API budget is spent"
+    BUDGET, FORUM, ACCOUNT = "budget", "forum", "account"
+
+    def __init__(self, retry_after: float, *, scope: str, account: str = ""):
+        source = {self.BUDGET: "the shared API budget is spent", self.FORUM: "the forum answered 429",
+                  self.ACCOUNT: f"the forum's per-user limit for {account or 'the account'}"}[scope]
         super().__init__(f"{source}: try again in {retry_after:.1f} s")
         self.retry_after = retry_after
-        self.by_forum = by_forum
+        self.scope = scope
+        self.account = account
+
+    @property
+    def by_forum(self) -> bool:
+        """The forum answered 429 (either kind), as opposed to our own budget being spent."""
+        return self.scope != self.BUDGET
 
 
 class ForumUnavailable(ForumError):
@@ -98,6 +118,20 @@ class ForumRefused(ForumError):
     def not_found(self) -> bool:
         """404 (unknown, or deleted for non-staff) or 410 (a deleted topic)."""
         return self.status in (404, 410)
+
+
+class MessageRefused(ForumRefused):
+    """The forum would not create a personal message (the recipient turned messages off, muted or ignores the
+    sender, is suspended; the sender may not send messages; FACTS.md): a final outcome to record, not a crash."""
+
+    def __init__(self, refused: ForumRefused, recipients: list[str]):
+        super().__init__(refused.status, refused.errors, refused.error_type, request=refused.request)
+        self.recipients = recipients
+
+    @property
+    def reason(self) -> str:
+        """The forum's own words, for a person to read."""
+        return "; ".join(self.errors) or f"the forum answered {self.status}"
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -211,6 +245,18 @@ def _wait_seconds(response: requests.Response) -> float:
         return DEFAULT_WAIT_SECONDS
 
 
+def throttle_scope(response: requests.Response) -> str:
+    """Whose limit a 429 is: Throttled.FORUM for the admin API bucket (its error-code header) and for a 429 that
+    is not Discourse's JSON (a per-IP limiter or a proxy: everyone calling from here meets it); Throttled.ACCOUNT
+    for Discourse's JSON `rate_limit` answer without that header, which only per-user limiters send
+    (lib/rate_limiter.rb: staff are exempt; every other account meets them, API requests included)."""
+    if response.headers.get("Discourse-Rate-Limit-Error-Code") == ADMIN_BUCKET_ERROR_CODE:
+        return Throttled.FORUM
+    if JSON_TYPE in response.headers.get("Content-Type", ""):
+        return Throttled.ACCOUNT
+    return Throttled.FORUM
+
+
 # ---------------------------------------------------------------------------------------------- the adapter
 
 
@@ -254,7 +300,7 @@ class Forum:
         """One budgeted request as `client`'s identity: Throttled / ForumUnavailable, or the answer (any other)."""
         wait = self.budget.try_spend(1)
         if wait > 0:
-            raise Throttled(wait, by_forum=False)
+            raise Throttled(wait, scope=Throttled.BUDGET)
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         headers = {"Accept": "application/json; charset=utf-8", "Api-Key": client.api_key,
                    "Api-Username": client.api_username}
@@ -267,8 +313,10 @@ class Forum:
             raise ForumUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code == 429:
             wait = _wait_seconds(response)
-            self.budget.pause(wait)
-            raise Throttled(wait, by_forum=True)
+            scope = throttle_scope(response)
+            if scope == Throttled.FORUM:
+                self.budget.pause(wait)
+            raise Throttled(wait, scope=scope, account=client.api_username)
         if response.status_code >= 500:
             raise ForumUnavailable(f"{method} {path}: the forum answered {response.status_code}",
                                    status=response.status_code)
@@ -277,15 +325,20 @@ class Forum:
     # ------------------------------------------------------------------------------------------ members
 
     def member(self, username: str) -> Member:
-        """GET /u/{username}.json as the bot. 1 call. ForumRefused (404) for an unknown member."""
-        return Member.from_json(self._bot._get(f"/u/{quote(username)}.json")["user"])
+        """GET /u/{username}.json as the admin. 1 call. ForumRefused (404) for an unknown member.
+
+        Read with staff rights: Discourse answers a hidden profile (HiddenProfileSerializer: no trust level, no
+        roles, no groups) to viewers who may not see the full one (FACTS.md), and a liker or a moderator with a
+        hidden profile must still count and decide as they should."""
+        return Member.from_json(self._admin._get(f"/u/{quote(username)}.json")["user"])
 
     def group_members(self, group: str) -> list[str]:
-        """Usernames in a group: GET /groups/{name}/members.json as the bot, every page. 1 call per 1,000 members."""
+        """Usernames in a group: GET /groups/{name}/members.json as the admin (a group may hide its members from
+        members), every page. 1 call per 1,000 members."""
         names: list[str] = []
         while True:
-            page = self._bot._get(f"/groups/{quote(group)}/members.json", limit=GROUP_MEMBERS_PAGE,
-                                  offset=len(names))
+            page = self._admin._get(f"/groups/{quote(group)}/members.json", limit=GROUP_MEMBERS_PAGE,
+                                    offset=len(names))
             members = page.get("members") or []
             names.extend(str(m["username"]) for m in members)
             if not members or len(names) >= int(page.get("meta", {}).get("total", 0)):
@@ -360,7 +413,7 @@ class Forum:
     def create_topic(self, *, title: str, raw: str, category_id: int | None, tags: list[str],
                      external_id: str) -> dict[str, Any]:
         """A new topic as the bot, exactly once per `external_id`: POST /posts.json. 1 call; 3 when a topic with
-        that `external_id` already exists (the 422 "External ID has already been taken", then the lookup).
+        that `external_id` already exists (the refusal, then the lookup).
 
         Returns the topic's first post: `id`, `topic_id`, `topic_slug`, `post_number` (1), … — as POST /posts.json
         answers it, or, for a topic that already existed, as the topic view carries its first post (no `raw`).
@@ -370,20 +423,27 @@ class Forum:
     def private_message(self, *, title: str, raw: str, recipients: list[str], external_id: str) -> dict[str, Any]:
         """A personal message from the bot to members and/or groups (a group must be messageable by the bot),
         exactly once per `external_id`: POST /posts.json with archetype=private_message. Calls and answer as
-        `create_topic`'s."""
-        return self._create_once(external_id, raw, title=title, archetype="private_message",
-                                 target_recipients=",".join(recipients))
+        `create_topic`'s. MessageRefused when the forum will not deliver it (a final outcome: record it)."""
+        try:
+            return self._create_once(external_id, raw, title=title, archetype="private_message",
+                                     target_recipients=",".join(recipients))
+        except ForumRefused as refused:
+            if refused.status in (403, 422):
+                raise MessageRefused(refused, recipients) from refused
+            raise
 
     def _create_once(self, external_id: str, raw: str, **params: Any) -> dict[str, Any]:
         """POST /posts.json for a new topic or message keyed by `external_id`; the existing one's first post when
-        the forum says that key is taken (the topic survives the crash of a job that made it)."""
+        there is one (the topic survives the crash of a job that made it).
+
+        After ANY refusal the key is looked up, whatever the forum's words: Discourse's wording of a taken
+        `external_id` is Rails' and may change, and a create refused for another reason (a retry of a request whose
+        answer was lost) may still have been made the first time."""
         try:
-            return self._bot.create_post(raw, external_id=external_id, **params)
-        except ForumRefused as refused:
-            if refused.status != 422 or not any("external id" in e.lower() for e in refused.errors):
-                raise
+            return _posted(self._bot.create_post(raw, external_id=external_id, **params))
+        except ForumRefused:
             existing = self.topic_by_external_id(external_id)
-            if existing is None:                    # taken by a deleted topic: nothing to return, nothing to create
+            if existing is None:                    # not made (or taken by a deleted topic): the refusal stands
                 raise
             first = dict(existing["post_stream"]["posts"][0])
             first.setdefault("topic_id", existing["id"])
@@ -392,7 +452,7 @@ class Forum:
 
     def reply(self, *, topic_id: int, raw: str, reply_to_post_number: int | None = None) -> dict[str, Any]:
         """A reply as the bot: POST /posts.json. 1 call. Returns the new post."""
-        return self._bot.create_post(raw, topic_id=topic_id, reply_to_post_number=reply_to_post_number)
+        return _posted(self._bot.create_post(raw, topic_id=topic_id, reply_to_post_number=reply_to_post_number))
 
     def edit_post(self, post_id: int, *, raw: str, edit_reason: str) -> dict[str, Any]:
         """A new revision of a post (the forum keeps the old one) as the admin: PUT /posts/{id}.json. 1 call.
@@ -453,10 +513,15 @@ class Forum:
         """An active, approved account made by the admin: POST /users.json. 1 call. Returns its id."""
         answer = self._admin._post("/users.json", username=username, name=name, email=email, password=password,
                                    active="true", approved="true")
-        if not answer or not answer.get("success"):
+        if not answer or not answer.get("success") or not answer.get("user_id"):
+            # with hide_email_address_taken on, an email already in use answers "success" without a user_id
             raise ForumRefused(200, [str((answer or {}).get("message") or "the forum did not create the user")],
                                request="POST /users.json")
         return int(answer["user_id"])
+
+    def grant_moderation(self, user_id: int) -> None:
+        """PUT /admin/users/{id}/grant_moderation as the admin. 1 call."""
+        self._admin._put(f"/admin/users/{int(user_id)}/grant_moderation")
 
     def set_trust_level(self, user_id: int, level: int) -> None:
         """PUT /admin/users/{id}/trust_level.json as the admin. 1 call."""
@@ -474,6 +539,13 @@ class Forum:
     def create_group(self, **fields: Any) -> dict[str, Any]:
         """POST /admin/groups.json as the admin with `group` = fields (name, full_name, *_level, …). 1 call."""
         return self._admin._post("/admin/groups.json", json=True, group=fields)["basic_group"]
+
+    def site_settings(self) -> dict[str, str]:
+        """Every site setting's value as text (lists `|`-separated): GET /admin/site_settings.json as the admin.
+        1 call."""
+        answer = self._admin._get("/admin/site_settings.json")
+        return {str(s["setting"]): "" if s.get("value") is None else str(s["value"])
+                for s in answer.get("site_settings") or [] if isinstance(s, dict) and "setting" in s}
 
     def tag_names(self) -> set[str]:
         """Names of every tag, as the admin sees them (unused ones too): GET /tags.json. 1 call."""
@@ -517,6 +589,16 @@ class Forum:
     def update_web_hook(self, hook_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         """PUT /admin/api/web_hooks/{id}.json as the admin. 1 call."""
         return self._admin._put(f"/admin/api/web_hooks/{int(hook_id)}.json", json=True, web_hook=fields)["web_hook"]
+
+
+def _posted(answer: dict[str, Any]) -> dict[str, Any]:
+    """POST /posts.json's answer, or ForumRefused when the forum held the post for review instead of making it
+    (200 `{"action": "enqueued", "pending_post": …}`, FACTS.md): nothing was posted, and a moderator must approve
+    it in the review queue — `doctor` and `install` name the setting that holds the bot's posts."""
+    if isinstance(answer, dict) and answer.get("action") == "enqueued":
+        raise ForumRefused(200, ["the forum held the post for review instead of posting it"], "enqueued",
+                           request="POST /posts.json")
+    return answer
 
 
 def _find_category(categories: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:

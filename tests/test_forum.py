@@ -13,8 +13,8 @@ from flask import Flask, Response, jsonify
 
 from plugin.budget import WINDOW_SECONDS, ApiBudget
 from plugin.config import ConfigError, Settings
-from plugin.forum import (DEFAULT_WAIT_SECONDS, GROUP_MEMBERS_PAGE, LIKERS_PAGE, TOPIC_CHUNK, Forum, ForumRefused,
-                          ForumUnavailable, Member, Throttled)
+from plugin.forum import (ADMIN_BUCKET_ERROR_CODE, DEFAULT_WAIT_SECONDS, GROUP_MEMBERS_PAGE, LIKERS_PAGE,
+                          TOPIC_CHUNK, Forum, ForumRefused, ForumUnavailable, Member, MessageRefused, Throttled)
 from plugin.keys import Keys
 from simulator.auth import AdminApiBucket
 from simulator.state import Forum as SimForum
@@ -221,6 +221,64 @@ def test_create_topic_passes_other_refusals_on(forum: Forum, general: int) -> No
     assert refused.value.status == 422 and any("Title" in e for e in refused.value.errors)
 
 
+def lost_answer_forum(post_status: int, post_body: dict, topic: dict | None) -> Flask:
+    """A forum that refuses POST /posts.json with `post_body` and holds `topic` (or nothing) under its external_id:
+    what a retry meets when the first attempt's answer was lost, in any wording."""
+    app = Flask("stub-forum")
+
+    @app.post("/posts")
+    @app.post("/posts.json")
+    def create() -> Response:
+        response = jsonify(post_body)
+        response.status_code = post_status
+        return response
+
+    @app.get("/t/external_id/<external_id>.json")
+    def by_external_id(external_id: str) -> Response:
+        if topic is None:
+            response = jsonify(errors=["The requested URL or resource could not be found."], error_type="not_found")
+            response.status_code = 404
+            return response
+        return Response(status=301, headers={"Location": f"/t/{topic['slug']}/{topic['id']}.json"})
+
+    @app.get("/t/<slug>/<int:topic_id>.json")
+    def show(slug: str, topic_id: int) -> Response:
+        return jsonify(topic)
+
+    return app
+
+
+def test_create_once_looks_the_key_up_after_any_refusal_whatever_its_words(redis_conn: redis.Redis) -> None:
+    topic = {"id": 5, "slug": "proposed-change", "external_id": "coc-amendment-7-1",
+             "post_stream": {"posts": [{"id": 50, "post_number": 1, "username": BOT}]}}
+    refused = {"errors": ["Words no version of this adapter has seen"], "error_type": "record_invalid"}
+    with serving(lost_answer_forum(422, refused, topic)) as served, stub_forum(served.url, redis_conn) as adapter:
+        made = adapter.create_topic(title="Proposed change to Consent", raw="The proposed new wording is here.",
+                                    category_id=3, tags=[], external_id="coc-amendment-7-1")
+    assert (made["id"], made["topic_id"], made["topic_slug"]) == (50, 5, "proposed-change")
+    assert adapter.calls_made == 3                    # the refusal, the look-up's redirect and the topic
+
+
+NOT_ACCEPTING = {"errors": ["Sorry, erin is not accepting messages at the moment."], "error_type": "record_invalid"}
+
+
+def test_a_refused_message_is_a_final_outcome_with_the_forums_words(redis_conn: redis.Redis) -> None:
+    with serving(lost_answer_forum(422, NOT_ACCEPTING, None)) as served, stub_forum(served.url, redis_conn) as adapter:
+        with pytest.raises(MessageRefused) as refused:
+            adapter.private_message(title="You asked for direct support", raw="A person will write to you soon.",
+                                    recipients=["erin"], external_id="coc-care-member-9")
+    assert refused.value.recipients == ["erin"] and "not accepting messages" in refused.value.reason
+    assert adapter.calls_made == 2                    # the refusal, then the look-up that found nothing
+
+
+def test_a_post_held_for_review_is_refused_not_taken_for_a_post(redis_conn: redis.Redis) -> None:
+    held = {"action": "enqueued", "pending_post": {"id": 3, "raw": "A reply held for review."}}
+    with serving(lost_answer_forum(200, held, None)) as served, stub_forum(served.url, redis_conn) as adapter:
+        with pytest.raises(ForumRefused) as refused:
+            adapter.reply(topic_id=1, raw="A reply held for review.")
+    assert refused.value.error_type == "enqueued" and "review" in str(refused.value)
+
+
 def test_reply_message_edit_tags_and_close(sim: Sim, forum: Forum, bot: User, general: int) -> None:
     alice = sim.user("alice")
     system = sim.forum.user_by_name("system")
@@ -375,6 +433,32 @@ def test_a_plain_text_429_uses_retry_after_or_a_default(redis_conn: redis.Redis,
             adapter.post(1)
         assert throttled.value.retry_after == wait and throttled.value.by_forum
         assert budget_for(redis_conn).paused_for() == pytest.approx(wait, abs=1.0)
+
+
+PER_USER_429 = ('{"errors":["You’ve performed this action too many times. Please wait 12 seconds before trying '
+                'again."],"error_type":"rate_limit","extras":{"wait_seconds":12,"time_left":"12 seconds"}}')
+
+
+def test_a_per_user_429_defers_only_the_job_that_met_it(redis_conn: redis.Redis) -> None:
+    """Discourse's per-user limiters answer JSON without the admin bucket's error-code header (FACTS.md): only the
+    job waits; the shared budget is not paused, so every other job (care first) goes on."""
+    app = answering(429, PER_USER_429, "application/json; charset=utf-8", {"Retry-After": "12"})
+    with serving(app) as served, stub_forum(served.url, redis_conn) as adapter:
+        with pytest.raises(Throttled) as throttled:
+            adapter.reply(topic_id=1, raw="A reply that the forum's per-user limit holds back.")
+    assert throttled.value.scope == Throttled.ACCOUNT and throttled.value.account == BOT
+    assert throttled.value.retry_after == 12.0
+    assert budget_for(redis_conn).paused_for() == 0.0 and budget_for(redis_conn).try_spend() == 0.0
+
+
+def test_the_admin_buckets_429_pauses_everyone(redis_conn: redis.Redis) -> None:
+    app = answering(429, PER_USER_429, "application/json; charset=utf-8",
+                    {"Retry-After": "12", "Discourse-Rate-Limit-Error-Code": ADMIN_BUCKET_ERROR_CODE})
+    with serving(app) as served, stub_forum(served.url, redis_conn) as adapter:
+        with pytest.raises(Throttled) as throttled:
+            adapter.post(1)
+    assert throttled.value.scope == Throttled.FORUM
+    assert budget_for(redis_conn).paused_for() == pytest.approx(12.0, abs=1.0)
 
 
 def test_server_errors_and_read_only_are_unavailable(redis_conn: redis.Redis) -> None:

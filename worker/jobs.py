@@ -39,7 +39,9 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
         try:
             return job(*args)
         except Throttled as exc:
-            log.info("throttled", extra={"job": job.__name__, "retry_after": exc.retry_after})
+            # only this job waits: a per-user limit (scope "account") pauses nobody else, and the forum-wide
+            # admin bucket's 429 has already paused the shared budget for every worker (plugin.forum)
+            log.info("throttled", extra={"job": job.__name__, "retry_after": exc.retry_after, "scope": exc.scope})
             return Retry(max=DEFERRALS, interval=max(1, math.ceil(exc.retry_after)))
         except ForumUnavailable as exc:
             log.warning("forum unavailable", extra={"job": job.__name__, "error": str(exc)})
