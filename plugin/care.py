@@ -6,7 +6,7 @@ names the team's group — without an @, so nobody is pinged but the people the 
 """
 from __future__ import annotations
 
-from plugin.drafts import neutralize_mentions
+from plugin.drafts import escape_inline, neutralize_mentions
 
 TEAM_TITLE = "A member asked for direct support (post {post_id})"
 TEAM_BODY = """\
@@ -35,6 +35,16 @@ completely fine.
 Take care of yourself in the meantime."""
 
 
+UNREACHABLE_MARKER = "a private message to tell them that someone will write"
+"""Words of the unreachable notice that a retried job looks for in the team's conversation (it is posted once)."""
+UNREACHABLE_BODY = """\
+We could not send {member} {marker}: the forum said “{reason}”. They may have turned personal messages off, or \
+the forum is not letting messages reach them just now.
+
+Please reach out another way you know is welcome to them — and if they have said they would rather not be \
+contacted, respect that."""
+
+
 def team_message(*, member: str, group: str, post_id: int, post_url: str, private: bool) -> tuple[str, str]:
     """(title, raw) of the message to the peer-support group."""
     body = TEAM_BODY.format(member=neutralize_mentions(member), group=group,
@@ -46,6 +56,12 @@ def team_message(*, member: str, group: str, post_id: int, post_url: str, privat
 def member_message(*, member: str, group: str, post_id: int) -> tuple[str, str]:
     """(title, raw) of the gentle message to the member who asked."""
     return MEMBER_TITLE.format(post_id=post_id), MEMBER_BODY.format(member=neutralize_mentions(member), group=group)
+
+
+def unreachable_notice(*, member: str, reason: str) -> str:
+    """The note for the team when the forum refused the member's message (`reason` is the forum's own words)."""
+    return UNREACHABLE_BODY.format(member=f"**{escape_inline(member)}**", marker=UNREACHABLE_MARKER,
+                                   reason=escape_inline(reason[:300]))
 
 
 def message_ids(post_id: int) -> tuple[str, str]:

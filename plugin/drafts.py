@@ -182,14 +182,14 @@ def render_draft(*, amendment_id: str, section_title: str, section_number: int |
     title = _title(DRAFT_TITLE, section=label, number=number.group(1) if number else amendment_id)
     support = (SUPPORT_ONE if supporters == 1 else SUPPORT_MANY).format(count=supporters, threshold=threshold)
     names = _deduplicated(credited)
-    credits = (CREDITED.format(names=_listed([_escape_inline(n) for n in names], ", "))
+    credits = (CREDITED.format(names=_listed([escape_inline(n) for n in names], ", "))
                if names else NOT_CREDITED)
     links = _deduplicated(source_links)
     sources = _listed([f"- {_link(link)}" for link in links], "\n") if links else NO_SOURCES
-    shown_id = f"`{amendment_id}`" if _SAFE_ID.fullmatch(amendment_id) else _escape_inline(amendment_id)
+    shown_id = f"`{amendment_id}`" if _SAFE_ID.fullmatch(amendment_id) else escape_inline(amendment_id)
 
     def body(current_text: str, proposed_text: str, diff: str) -> str:
-        return DRAFT_BODY.format(section=_escape_inline(label), support=support, diff=diff, credits=credits,
+        return DRAFT_BODY.format(section=escape_inline(label), support=support, diff=diff, credits=credits,
                                  current=quote_member_text(current_text), proposed=quote_member_text(proposed_text),
                                  sources=sources, amendment_id=shown_id)
 
@@ -207,7 +207,7 @@ def render_decision(*, verb: str, decided_by: str, reason: str = "", about: str 
     """The service's reply in a draft topic once `/approve`, `/reject` or `/withdraw` has decided it."""
     if verb not in DECISIONS:
         raise ValueError(f"unknown decision {verb!r}; expected one of {', '.join(DECISIONS)}")
-    text = DECISIONS[verb].format(who=_escape_inline(decided_by))
+    text = DECISIONS[verb].format(who=escape_inline(decided_by))
     if verb == "reject":
         explained = f"{REASON_GIVEN}\n\n{quote_member_text(reason)}" if reason.strip() else NO_REASON
         text = f"{text} {explained}\n\n{REJECTED_CLOSING}"
@@ -216,26 +216,26 @@ def render_decision(*, verb: str, decided_by: str, reason: str = "", about: str 
 
 def render_applied_announcement(*, section_title: str, draft_url: str) -> str:
     """The reply in the document topic announcing that an approved amendment changed a section."""
-    return APPLIED_ANNOUNCEMENT.format(section=_escape_inline(section_title), draft=_link(draft_url))
+    return APPLIED_ANNOUNCEMENT.format(section=escape_inline(section_title), draft=_link(draft_url))
 
 
 def render_stale(*, section_title: str, about: str = "") -> str:
     """The reply in a draft whose section changed after it was proposed: it is not applied."""
-    return STALE.format(section=_escape_inline(section_title), ref=_escape_inline(section_title)) + _about(about)
+    return STALE.format(section=escape_inline(section_title), ref=escape_inline(section_title)) + _about(about)
 
 
 def render_not_allowed(*, verb: str, who_may: str, about: str = "") -> str:
     """The one kind answer to a member whose command cannot decide the draft."""
     if verb not in COMMAND_VERBS:
         raise ValueError(f"unknown command {verb!r}; expected one of {', '.join(COMMAND_VERBS)}")
-    return NOT_ALLOWED.format(who_may=_escape_inline(who_may), verb=verb) + _about(about)
+    return NOT_ALLOWED.format(who_may=escape_inline(who_may), verb=verb) + _about(about)
 
 
 def render_rejection_pm(*, section_title: str, reason: str, draft_url: str) -> tuple[str, str]:
     """(title, raw) of the private message telling the proposer their proposal was not adopted, and why."""
     title = _title(REJECTION_PM_TITLE, section=section_title)
     explained = f"{REASON_GIVEN}\n\n{quote_member_text(reason)}" if reason.strip() else NO_REASON
-    return title, REJECTION_PM_BODY.format(section=_escape_inline(section_title), reason=explained,
+    return title, REJECTION_PM_BODY.format(section=escape_inline(section_title), reason=explained,
                                            draft=_link(draft_url))
 
 
@@ -244,7 +244,7 @@ def render_problem_reply(problems: list[Problem], *, about: str = "") -> str:
     messages = _deduplicated([problem.message for problem in problems])
     if not messages:
         raise ValueError("no problems to report")
-    items = "\n".join(f"- {_escape_inline(message)}" for message in messages)
+    items = "\n".join(f"- {escape_inline(message)}" for message in messages)
     return PROBLEM_REPLY.format(items=items) + _about(about)
 
 
@@ -256,7 +256,7 @@ def _clean(text: str) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _escape_inline(text: str) -> str:
+def escape_inline(text: str) -> str:
     """Member text for the middle of a sentence: one line, every markdown mark escaped, no mention."""
     flat = neutralize_mentions(_WHITESPACE.sub(" ", _clean(text)).strip())
     return _INLINE_MARKS.sub(lambda m: "\\" + m.group(), flat)
@@ -264,14 +264,14 @@ def _escape_inline(text: str) -> str:
 
 def _escape_word(word: str) -> str:
     """One word of member text for the diff, where it may start a line: escaped, and never a setext underline."""
-    escaped = _escape_inline(word)
+    escaped = escape_inline(word)
     return "\\" + escaped if _UNDERLINE_WORD.fullmatch(escaped) else escaped
 
 
 def _link(url: str) -> str:
     """A forum URL as is (Discourse links it); anything that is not a plain http(s) URL as escaped text."""
     url = url.strip()
-    return url if _URL.fullmatch(url) else _escape_inline(url)
+    return url if _URL.fullmatch(url) else escape_inline(url)
 
 
 def _about(about: str) -> str:

@@ -8,8 +8,9 @@ forgotten, and it is remembered as a care post so that later events about it (li
 """
 from __future__ import annotations
 
-from plugin.care import member_message, message_ids, team_message
+from plugin.care import UNREACHABLE_MARKER, member_message, message_ids, team_message, unreachable_notice
 from plugin.events import Post, PostEvent
+from worker.decisions import message_once, reply_once
 from worker.feedback import admitted, withdraw_post
 from worker.services import Services
 
@@ -23,18 +24,28 @@ def route(s: Services, event: PostEvent) -> str:
         return "the service's own words"
     group = s.settings.care_group
     post_url = f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
-    sent = 0
     team_key, member_key = effect_keys(post.id)
     team_id, member_id = message_ids(post.id)
-    for key, external_id, (title, raw), recipients in (
-        (team_key, team_id, team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
-                                         private=post.private), [group]),
-        (member_key, member_id, member_message(member=post.username, group=group, post_id=post.id),
-         [post.username]),
-    ):
-        sent += s.store.once(key, lambda t=title, r=raw, to=recipients, e=external_id: s.forum.private_message(
-            title=t, raw=r, recipients=to, external_id=e))
-    return f"care: {sent} message(s) sent"
+    title, raw = team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
+                              private=post.private)
+    s.store.once(team_key, lambda: s.forum.private_message(title=title, raw=raw, recipients=[group],
+                                                           external_id=team_id))
+    title, raw = member_message(member=post.username, group=group, post_id=post.id)
+    refused = message_once(s, member_key, title=title, raw=raw, recipients=[post.username], external_id=member_id)
+    if refused:
+        tell_team_unreachable(s, post, refused)
+        return f"care: the team was messaged; the member could not be ({refused})"
+    return "care: the team and the member were messaged"
+
+
+def tell_team_unreachable(s: Services, post: Post, reason: str) -> None:
+    """The forum refused the member's message: say so in the team's conversation (once), so that the team reaches
+    out another way instead of waiting for a reply that cannot come."""
+    team_topic = s.forum.topic_by_external_id(message_ids(post.id)[0])
+    if team_topic is None:
+        return
+    reply_once(s, unreachable_effect(post.id), int(team_topic["id"]), None, unreachable_notice(
+        member=post.username, reason=reason), marker=UNREACHABLE_MARKER)
 
 
 def forget(s: Services, post: Post) -> None:
@@ -42,6 +53,11 @@ def forget(s: Services, post: Post) -> None:
     s.store.mark_care_post(post.id)
     withdraw_post(s, post.id, why="a care post is never feedback")
     s.engagement.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
+
+
+def unreachable_effect(post_id: int) -> str:
+    """The note in the team's conversation that the member's own message could not be sent."""
+    return f"care-unreachable-{post_id}"
 
 
 def effect_keys(post_id: int) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from plugin.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAW
 from plugin.document import parse_document
 from plugin.drafts import (neutralize_mentions, render_applied_announcement, render_decision, render_draft,
                            render_not_allowed, render_problem_reply, render_rejection_pm, render_stale)
-from plugin.forum import ForumRefused
+from plugin.forum import ForumRefused, MessageRefused
 from plugin.proposals import Problem, parse_command
 from worker.feedback import withdraw_post
 from worker.services import Services
@@ -157,14 +157,15 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
         verb = {APPLIED: "approve", REJECTED: "reject", WITHDRAWN: "withdraw"}[outcome]
         text = render_decision(verb=verb, decided_by=post["username"], reason=reason, about=amendment.id)
     reply_once(s, decision_effect(amendment.id), topic_id, post["post_number"], text)
+    line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
     if outcome == REJECTED:
         title, raw = render_rejection_pm(section_title=amendment.section_title, reason=reason,
                                          draft_url=f"{s.settings.discourse_url}/t/{topic_id}")
-        s.store.once(rejection_effect(amendment.id),
-                     lambda: s.forum.private_message(title=title, raw=raw, recipients=[amendment.proposer],
-                                                     external_id=rejection_message_id(amendment.id)))
+        refused = message_once(s, rejection_effect(amendment.id), title=title, raw=raw,
+                               recipients=[amendment.proposer], external_id=rejection_message_id(amendment.id))
+        if refused:
+            line += f"; {amendment.proposer} could not be sent a message (the forum said: {refused})"
     s.forum.close_topic(topic_id)
-    line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
     s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"],
                                   reason=reason))
     return line
@@ -198,6 +199,19 @@ def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None
                    for p in s.forum.recent_posts(topic_id))
     s.store.once(key, lambda: s.forum.reply(topic_id=topic_id, raw=raw, reply_to_post_number=reply_to),
                  already_made=made)
+
+
+def message_once(s: Services, key: str, *, title: str, raw: str, recipients: list[str], external_id: str) -> str:
+    """Send a personal message exactly once for `key`. Returns "" when it was sent (now or before), or the forum's
+    reason when it refused the message: a final outcome (the member turned messages off, is suspended, …),
+    recorded as done so that it is never tried again, and for the caller to record where people will see it."""
+    try:
+        s.store.once(key, lambda: s.forum.private_message(title=title, raw=raw, recipients=recipients,
+                                                          external_id=external_id))
+    except MessageRefused as refused:
+        s.store.mark_done(key)
+        return refused.reason
+    return ""
 
 
 def voter(s: Services, username: str) -> Voter:
