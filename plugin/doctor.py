@@ -16,7 +16,7 @@ from rq.serializers import JSONSerializer
 from plugin.budget import ApiBudget
 from plugin.config import ConfigError, Settings
 from plugin.connection import config_hint, connect, describe
-from plugin.forum import Forum, ForumError, ForumRefused
+from plugin.forum import Forum, ForumError, ForumRefused, Member
 from plugin.intake import QUEUE_CARE, QUEUES
 from plugin.keys import Keys
 from plugin.store import Store
@@ -118,6 +118,7 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
         report(Check("forum", PROBLEM, f"{settings.discourse_api_username} is not an admin"))
         return
     report(Check("forum", OK, f"{settings.discourse_url} answers; {settings.discourse_api_username} is an admin"))
+    report(bot_account(settings, forum))
     hooks, _ = forum.web_hooks()
     url = settings.public_url.rstrip("/") + settings.webhook_path
     hook = next((h for h in hooks if h.get("payload_url") == url), None)
@@ -134,6 +135,35 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
                                          f"{bad[0].get('status')}): check the receiver, then press Redeliver"))
     else:
         report(Check("webhook", OK, f"{url} active; last {len(last)} deliveries succeeded"))
+
+
+def bot_account(settings: Settings, forum: Forum) -> Check:
+    """The account the service posts as: there, not suspended, and staff, so that Discourse's per-user limits and
+    refusals (FACTS.md, "Third check") never hold care back."""
+    name = settings.bot_username
+    user = forum.admin_user(name)
+    if user is None:
+        return Check("bot account", PROBLEM, f"there is no account {name}: run `python -m plugin install`")
+    member = Member.from_json(user)
+    if member.suspended:
+        return Check("bot account", PROBLEM, f"{name} is suspended until {user.get('suspended_till')}: the forum "
+                                             f"refuses every call it makes; unsuspend it (Admin → Users → {name})")
+    if not member.staff:
+        return Check("bot account", PROBLEM, f"{name} is not staff, so the forum's per-user limits hold it back: "
+                     f"{account_limits(forum.site_settings())}. Run `python -m plugin install` (it makes the bot a "
+                     "moderator) or grant moderation in Admin → Users")
+    return Check("bot account", OK, f"{name} is {'an admin' if member.admin else 'a moderator'}: the forum's "
+                                    "per-user limits and refusals do not apply to it")
+
+
+def account_limits(values: dict[str, str]) -> str:
+    """What Discourse's per-user limits mean for a non-staff account, from the forum's site settings."""
+    def value(name: str, default: str) -> str:
+        return values.get(name) or default
+    return (f"one new topic or message every {value('rate_limit_create_topic', '15')} s, "
+            f"{value('max_personal_messages_per_day', '20')} messages and {value('max_topics_per_day', '20')} "
+            f"topics a day, one reply every {value('rate_limit_create_post', '5')} s; it may send messages only if "
+            f"it is in personal_message_enabled_groups ({value('personal_message_enabled_groups', '11')})")
 
 
 def main(settings: Settings) -> int:

@@ -4,7 +4,8 @@ Each step looks first and says what it found or did — `exists`, `created`, `up
 `would create` / `would update`), `ok` for a check, `problem` with what to do about it:
 
 1. the API key works, its user is an admin, and it reaches the admin API (an all-scope key);
-2. the bot account `COC_BOT_USERNAME`: active, not staff (so the forum's mention limits apply to it), trust level 1+;
+2. the bot account `COC_BOT_USERNAME`: active, not suspended, a moderator (Discourse's per-user limits and refusals
+   never hold staff back), trust level 1+;
 3. the groups `COC_CARE_GROUP` (messageable by everyone, so the bot can message it), `COC_CONSENT_GROUP` (members
    join and leave it themselves) and `COC_MODERATORS_GROUP` if set;
 4. the tags, in one tag group (only staff may create tags on a stock Discourse, so they must exist before the bot
@@ -35,7 +36,7 @@ from plugin.budget import ApiBudget
 from plugin.config import ConfigError, Settings
 from plugin.connection import connect, describe
 from plugin.engagement_store import Engagement, seed_from_forum
-from plugin.forum import Forum, ForumRefused, ForumUnavailable, Throttled
+from plugin.forum import Forum, ForumRefused, ForumUnavailable, Member, Throttled
 from plugin.keys import Keys
 from plugin.store import Store
 
@@ -95,6 +96,11 @@ class GroupPlan:
     full_name: str
     fields: dict[str, Any]
     purpose: str
+
+
+def _suspended(user: dict[str, Any]) -> bool:
+    """A user as `GET /u/{name}.json` shows it to the admin: suspended now?"""
+    return Member.from_json(user).suspended
 
 
 class Installer:
@@ -177,30 +183,50 @@ class Installer:
     # ------------------------------------------------------------------------------------------ 2. the bot
 
     def bot_user(self) -> list[Step]:
+        """The bot account: active, not suspended, a moderator, trust level 1+.
+
+        A moderator because Discourse's per-user limits and refusals never apply to staff (lib/rate_limiter.rb,
+        lib/guardian.rb; FACTS.md "Third check"): a non-staff account may start one message every 15 s and 20 a
+        day, so a hard evening of care requests would wait minutes to a day. Staff also lifts Discourse's mention
+        limits: the service neutralizes every mention in what it posts itself (plugin.drafts.neutralize_mentions).
+        """
         name = self.settings.bot_username
         subject = f"bot user {name}"
         user = self.forum.admin_user(name)
-        outcome = EXISTS
+        outcome = CREATED if subject in self._made else EXISTS      # made by this run before a budget wait
         if user is None:
             if self.dry_run:
-                return [Step(subject, WOULD_CREATE, f"active, not staff, trust level 1, email {self.bot_email()}")]
-            self.forum.create_user(username=name, name=BOT_NAME, email=self.bot_email(),
-                                   password=secrets.token_urlsafe(32))
+                return [Step(subject, WOULD_CREATE, f"active, a moderator, trust level 1, email {self.bot_email()}")]
+            try:
+                self.forum.create_user(username=name, name=BOT_NAME, email=self.bot_email(),
+                                       password=secrets.token_urlsafe(32))
+            except ForumRefused as exc:
+                return [Step(subject, PROBLEM, f"the forum did not create the account ({'; '.join(exc.errors)}). "
+                                               f"If {self.bot_email()} is already some account's email (the forum "
+                                               "does not say so when hide_email_address_taken is on), set "
+                                               "COC_BOT_EMAIL to an address no account uses")]
             self._made.add(subject)
             user = self.forum.admin_user(name)
             if user is None:
                 return [Step(subject, PROBLEM, "the forum said it created the account but does not show it")]
             outcome = CREATED
-        if user.get("admin") or user.get("moderator"):
-            return [Step(subject, PROBLEM, "the bot account is staff: Discourse lifts every mention limit for "
-                                           "staff, so quoted member text could ping people. Revoke its admin/"
-                                           "moderator rights, or set COC_BOT_USERNAME to another account")]
+        if _suspended(user):
+            return [Step(subject, PROBLEM, f"the account is suspended until {user.get('suspended_till')}: the forum "
+                                           f"refuses every call it makes. Unsuspend it (Admin → Users → {name})")]
+        changes = []                            # what is or would be changed, as the step's detail says it
+        if not (user.get("admin") or user.get("moderator")):
+            changes.append("moderator (the forum's per-user limits and refusals never hold it back)")
+            if not self.dry_run:
+                self.forum.grant_moderation(int(user["id"]))
         if int(user.get("trust_level") or 0) < 1:
-            if self.dry_run:
-                return [Step(subject, WOULD_UPDATE, "raise its trust level to 1 (new users cannot embed images)")]
-            self.forum.set_trust_level(int(user["id"]), 1)
-            return [Step(subject, CREATED if outcome == CREATED else UPDATED, "trust level set to 1")]
-        return [Step(subject, outcome, f"trust level {user.get('trust_level')}, not staff")]
+            changes.append("trust level 1")
+            if not self.dry_run:
+                self.forum.set_trust_level(int(user["id"]), 1)
+        if changes:
+            done = WOULD_UPDATE if self.dry_run else CREATED if outcome == CREATED else UPDATED
+            return [Step(subject, done, "made " + " and ".join(changes))]
+        return [Step(subject, outcome, f"trust level {user.get('trust_level')}, "
+                                       f"{'an admin' if user.get('admin') else 'a moderator'}")]
 
     def bot_email(self) -> str:
         if self.settings.bot_email:
@@ -327,8 +353,15 @@ class Installer:
             return [Step(subject, WOULD_CREATE, f"“{DOCUMENT_TITLE}” from the starter text, in “{category_name}”")]
         if category is None:
             return [Step(subject, PROBLEM, f"there is no category “{category_name}” to put it in")]
-        post = self.forum.create_topic(title=DOCUMENT_TITLE, raw=STARTER_TEXT, category_id=int(category["id"]),
-                                       tags=list(DOCUMENT_TAGS), external_id=DOCUMENT_EXTERNAL_ID)
+        try:
+            post = self.forum.create_topic(title=DOCUMENT_TITLE, raw=STARTER_TEXT, category_id=int(category["id"]),
+                                           tags=list(DOCUMENT_TAGS), external_id=DOCUMENT_EXTERNAL_ID)
+        except ForumRefused as exc:
+            if exc.status != 422 or not any("title" in e.lower() for e in exc.errors):
+                raise
+            return [Step(subject, PROBLEM, f"a topic titled “{DOCUMENT_TITLE}” already exists and the forum refuses "
+                                           f"a second ({'; '.join(exc.errors)}): adopt it as the living document "
+                                           "with COC_DOCUMENT_TOPIC_ID=<its id>, or rename it, then run install again")]
         self.document = {"topic_id": int(post["topic_id"]), "post_id": int(post["id"])}
         return [Step(subject, CREATED, f"topic {post['topic_id']} “{DOCUMENT_TITLE}” in “{category_name}”")]
 

@@ -42,6 +42,12 @@ class Keys:
         """Set: ids of posts that asked for direct support; nothing public ever counts them."""
         return f"{self.prefix}care-posts"
 
+    @property
+    def restricted_categories(self) -> str:
+        """String: JSON list of the ids of read-restricted categories, as the forum last listed them (a cache with a
+        time to live: whatever is said in them is never feedback)."""
+        return f"{self.prefix}restricted-categories"
+
     def topic(self, topic_id: int) -> str:
         """Hash: what topic webhooks told of a topic (tags, category, author, archetype)."""
         return f"{self.prefix}topic:{topic_id}"

@@ -25,6 +25,9 @@ MEMBER_TTL = 24 * 3600
 """Seconds a member's trust level and standing are trusted before they are read from the forum again."""
 LIKERS_TTL = 60 * 24 * 3600
 """Seconds the likers of a post are remembered after its last like."""
+RESTRICTED_CATEGORIES_TTL = 600
+"""Seconds the list of read-restricted categories is trusted before the forum is asked again (1 call): a category
+closed to some stops feeding drafts within this long."""
 EFFECT_PENDING_TTL = 3600
 """Seconds an unfinished effect stays marked; after a crash the next attempt checks the forum first."""
 EFFECT_DONE_TTL = 90 * 24 * 3600
@@ -179,6 +182,14 @@ class Store:
         """The topic's category as last told by a topic webhook (None if unknown or uncategorized)."""
         raw = self.redis.hget(self.keys.topic(topic_id), "category_id")
         return int(raw or 0) or None                # stored as 0 when the topic has none
+
+    def restricted_categories(self) -> set[int] | None:
+        """The read-restricted categories' ids as last listed (None when not known, or known too long ago)."""
+        raw = self.redis.get(self.keys.restricted_categories)
+        return None if raw is None else {int(i) for i in json.loads(raw)}
+
+    def remember_restricted_categories(self, ids: set[int]) -> None:
+        self.redis.set(self.keys.restricted_categories, json.dumps(sorted(ids)), ex=RESTRICTED_CATEGORIES_TTL)
 
     def topic_tags(self, topic_id: int) -> tuple[str, ...] | None:
         """The topic's tags as last told by a topic webhook, or None if no topic webhook was seen for it."""

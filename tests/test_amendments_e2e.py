@@ -227,3 +227,25 @@ def test_an_announcement_interrupted_after_posting_is_not_posted_again(companion
     draft_url = f"{c.settings.discourse_url}/t/{topic.id}"
     reply_once(c.services, f"announce-{key}", doc_topic, None, "the same announcement again", marker=draft_url)
     assert len(bot_posts(c, doc_topic)) == before
+
+
+def test_a_proposal_in_a_category_closed_to_some_is_never_drafted_though_the_bot_may_read_it(c_restricted) -> None:
+    """The bot is a moderator and opens every category: a staff room's words stay there by the forum's own list of
+    read-restricted categories, whatever order the topic's and the post's webhooks arrive in."""
+    c, room = c_restricted
+    forum = c.sim.forum
+    sam = forum.user_by_name("sam")
+    topic = forum.create_post(sam, title="Notes for the moderators only", category_id=room.id,
+                              tags=["code-of-care"], raw=f'[amend section="Consent"]\n{NEW_CONSENT}\n[/amend]')
+    for who in ("bob", "carol", "dave"):
+        forum.like(c.sim.user(who, trust_level=2), topic)
+    c.settle()
+    assert c.topic_by_external_id(amendment_id(topic.id, 1)) is None
+    assert c.store.amendments_of_post(topic.id) == []
+
+
+@pytest.fixture
+def c_restricted(companion: Companion):  # type: ignore[no-untyped-def]
+    make_moderator(companion, "sam")
+    room = companion.sim.forum.create_category(name="Staff room", permissions={"staff": 1})
+    yield companion, room

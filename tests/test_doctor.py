@@ -44,3 +44,23 @@ def test_a_missing_webhook_is_a_problem(companion: Companion) -> None:
     c.sim.forum.web_hooks.clear()
     code, lines = doctor(c)
     assert code == 1 and any(line.startswith(PROBLEM) and "run `python -m plugin install`" in line for line in lines)
+
+
+def test_a_bot_that_is_no_longer_staff_is_a_problem_that_names_the_limits(companion: Companion) -> None:
+    c = companion
+    bot = c.sim.forum.user_by_name(c.settings.bot_username)
+    c.sim.forum.set_moderator(bot, False)
+    c.sim.forum.settings["max_personal_messages_per_day"] = 7       # the forum's own value is what doctor names
+    code, lines = doctor(c)
+    (line,) = [line for line in lines if line.startswith(PROBLEM)]
+    assert code == 1 and "bot account" in line and "not staff" in line and "7 messages" in line
+    assert "python -m plugin install" in line
+
+
+def test_a_suspended_bot_is_a_problem(companion: Companion) -> None:
+    c = companion
+    forum = c.sim.forum
+    bot = forum.user_by_name(c.settings.bot_username)
+    bot.suspended_till = forum.now().replace(year=forum.now().year + 1)
+    code, lines = doctor(c)
+    assert code == 1 and any(line.startswith(PROBLEM) and "suspended" in line for line in lines)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 import subprocess
 import sys
 from collections import Counter
@@ -80,7 +81,7 @@ def test_a_fresh_forum_gets_everything_it_needs(sim: Sim, redis_conn: redis.Redi
     assert [s.outcome for s in steps] == [OK] + [CREATED] * (len(EXPECTED_SUBJECTS) - 1), [s.line() for s in steps]
     f = sim.forum
     bot = f.user_by_name(BOT)
-    assert bot is not None and bot.active and not bot.staff and bot.trust_level >= 1
+    assert bot is not None and bot.active and bot.moderator and not bot.admin and bot.trust_level >= 1
     care, consent = f.group_by_name("peer-support"), f.group_by_name("coc-credit")
     assert care is not None and care.messageable_level == EVERYONE and care.mentionable_level == 0
     assert consent is not None and consent.visibility_level == 0
@@ -157,18 +158,37 @@ def test_install_gives_up_when_the_budget_never_frees(sim: Sim, redis_conn: redi
 
 
 def test_a_bot_below_trust_level_1_is_raised(sim: Sim, redis_conn: redis.Redis) -> None:
-    sim.user(BOT, trust_level=0)
+    sim.forum.set_moderator(sim.user(BOT, trust_level=0), True)
     assert outcomes(install(sim, redis_conn, dry_run=True)[0])[f"bot user {BOT}"] == WOULD_UPDATE
     assert outcomes(install(sim, redis_conn)[0])[f"bot user {BOT}"] == UPDATED
     assert sim.forum.user_by_name(BOT).trust_level == 1          # type: ignore[union-attr]
     assert outcomes(install(sim, redis_conn)[0])[f"bot user {BOT}"] == EXISTS
 
 
-def test_a_staff_bot_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:
-    sim.forum.set_moderator(sim.user(BOT), True)
+def test_a_bot_that_is_not_staff_is_made_a_moderator(sim: Sim, redis_conn: redis.Redis) -> None:
+    """Discourse's per-user limits and refusals hold back every account but staff: the bot is made a moderator."""
+    bot = sim.user(BOT)
+    steps = install(sim, redis_conn, dry_run=True)[0]
+    bot_step = next(s for s in steps if s.subject == f"bot user {BOT}")
+    assert bot_step.outcome == WOULD_UPDATE and "moderator" in bot_step.detail and not bot.staff
+    assert outcomes(install(sim, redis_conn)[0])[f"bot user {BOT}"] == UPDATED
+    assert bot.moderator and not bot.admin
+    assert outcomes(install(sim, redis_conn)[0])[f"bot user {BOT}"] == EXISTS
+
+
+def test_a_suspended_bot_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:
+    sim.forum.suspend(sim.user(BOT), sim.forum.now() + timedelta(days=3), "testing")
     steps, _, _ = install(sim, redis_conn)
     bot_step = next(s for s in steps if s.subject == f"bot user {BOT}")
-    assert bot_step.problem and "staff" in bot_step.detail
+    assert bot_step.problem and "suspended" in bot_step.detail and "Unsuspend" in bot_step.detail
+
+
+def test_a_document_title_already_in_use_is_a_problem_that_says_what_to_do(sim: Sim, redis_conn: redis.Redis) -> None:
+    member = sim.user("someone")
+    sim.forum.create_post(member, title=DOCUMENT_TITLE, raw="Our own notes about a code of care, from last year.")
+    steps, _, _ = install(sim, redis_conn)
+    document = next(s for s in steps if s.subject == "living document")
+    assert document.problem and "COC_DOCUMENT_TOPIC_ID" in document.detail, document.line()
 
 
 def test_a_care_group_the_bot_cannot_message_is_a_problem(sim: Sim, redis_conn: redis.Redis) -> None:

@@ -73,21 +73,36 @@ def command_post(post: Post) -> dict:
 
 
 def in_code_of_care(s: Services, post: Post, document_topic_id: int) -> bool:
-    """In the document topic, in a topic tagged `code-of-care`, or in a category of that slug."""
-    if post.topic_id == document_topic_id or post.category_slug == CODE_OF_CARE_TAG:
+    """In the document topic, or in a topic tagged `code-of-care` or a category of that slug — and then never in a
+    category closed to some members: words said there stay there. The bot is staff and opens those categories too,
+    so that is decided from the forum's list of read-restricted categories, not from what the bot may read."""
+    if post.topic_id == document_topic_id:
         return True
+    topic: dict = {}
     tags = s.store.topic_tags(post.topic_id)
-    if tags is None and "[amend" in post.raw.lower():
+    if tags is None and post.category_slug != CODE_OF_CARE_TAG and "[amend" in post.raw.lower():
         # no topic webhook seen yet (order is not guaranteed): ask the forum, once, for a post that matters
         try:
             topic = s.forum.topic(post.topic_id)
         except ForumRefused as refused:
             if refused.status not in (403, 404, 410):
                 raise
-            topic = {}          # the bot may not read it (a restricted category) or it is gone: not feedback
+            topic = {}          # unreadable or gone: not feedback
         tags = tuple(t["name"] if isinstance(t, dict) else t for t in topic.get("tags", []))
         s.store.remember_topic_tags(post.topic_id, tags)
-    return CODE_OF_CARE_TAG in (tags or ())
+    if post.category_slug != CODE_OF_CARE_TAG and CODE_OF_CARE_TAG not in (tags or ()):
+        return False
+    category = post.category_id or topic.get("category_id") or s.store.topic_category(post.topic_id)
+    return category is None or int(category) not in restricted_categories(s)
+
+
+def restricted_categories(s: Services) -> set[int]:
+    """Ids of the categories closed to some members: remembered for a while, else read from the forum (1 call)."""
+    known = s.store.restricted_categories()
+    if known is None:
+        known = {int(c["id"]) for c in s.forum.categories() if c.get("read_restricted")}
+        s.store.remember_restricted_categories(known)
+    return known
 
 
 def gather(s: Services, post: Post, document: dict) -> str:
