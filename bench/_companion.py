@@ -17,18 +17,19 @@ BENCH_DB = 14
 
 
 @contextmanager
-def running_companion() -> Iterator[tuple[Companion, str]]:
-    """A simulator (with no practical admin API limit: the service's own budget is measured instead), the receiver
-    and an installed service; yields it with its Redis URL and tears everything down after."""
+def running_companion(*, admin_limit: int = 1_000_000, **overrides: object) -> Iterator[tuple[Companion, str]]:
+    """A simulator (by default with no practical admin API limit: the service's own budget is measured instead;
+    `admin_limit=60` is Discourse's default), the receiver and an installed service (`overrides`: its Settings);
+    yields it with its Redis URL and tears everything down after."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)    # not a line per request
     runtime = ensure_redis()
     url = url_with_db(runtime.url, BENCH_DB)
     conn = redis.Redis.from_url(url)
     conn.flushdb()
     forum = SimForum()
-    forum.settings["max_admin_api_reqs_per_minute"] = 1_000_000
+    forum.settings["max_admin_api_reqs_per_minute"] = admin_limit
     sim, handle = start_sim(forum)
-    companion = start_companion(sim, url, conn)
+    companion = start_companion(sim, url, conn, **overrides)
     try:
         yield next(companion), url
     finally:
