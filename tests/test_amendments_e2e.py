@@ -249,3 +249,24 @@ def c_restricted(companion: Companion):  # type: ignore[no-untyped-def]
     make_moderator(companion, "sam")
     room = companion.sim.forum.create_category(name="Staff room", permissions={"staff": 1})
     yield companion, room
+
+
+def test_likers_and_a_moderator_with_hidden_profiles_count_and_decide(companion: Companion) -> None:
+    """Discourse shows a hidden profile without trust level, roles or groups (HiddenProfileSerializer) to whoever may
+    not see it: the service reads members' standing as the admin, so hidden profiles count and decide as they are.
+    The bot is not staff here (an operator may revoke it): a moderator bot would see the profiles anyway. Loose on
+    purpose: its intervals between posts are set to 0, as a forum admin may, since its pace is not what is tested."""
+    c = companion
+    c.sim.forum.set_moderator(c.sim.forum.user_by_name(c.settings.bot_username), False)
+    c.sim.forum.settings.update(rate_limit_create_post=0, rate_limit_new_user_create_post=0, rate_limit_create_topic=0)
+    proposal = propose(c, "alice")
+    for who in ("bob", "carol"):
+        c.sim.user(who, trust_level=2).hide_profile = True     # likers who never posted: no cached standing
+        like(c, who, proposal["id"])
+    c.settle()
+    key, topic = drafted(c, proposal["id"])
+    make_moderator(c, "sam")
+    c.sim.forum.user_by_name("sam").hide_profile = True
+    reply(c, "sam", topic.id, APPROVE)
+    c.settle()
+    assert c.store.amendment(key).status == APPLIED

@@ -176,9 +176,10 @@ def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, 
         reply_once(s, problems_effect(post_id, len(messages)), topic_id, post_number,
                    render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"))
     except ForumRefused as refused:
-        if refused.status not in (403, 404, 410):
+        if refused.status not in (403, 404, 410, 422):
             raise
-        return f"not answered: the bot may not reply in topic {topic_id} (it is restricted or gone)"   # no retry
+        # Discourse answers a reply to a closed, deleted or unreadable topic with 422 (`topic_not_found`)
+        return f"not answered: the forum refused a reply in topic {topic_id} ({refused})"   # no retry
     return f"answered {len(messages)} problem(s)"
 
 
