@@ -140,6 +140,27 @@ def test_reject_tags_closes_and_tells_the_proposer(companion: Companion) -> None
     assert parse_document(c.document_raw()).find("Consent").body.strip() != NEW_CONSENT
 
 
+def test_a_rejection_still_closes_and_records_the_draft_when_the_proposer_cannot_be_messaged(
+        companion: Companion) -> None:
+    """The forum refuses the proposer's message (they turned messages off, and the bot is not staff here — loose on
+    purpose: its intervals are set to 0, as its pace is not what is tested): the draft is still tagged, closed and
+    recorded, and the history says why the proposer was not told."""
+    c = companion
+    forum = c.sim.forum
+    forum.set_moderator(forum.user_by_name(c.settings.bot_username), False)
+    forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+    proposal, key, topic = backed_proposal(c)
+    forum.user_by_name("alice").allow_private_messages = False
+    make_moderator(c, "mod")
+    reply(c, "mod", topic.id, "/reject This overlaps with the Privacy section; let's talk it through there.")
+    c.settle()
+    amendment = c.store.amendment(key)
+    assert amendment.status == REJECTED and topic.closed and set(topic.tags) == {"coc-amendment", "coc-rejected"}
+    assert "alice could not be sent a message" in amendment.history[-1]
+    alice = forum.user_by_name("alice")
+    assert [t for t in forum.topics.values() if t.is_pm and alice.id in t.allowed_user_ids] == []
+
+
 def test_only_the_proposer_withdraws(companion: Companion) -> None:
     c = companion
     proposal, key, topic = backed_proposal(c)

@@ -118,3 +118,27 @@ def test_a_post_edited_to_ask_for_care_stops_counting(companion: Companion) -> N
     c.settle()
     assert c.services.engagement.figures(week).posts == counted - 1
     assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
+
+
+def test_a_member_who_cannot_be_messaged_still_reaches_the_team_who_are_told_so(companion: Companion) -> None:
+    """Discourse refuses a message to a member who turned messages off, from anyone but staff: with the bot not
+    staff (an operator may revoke it), the care request still reaches the team, and the team hears that the member
+    was not told, once, however often the job runs. Loose on purpose: the bot's intervals between topics and posts
+    are set to 0 (a forum admin may), since its pace is not what this test is about."""
+    c = companion
+    forum = c.sim.forum
+    forum.set_moderator(forum.user_by_name(c.settings.bot_username), False)
+    forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+    topic_id = general_topic(c)
+    c.member("bob")
+    forum.user_by_name("bob").allow_private_messages = False
+    post = c.member("bob").create_post(WORDS, topic_id=topic_id)
+    c.settle()
+    (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
+    assert messages(c, MEMBER_TITLE.format(post_id=post["id"])) == []
+    notes = [forum.posts[i].raw for i in team.post_ids[1:]]
+    assert len(notes) == 1 and "could not send **bob**" in notes[0] and "not accepting messages" in notes[0]
+    event = parse_delivery(created_delivery(c, post["id"]).headers, created_delivery(c, post["id"]).payload.encode(),
+                           secret=SECRET)
+    care.route(c.services, event)                                           # the job runs again: nothing new
+    assert len(team.post_ids) == 2
