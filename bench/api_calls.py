@@ -35,6 +35,7 @@ def ordinary(c: Companion, count: int) -> tuple[int, int]:
     rng = random.Random(7)
     forum = c.sim.forum
     members = [forum.create_user(username=f"member{i}", trust_level=1) for i in range(30)]
+    forum.ensure_tags(["weekly"], forum.user_by_name("system"))   # members below trust level 3 cannot create tags
     document_topic = c.store.document()["topic_id"]
     topics = [document_topic]
     posts = []

@@ -123,6 +123,7 @@ def setup_forum(c: Companion, members: int) -> Setting:
     titles = {CODE_OF_CARE: ["Consent before sharing someone's story", "How do we repair harm, in practice?"],
               "weekly": ["The weekly check-in thread for everyone", "Small good things from this week",
                          "Books and films that helped", "Introductions: say hello here"]}
+    sim.ensure_tags(list(titles), sim.user_by_name("system"))   # members below trust level 3 apply tags, not create
     made = {tag: [sim.create_post(users[n % members], raw="Opening a thread for this; all thoughts welcome here.",
                                   title=title, tags=[tag]) for n, title in enumerate(names)]
             for tag, names in titles.items()}

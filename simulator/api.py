@@ -8,9 +8,12 @@ live in :mod:`simulator.state`; the JSON shapes in :mod:`simulator.serializers`.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import secrets
 import struct
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -18,9 +21,11 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from . import limits
 from . import serializers as ser
 from .auth import current_user, forum, require_admin, require_staff
-from .state import LIKE, POST_REGULAR, Category, ForumError, Group, Post, Topic, User, anonymous_user, parse_time
+from .state import (LIKE, POST_REGULAR, Category, Forum, ForumError, Group, Post, Topic, User, anonymous_user,
+                    parse_time)
 
 blueprint = Blueprint("api", __name__)
 
@@ -207,9 +212,15 @@ def create_user():  # type: ignore[no-untyped-def]
     username = p.text("username") or ""
     email = p.text("email") or ""
     active = who.admin and p.boolean("active")
+    f = forum()
+    hide_taken = bool(f.settings.get("hide_email_address_taken"))
+    if hide_taken and email and any(u.email.lower() == email.lower() for u in f.users.values()):
+        # app/controllers/users_controller.rb#create: with hide_email_address_taken, a save that failed on a taken
+        # email answers like a success — `success`, `active: false`, the activation message — and no user_id.
+        return jsonify(success=True, active=False, message=_activation_message(active, email))
     try:
-        user = forum().create_user(username=username, name=p.text("name") or "", email=email,
-                                   password=p.text("password") or "", active=active)
+        user = f.create_user(username=username, name=p.text("name") or "", email=email,
+                             password=p.text("password") or "", active=active)
     except ForumError as exc:
         if exc.status != 422:
             raise
@@ -217,20 +228,103 @@ def create_user():  # type: ignore[no-untyped-def]
         return jsonify(success=False, message=" ".join(exc.errors), errors={field: exc.errors},
                        values={"name": p.text("name") or "", "username": username, "email": email},
                        is_developer=False)
-    message = ("Your account is activated and ready to use." if user.active else
-               f"You’re almost done! We sent an activation mail to <b>{user.email}</b>.")
-    return jsonify(success=True, active=user.active, message=message, user_id=user.id)
+    body: dict[str, Any] = {"success": True, "active": user.active,
+                            "message": _activation_message(user.active, user.email)}
+    if not hide_taken:                 # `.merge(SiteSetting.hide_email_address_taken ? {} : { user_id: user.id })`
+        body["user_id"] = user.id
+    return jsonify(body)
+
+
+def _activation_message(active: bool, email: str) -> str:
+    return ("Your account is activated and ready to use." if active else
+            f"You’re almost done! We sent an activation mail to <b>{email}</b>.")
 
 
 @route("/u/<username>", ["GET"])
 def show_user(username: str):  # type: ignore[no-untyped-def]
     who = viewer()
-    user = forum().require_user(username)
-    return jsonify(ser.user_detail(forum(), who, user))
+    f = forum()
+    user = f.require_user(username)
+    if not f.can_see_profile(who, user):
+        # UsersController#show: `elsif !guardian.can_see_profile?(@user)` → HiddenProfileSerializer.
+        return jsonify(ser.hidden_profile(f, who, user))
+    return jsonify(ser.user_detail(f, who, user))
 
 
 blueprint.add_url_rule("/users/<username>.json", endpoint="show_user", view_func=show_user, methods=["GET"])
 blueprint.add_url_rule("/users/<username>", endpoint="show_user", view_func=show_user, methods=["GET"])
+
+USER_OPTION_PARAMS = ("allow_private_messages", "hide_profile", "hide_presence", "hide_profile_and_presence",
+                      "muted_usernames")
+
+
+@route("/u/<username>", ["PUT"])
+def update_user(username: str):  # type: ignore[no-untyped-def]
+    """`PUT /u/{username}.json` (UsersController#update → UserUpdater): the user themself or staff; the user
+    options simulated (`allow_private_messages`, `hide_profile`, `hide_presence`) and `muted_usernames` (comma
+    list), top-level or under `user_option`. Answers `{"success": "OK", "user": {…}}` (json_result)."""
+    who = actor()
+    f = forum()
+    user = f.require_user(username)
+    if not (who.id == user.id or who.staff):                   # Guardian#can_edit_user?
+        raise ForumError.invalid_access()
+    p = params()
+    options: dict[str, Any] = dict(p.nested("user_option") or {})
+    for name in USER_OPTION_PARAMS:
+        if p.has(name):
+            options[name] = p.raw(name)                        # muted_usernames: a comma list (or a JSON array)
+    f.update_user_options(user, options)
+    return jsonify(success="OK", user=ser.user_detail(f, who, user)["user"])
+
+
+@route("/u/<username>/notification_level", ["PUT"])
+def user_notification_level(username: str):  # type: ignore[no-untyped-def]
+    """`PUT /u/{username}/notification_level.json` (UsersController#notification_level): `notification_level`
+    `ignore` (with `expiring_at`), `mute` or `normal`, for the requester (staff: for `acting_user_id`). The checks
+    are the requester's Guardian#can_ignore_user? / #can_mute_user?; a refusal is a 422 `{"errors": [...]}`
+    (render_json_error, no error_type). Answers `{"success": "OK"}`."""
+    who = actor()
+    f = forum()
+    target = f.require_user(username)
+    p = params()
+    acting = who
+    acting_id = p.integer("acting_user_id")
+    if acting_id is not None and acting_id != who.id:
+        if not who.staff:
+            return _json_error(NOTIFICATION_LEVEL_ERRORS["error"])
+        acting = _user_by_id(acting_id)
+    level = p.text("notification_level") or ""
+    if level == "ignore":
+        if not f.can_ignore(who, target):
+            return _json_error(NOTIFICATION_LEVEL_ERRORS["ignore_error"])
+        expiring_at = p.text("expiring_at")
+        if not expiring_at:
+            raise missing("expiring_at")                        # Time.parse(nil) fails in Discourse as well
+        parse_time(expiring_at)
+    elif level == "mute":
+        if not f.can_mute(who, target):
+            return _json_error(NOTIFICATION_LEVEL_ERRORS["mute_error"])
+    elif level != "normal":
+        return _json_error(NOTIFICATION_LEVEL_ERRORS["invalid_value"].format(value=level))
+    f.set_notification_level(acting, target, level)
+    return jsonify(success="OK")
+
+
+NOTIFICATION_LEVEL_ERRORS = {
+    # config/locales/server.en.yml `notification_level.*` (keys confirmed in users_controller.rb; wordings NOT
+    # confirmed line by line: the stored locale file is too long to reach that section)
+    "ignore_error": "Sorry, you can't ignore that user.",
+    "mute_error": "Sorry, you can't mute that user.",
+    "error": "Sorry, you cannot change the notification level for that user.",
+    "invalid_value": "\"{value}\" is not a valid notification level.",
+}
+
+
+def _json_error(message: str, status: int = 422) -> Response:
+    """ApplicationController#render_json_error(string): `{"errors": [message]}`, 422, no error_type."""
+    response = jsonify(errors=[message])
+    response.status_code = status
+    return response
 
 
 def _user_by_id(user_id: int) -> User:
@@ -378,6 +472,22 @@ def show_site():  # type: ignore[no-untyped-def]
     return jsonify(ser.site(forum(), viewer()))
 
 
+@route("/admin/site_settings", ["GET"])
+def list_site_settings():  # type: ignore[no-untyped-def]
+    """`GET /admin/site_settings.json` (admin): every site setting as Discourse lists them
+    (app/controllers/admin/site_settings_controller.rb#index: `site_settings: [{setting, value, default, …}]`;
+    values are strings as SiteSetting.all_settings gives them, lists `|`-separated)."""
+    require_admin()
+    return jsonify(site_settings=[{"setting": name, "value": _listed_value(value)}
+                                  for name, value in forum().settings.items() if name not in GLOBAL_SETTINGS])
+
+
+def _listed_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 @route("/admin/site_settings/<name>", ["PUT"])
 def update_site_setting(name: str):  # type: ignore[no-untyped-def]
     """`PUT /admin/site_settings/{name}` with the value under the setting's own name; 422 for unknown names."""
@@ -392,6 +502,8 @@ def update_site_setting(name: str):  # type: ignore[no-untyped-def]
 
 def _setting_value(name: str, value: Any, current: Any) -> Any:
     text = "" if value is None else str(value).strip()
+    if isinstance(current, bool):                     # before the suffix: allow_duplicate_topic_titles_category
+        return text.lower() in ("true", "t", "1")
     if name.endswith("_category"):
         digits = "".join(ch for ch in text if ch.isdigit())
         return int(digits) if digits else None
@@ -402,6 +514,11 @@ def _setting_value(name: str, value: Any, current: Any) -> Any:
         if not digits:
             raise ForumError(422, "invalid_parameters", f"{name}: {text!r} is not a number")
         return int(digits)
+    if isinstance(current, float):                    # e.g. tl2_additional_likes_per_day_multiplier
+        try:
+            return float(text)
+        except ValueError as exc:
+            raise ForumError(422, "invalid_parameters", f"{name}: {text!r} is not a number") from exc
     return text
 
 
@@ -542,15 +659,101 @@ def create_post():  # type: ignore[no-untyped-def]
         raise ForumError.bad_params("shared_draft")
     created_at = p.text("created_at")
     recipients = p.text("target_recipients") or p.text("target_usernames") or ""
-    post = f.create_post(
-        who, raw=raw, title=p.text("title"), topic_id=p.integer("topic_id"),
-        category_id=_category_param(p.text("category")),
-        reply_to_post_number=p.integer("reply_to_post_number"),
-        tags=tag_names(p.items("tags") or []), external_id=p.text("external_id"),
-        archetype=p.text("archetype") or "regular", target_recipients=recipients.split(","),
-        whisper=p.boolean("whisper"), shared_draft=shared_draft,
-        created_at=parse_time(created_at) if created_at else None)
-    return jsonify(ser.post(f, who, post, raw=True, draft_sequence=True))
+    category_id = _category_param(p.text("category"))
+    # app/controllers/posts_controller.rb#create: an API request's answer is memoized for 120 s
+    # (DistributedMemoizer) under a signature of its permitted params, the user's id and the request's ip, user
+    # agent and referer: the same POST again within 120 s of the first answer gets that answer (a refusal too) and
+    # creates nothing. Exceptions (403, 429, …) are not memoized.
+    signature = _post_signature(p, who)
+    remembered = _remembered(f, signature)
+    if remembered is not None:
+        return _answer(*remembered)
+    topic_id = p.integer("topic_id")
+    archetype = p.text("archetype") or "regular"
+    try:
+        # NewPostManager#perform (lib/new_post_manager.rb): a post that needs approval is held, not created.
+        reason = f.hold_reason(who, title=p.text("title"), topic_id=topic_id, archetype=archetype)
+        if reason is not None:
+            queued = f.enqueue_post(who, reason, raw=raw, title=p.text("title"), topic_id=topic_id,
+                                    category_id=category_id, tags=tag_names(p.items("tags") or []),
+                                    reply_to_post_number=p.integer("reply_to_post_number"))
+            status, body = 200, ser.enqueued_post(f, who, queued)
+        else:
+            # PostCreator#valid?: topic_not_found comes before the post validators and the rate limits.
+            if topic_id is not None and not f.can_create_post_on_topic(who, f.topics.get(topic_id)):
+                raise ForumError.topic_not_found()
+            # Slow mode, the unique/consecutive post validators (422) and the per-user rate limits (429); counted
+            # only once the post exists (simulator/limits.py).
+            admission = limits.admit_post(f, who, raw=raw, topic_id=topic_id,
+                                          private_message=archetype == "private_message")
+            post = f.create_post(
+                who, raw=raw, title=p.text("title"), topic_id=topic_id, category_id=category_id,
+                reply_to_post_number=p.integer("reply_to_post_number"),
+                tags=tag_names(p.items("tags") or []), external_id=p.text("external_id"),
+                archetype=archetype, target_recipients=recipients.split(","),
+                whisper=p.boolean("whisper"), shared_draft=shared_draft,
+                created_at=parse_time(created_at) if created_at else None)
+            admission.done(post)
+            status, body = 200, ser.post(f, who, post, raw=True, draft_sequence=True)
+    except ForumError as exc:
+        if exc.status != 422 or exc.error_type != "record_invalid":
+            raise
+        status, body = 422, _post_refusal(f, who, exc, raw)
+    _remember(f, signature, status, body)
+    return _answer(status, body)
+
+
+POST_MEMO_SECONDS = 120
+"""PostsController#create: `DistributedMemoizer.memoize(signature_for(manager_params), 120)`."""
+POST_SIGNATURE_PARAMS = (
+    "raw", "topic_id", "archetype", "category", "target_recipients", "target_usernames", "reply_to_post_number",
+    "auto_track", "typing_duration_msecs", "composer_open_duration_msecs", "visible", "unlist_topic", "draft_key",
+    "skip_validations", "import_mode", "embed_url", "created_at", "external_id", "is_warning", "no_bump",
+    "shared_draft", "whisper", "title", "tags", "category_id", "featured_link")
+"""PostsController#create_params: the permitted params (plus the tracked topic fields) that make the signature."""
+
+
+def _post_signature(p: Params, who: User) -> str:
+    """PostsController#signature_for: SHA1 over the permitted params, the user's id and (create_params adds them)
+    the request's ip, user agent and referer. Params outside the permitted list do not count."""
+    values = [(name, p.items(name) if name == "tags" else p.raw(name)) for name in POST_SIGNATURE_PARAMS
+              if p.has(name) or (name == "tags" and p.items("tags") is not None)]
+    values += [("user", who.id), ("ip_address", request.remote_addr), ("user_agent", request.user_agent.string),
+               ("referrer", request.referrer)]
+    return "post##" + hashlib.sha1(json.dumps(sorted(values, key=lambda kv: kv[0]), default=str).encode()).hexdigest()
+
+
+def _remembered(f: Forum, signature: str) -> tuple[int, Any] | None:
+    entry = f.post_memo.get(signature)
+    if entry is None:
+        return None
+    expires_at, status, body = entry
+    if f.now() >= expires_at:
+        del f.post_memo[signature]
+        return None
+    return status, body
+
+
+def _remember(f: Forum, signature: str, status: int, body: Any) -> None:
+    """`redis.setex(key, 120, result)` when first computed: the window runs from the first answer."""
+    f.post_memo[signature] = (f.now() + timedelta(seconds=POST_MEMO_SECONDS), status, body)
+
+
+def _answer(status: int, body: Any) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _post_refusal(f: Forum, who: User, exc: ForumError, raw: str) -> dict[str, Any]:
+    """PostsController#backwards_compatible_json of a failed NewPostResult (NewPostResultSerializer): 422 with
+    `action` and `errors` (full messages) — no `error_type`, no `success` (included only when true). A refusal on
+    the review path (`enqueued`) also carries `pending_count` and the unsaved `pending_post`."""
+    body: dict[str, Any] = {"action": exc.action or "create_post", "errors": exc.errors}
+    if exc.action == "enqueued":
+        body["pending_count"] = f.pending_count(who)
+        body["pending_post"] = {"id": None, **({"raw": raw} if raw.strip() else {}), "created_at": None}
+    return body
 
 
 def _category_param(value: str | None) -> int | None:
@@ -612,8 +815,10 @@ def update_post(post_id: int):  # type: ignore[no-untyped-def]
     f = forum()
     post = f.require_post(post_id, who)
     raw = changes.get("raw")
+    admission = limits.admit_edit(f, who, post, raw=None if raw is None else str(raw), title=p.text("title"))
     revised = f.revise_post(who, post, raw=None if raw is None else str(raw),
                             edit_reason=changes.get("edit_reason") or None, title=p.text("title"))
+    admission.done(revised)                           # edits per day count a new version only
     return jsonify(post=ser.post(f, who, revised, raw=True, draft_sequence=True))
 
 
@@ -743,8 +948,13 @@ def _update_topic(topic_id: int):  # type: ignore[no-untyped-def]
     f = forum()
     topic = f.require_topic(topic_id, who)
     tags = p.items("tags")
+    admission = limits.admit_topic_edit(f, who, topic, title=p.text("title"), category_id=p.integer("category_id"),
+                                        tags_sent=tags is not None)   # PostRevisor on post #1: an edit of the day
+    before = (topic.title, topic.category_id, list(topic.tags))
     f.update_topic(who, topic, title=p.text("title"), category_id=p.integer("category_id"),
                    tags=tag_names(tags) if tags is not None else None)
+    if (topic.title, topic.category_id, list(topic.tags)) != before:
+        admission.done()
     body: dict[str, Any] = {"basic_topic": ser.basic_topic(f, who, topic)}
     if tags is not None:
         body["tags"] = [ser.tag_ref(f.tags[n]) for n in topic.tags if n in f.tags]
@@ -771,6 +981,18 @@ def update_topic_status(topic_id: int):  # type: ignore[no-untyped-def]
     topic = f.require_topic(topic_id, who)
     f.set_status(who, topic, status, p.boolean("enabled"))
     return jsonify(success="OK", topic_status_update=None)
+
+
+@route("/t/<int:topic_id>/slow_mode", ["PUT"])
+def set_slow_mode(topic_id: int):  # type: ignore[no-untyped-def]
+    """`PUT /t/{id}/slow_mode` with `seconds` (TopicsController#set_slow_mode: `guardian.ensure_can_moderate!`,
+    then `head :ok`); 0 turns slow mode off. `enabled_until` (a timer that clears it) is not simulated."""
+    who = require_staff()
+    f = forum()
+    topic = f.require_topic(topic_id, who)
+    seconds = params().integer("seconds")
+    topic.slow_mode_seconds = max(0, seconds or 0)
+    return empty()
 
 
 @route("/t/<int:topic_id>/shared-draft", ["PUT"])
@@ -822,7 +1044,9 @@ def like_post():  # type: ignore[no-untyped-def]
     _like_type(p)
     f = forum()
     post = f.require_post(post_id, who)
+    admission = limits.admit_like(f, who, post)       # the per-post action limiter, then likes per day
     f.like(who, post)
+    admission.done()
     return jsonify(ser.post(f, who, post))
 
 
@@ -832,6 +1056,7 @@ def unlike_post(post_id: int):  # type: ignore[no-untyped-def]
     _like_type(params())
     f = forum()
     post = f.require_post(post_id, who)
+    limits.admit_unlike(f, who, post)                 # PostActionDestroyer's per-post action limiter
     f.unlike(who, post)
     return jsonify(ser.post(f, who, post))
 

@@ -34,8 +34,12 @@ def create_app(forum: Forum | None = None, *, api_key: str, config: dict[str, An
         response = jsonify(body)
         response.status_code = exc.status
         if exc.status == 429 and exc.extras:
+            # ApplicationController's rescue_from RateLimiter::LimitExceeded: Retry-After always; the error-code
+            # header only for a limiter that has one (the admin API bucket; never the per-user limits).
             response.headers["Retry-After"] = str(exc.extras["wait_seconds"])
-            response.headers["Discourse-Rate-Limit-Error-Code"] = "admin_api_key_rate_limit"
+            error_code = getattr(exc, "error_code", None)
+            if error_code:
+                response.headers["Discourse-Rate-Limit-Error-Code"] = error_code
         return response
 
     from . import api, html, testing, webhooks   # noqa: PLC0415  (blueprints import the app's helpers)

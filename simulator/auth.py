@@ -10,7 +10,11 @@ from typing import Callable
 
 from flask import Response, abort, current_app, g, request
 
+from .limits import RateLimited
 from .state import Forum, ForumError, User
+
+ADMIN_API_ERROR_CODE = "admin_api_key_rate_limit"
+"""`Discourse-Rate-Limit-Error-Code` of the one admin API bucket's 429 (FACTS.md)."""
 
 
 class AdminApiBucket:
@@ -52,10 +56,9 @@ class AdminApiBucket:
                 self.refused += 1
                 oldest = self._times[0] if self._times else now
                 wait = max(1, math.ceil(self.window - (now - oldest)))
-                raise ForumError(429, "rate_limit",
-                                 "You’ve performed this action too many times. Please wait "
-                                 f"{wait} seconds before trying again.",
-                                 extras={"wait_seconds": wait, "time_left": f"{wait} seconds"})
+                # lib/auth/default_current_user_provider.rb: RateLimiter "admin_api_min" with
+                # error_code "admin_api_key_rate_limit" (the only limiter here that sends that header).
+                raise RateLimited(wait, "admin_api_min", error_code=ADMIN_API_ERROR_CODE)
             self._times.append(now)
             self.performed += 1
 
@@ -68,10 +71,11 @@ class AdminApiBucket:
 
 class ApiOutage:
     """Test-only: for a stretch, every keyed API request is answered as a struggling forum answers — `429` (a storm
-    of rate limiting, with Retry-After), `503` (an HTML error page from the proxy) or `timeout` (the answer comes
+    of the admin API bucket's rate limiting, with Retry-After), `429-user` (every write meets a per-user limit of the
+    account that makes it, as simulator/limits.py answers), `503` (an HTML error page from the proxy) or `timeout` (the answer comes
     after `hang_seconds`, later than any client waits). Webhook delivery and `/_sim/` are not affected."""
 
-    MODES = ("429", "503", "timeout")
+    MODES = ("429", "429-user", "503", "timeout")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
@@ -99,9 +103,11 @@ class ApiOutage:
             mode = self.mode if self.mode and self.clock() < self.until else None
             if mode:
                 self.answered[mode] += 1
-        if mode == "429":
-            raise ForumError(429, "rate_limit", "You’ve performed this action too many times. Please wait 5 seconds "
-                             "before trying again.", extras={"wait_seconds": 5, "time_left": "5 seconds"})
+        if mode == "429":                      # imitates the admin API bucket's 429, header included
+            raise RateLimited(5, "admin_api_min", error_code=ADMIN_API_ERROR_CODE)
+        if mode == "429-user" and request.method != "GET":
+            # imitates a per-user limit of the acting account (simulator/limits.py): writes only, no header
+            raise RateLimited(5, "create_post")
         if mode == "503":
             abort(Response("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", status=503,
                            content_type="text/html"))
@@ -160,6 +166,10 @@ def _authenticate() -> User | None:
     if user is None or not user.active:
         raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource. "
                          "The API username or key is invalid.")
+    if user.suspended(forum().now()):
+        # lib/auth/default_current_user_provider.rb: `raise Discourse::InvalidAccess if current_user.suspended?`,
+        # on every request made with the key — the plain invalid_access answer.
+        raise ForumError.invalid_access()
     return user
 
 

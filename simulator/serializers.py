@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from .state import (LIKE, reply_target, POST_REGULAR, POST_WHISPER, SYSTEM_USER_ID, Category, Forum, Group, Post, Revision,
-                    Tag, TagGroup, Topic, Upload, User, avatar_template, cook, iso)
+                    QueuedPost, Tag, TagGroup, Topic, Upload, User, avatar_template, cook, iso)
 
 Json = dict[str, Any]
 
@@ -88,12 +88,12 @@ def user_detail(forum: Forum, viewer: User, user: User) -> Json:
         "last_posted_at": iso(last_posted),
         "last_seen_at": iso(last_posted),
         "created_at": iso(user.created_at),
-        "ignored": False,
-        "muted": False,
-        "can_ignore_user": not viewer.anonymous and not mine and not user.staff,
-        "can_mute_user": not viewer.anonymous and not mine and not user.staff,
-        "can_send_private_messages": not viewer.anonymous,
-        "can_send_private_message_to_user": not viewer.anonymous and not mine,
+        "ignored": user.id in viewer.ignored_user_ids,
+        "muted": user.id in viewer.muted_user_ids,
+        "can_ignore_user": forum.can_ignore(viewer, user),
+        "can_mute_user": forum.can_mute(viewer, user),
+        "can_send_private_messages": forum.can_send_private_messages(viewer),
+        "can_send_private_message_to_user": not mine and forum.can_send_private_message_to(viewer, user),
         "trust_level": user.trust_level,
         "moderator": user.moderator,
         "admin": user.admin,
@@ -139,8 +139,8 @@ def user_detail(forum: Forum, viewer: User, user: User) -> Json:
         "watched_first_post_category_ids": [],
         "system_avatar_upload_id": None,
         "system_avatar_template": _avatar(user),
-        "muted_usernames": [],
-        "ignored_usernames": [],
+        "muted_usernames": _usernames(forum, user.muted_user_ids),
+        "ignored_usernames": _usernames(forum, user.ignored_user_ids),
         "allowed_pm_usernames": [],
         "mailing_list_posts_per_day": 0,
         "can_change_bio": can_edit,
@@ -165,6 +165,36 @@ def user_detail(forum: Forum, viewer: User, user: User) -> Json:
     return {"user_badges": [], "user": data}
 
 
+def _usernames(forum: Forum, user_ids: Iterable[int]) -> list[str]:
+    return [forum.users[i].username for i in user_ids if i in forum.users]
+
+
+def hidden_profile(forum: Forum, viewer: User, user: User) -> Json:
+    """`GET /u/{username}.json` when Guardian#can_see_profile? is false: HiddenProfileSerializer under `user`
+    (app/serializers/hidden_profile_serializer.rb: BasicUserSerializer's id, username, name, avatar_template, then
+    profile_hidden, title, primary_group_name, can_send_private_message_to_user; no trust level, roles or
+    groups), and no `user_badges`."""
+    return {"user": {
+        **basic_user(user),
+        "profile_hidden": True,
+        "title": user.title,
+        "primary_group_name": None,
+        "can_send_private_message_to_user": forum.can_send_private_message_to(viewer, user),
+    }}
+
+
+def enqueued_post(forum: Forum, viewer: User, queued: QueuedPost) -> Json:
+    """`POST /posts.json` for a post held for review: NewPostResultSerializer of a successful `enqueued` result
+    (lib/new_post_manager.rb#enqueue) — `success`, the user's `pending_count` and `pending_post`
+    (TopicPendingPostSerializer: id, raw, created_at). `reason` only for staff viewers, who are never held."""
+    return {
+        "action": "enqueued",
+        "success": True,
+        "pending_count": forum.pending_count(viewer),
+        "pending_post": {"id": queued.id, "raw": queued.raw, "created_at": iso(queued.created_at)},
+    }
+
+
 def _notification_schedule() -> Json:
     schedule: Json = {"enabled": False}
     for day in range(7):
@@ -185,9 +215,11 @@ def _user_option(user: User) -> Json:
         "notification_level_when_replying": 2, "new_topic_duration_minutes": 2880, "email_previous_replies": 2,
         "email_in_reply_to": False, "like_notification_frequency": 1, "notify_on_linked_posts": True,
         "push_notification_level": "all", "enable_upcoming_change_available_notifications": False,
-        "include_tl0_in_digests": False, "theme_ids": [], "theme_key_seq": 0, "allow_private_messages": True,
-        "enable_allowed_pm_users": False, "homepage_id": None, "hide_profile_and_presence": False,
-        "hide_profile": False, "hide_presence": False, "text_size": "normal", "text_size_seq": 0,
+        "include_tl0_in_digests": False, "theme_ids": [], "theme_key_seq": 0,
+        "allow_private_messages": user.allow_private_messages,
+        "enable_allowed_pm_users": False, "homepage_id": None,
+        "hide_profile_and_presence": user.hide_profile and user.hide_presence,
+        "hide_profile": user.hide_profile, "hide_presence": user.hide_presence, "text_size": "normal", "text_size_seq": 0,
         "title_count_mode": "notifications", "timezone": None, "skip_new_user_tips": False,
         "default_calendar": "none_selected", "oldest_search_log_date": None,
         "sidebar_link_to_filtered_list": False, "sidebar_show_count_of_new_items": False,
@@ -838,7 +870,7 @@ def topic_view(forum: Forum, viewer: User, topic: Topic, *, include_raw: bool = 
         "pinned_at": iso(topic.created_at) if topic.pinned else None,
         "pinned_until": None,
         "image_url": None,
-        "slow_mode_seconds": 0,
+        "slow_mode_seconds": topic.slow_mode_seconds,
         "draft": None,
         "draft_key": f"topic_{topic.id}",
         "draft_sequence": 0,

@@ -32,6 +32,10 @@ ANONYMOUS_USER_ID = 0
 class ForumError(Exception):
     """An error answered the way Discourse answers it: a status, an `error_type` and messages."""
 
+    action: str | None = None
+    """For a refused `POST /posts.json`: the NewPostResult action it is answered under (`create_post`, or
+    `created_post` / `enqueued` on the review path), None elsewhere."""
+
     def __init__(self, status: int, error_type: str, *errors: str, extras: dict[str, Any] | None = None):
         super().__init__(errors[0] if errors else error_type)
         self.status = status
@@ -58,6 +62,36 @@ class ForumError(Exception):
     @classmethod
     def bad_params(cls, *errors: str) -> ForumError:
         return cls(400, "invalid_parameters", *errors)
+
+    @classmethod
+    def topic_not_found(cls) -> ForumError:
+        """PostCreator#valid?: the topic is missing, deleted, or `can_create_post_on_topic?` is false."""
+        return cls.invalid(TOPIC_NOT_FOUND)
+
+
+# config/locales/server.en.yml (top-level keys and activerecord.errors.models.topic.attributes.base).
+TOPIC_NOT_FOUND = "Something has gone wrong. Perhaps this topic was closed or deleted while you were looking at it?"
+NOT_ACCEPTING_PMS = "Sorry, {username} is not accepting messages at the moment."
+MAX_PM_RECIPIENTS = "Sorry, you can send a message to maximum {limit} recipients."
+CANT_SEND_PM = "Sorry, you cannot send a personal message to that user."
+TITLE_ALREADY_USED = "Title has already been used"        # errors.messages.has_already_been_used
+EXTERNAL_ID_LIMIT = 50                                    # Topic::EXTERNAL_ID_MAX_LENGTH
+
+
+@dataclass
+class QueuedPost:
+    """A post held for review (ReviewableQueuedPost): not created; what `pending_post` describes."""
+    id: int
+    user_id: int
+    raw: str
+    created_at: datetime
+    reason: str
+    title: str | None = None
+    topic_id: int | None = None
+    category_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+    reply_to_post_number: int | None = None
+    status: str = "pending"
 
 
 def utcnow() -> datetime:
@@ -120,6 +154,14 @@ class User:
     suspended_till: datetime | None = None
     suspend_reason: str | None = None
     title: str | None = None
+    # UserOption (PUT /u/{username}.json): allow_private_messages, hide_profile, hide_presence.
+    allow_private_messages: bool = True
+    hide_profile: bool = False
+    hide_presence: bool = False
+    # MutedUser / IgnoredUser rows this user owns: whom they muted or ignore (PUT /u/{username}.json
+    # `muted_usernames`, PUT /u/{username}/notification_level.json).
+    muted_user_ids: list[int] = field(default_factory=list)
+    ignored_user_ids: list[int] = field(default_factory=list)
 
     @property
     def staff(self) -> bool:
@@ -252,6 +294,8 @@ class Topic:
     allowed_group_ids: list[int] = field(default_factory=list)
     # shared drafts: the category it will be published into
     shared_draft_category_id: int | None = None
+    # slow mode (`PUT /t/{id}/slow_mode`): a non-staff member's replies at least this far apart (simulator.limits)
+    slow_mode_seconds: int = 0
 
     @property
     def is_pm(self) -> bool:
@@ -333,7 +377,34 @@ class Forum:
             "min_personal_message_post_length": 10,
             "max_tags_per_topic": 5,
             "retry_web_hook_events": False,   # Discourse's site setting; webhook delivery reads it
+            # Refusals, visibility and identity (config/site_settings.yml names and defaults; group lists are
+            # `|`-separated Group::AUTO_GROUPS ids: 1 admins, 3 staff, 10..14 trust_level_0..4).
+            "personal_message_enabled_groups": "11",       # trust_level_1 (site_settings.yml)
+            "max_allowed_message_recipients": 30,
+            "allow_users_to_hide_profile": True,
+            "hide_new_user_profiles": True,
+            "allow_duplicate_topic_titles": False,
+            "allow_duplicate_topic_titles_category": False,
+            "create_tag_allowed_groups": "1|3|13",          # admins, staff, trust_level_3 (was min_trust_to_create_tag 3)
+            "ignore_allowed_groups": "12",                   # trust_level_2 (was min_trust_level_to_allow_ignore 2)
+            "hide_email_address_taken": False,
+            "approve_post_count": 0,
+            "approve_unless_allowed_groups": "10",           # trust_level_0: holds nobody
+            "approve_new_topics_unless_allowed_groups": "10",
         }
+        from .limits import SITE_SETTINGS as RATE_LIMIT_SETTINGS   # noqa: PLC0415  (limits imports this module)
+        self.settings.update(RATE_LIMIT_SETTINGS)     # per-user rate limits and post validators: simulator/limits.py
+        self.scripted_user_ids: set[int] = set()
+        """TEST-ONLY, no Discourse counterpart: members whose API actions a test or the demo scripts at machine
+        speed (their own pace is not what is tested), exempt from the per-user rate limits and post validators of
+        simulator/limits.py as staff are. Filled by tests directly or through `POST /_sim/scripted_members`.
+        Never the service's own account: what the service meets must stay what Discourse would answer it."""
+        self.undeliverable_user_ids: set[int] = set()
+        """TEST-ONLY fault, no Discourse counterpart: members to whom every message is refused with Discourse's
+        `not_accepting_pms` answer, whoever sends it — staff too, which Discourse would not refuse for a member who
+        turned messages off. It stands for every refusal a service may meet (a non-staff bot, an account gone) in
+        the fault harness, whose bot is a moderator. `undeliverable_refused` counts those refusals."""
+        self.undeliverable_refused = 0
         self.users: dict[int, User] = {}
         self.groups: dict[int, Group] = {}
         self.categories: dict[int, Category] = {}
@@ -345,6 +416,9 @@ class Forum:
         self.web_hooks: dict[int, WebHook] = {}
         self.web_hook_events: dict[int, WebHookEvent] = {}
         self.listeners: list[EventListener] = []
+        self.queued_posts: dict[int, QueuedPost] = {}
+        # PostsController#create's DistributedMemoizer: signature -> (expires at, status, body).
+        self.post_memo: dict[str, tuple[datetime, int, Any]] = {}
         self._ids: dict[str, int] = {}
         self._seed()
 
@@ -597,6 +671,182 @@ class Forum:
                 return True
         return False
 
+    # ----------------------------------------------------------------------------------------- who may do what
+
+    def in_any_groups(self, user: User, setting: str) -> bool:
+        """User#in_any_groups?(SiteSetting.<setting>_map): the group list names `everyone` (0) or one of the
+        user's groups (automatic trust-level and staff groups included)."""
+        wanted = {int(part) for part in str(self.settings.get(setting) or "").split("|") if part.strip().isdigit()}
+        if 0 in wanted:
+            return True
+        return bool(wanted & set(self.group_ids_of(user)))
+
+    def can_send_private_messages(self, user: User) -> bool:
+        """Guardian#can_send_private_messages? (lib/guardian.rb): staff, the system user, or a member of
+        `personal_message_enabled_groups`."""
+        if user.anonymous:
+            return False
+        return user.staff or user.id == SYSTEM_USER_ID or self.in_any_groups(user, "personal_message_enabled_groups")
+
+    def can_send_private_message_to(self, sender: User, target: User) -> bool:
+        """Guardian#can_send_private_message?(target_user) (lib/guardian.rb): the sender may send messages, and
+        unless the sender is staff the target allows messages and is not suspended."""
+        return (self.can_send_private_messages(sender)
+                and (sender.staff or target.allow_private_messages)
+                and (sender.staff or not target.suspended(self.now())))
+
+    def preventing_communication(self, sender: User, targets: Iterable[User]) -> list[User]:
+        """UserCommScreener#preventing_actor_communication (lib/user_comm_screener.rb): the targets who muted or
+        ignore the sender, or turned personal messages off. Empty for a staff sender."""
+        if sender.staff:
+            return []
+        return [t for t in targets if sender.id in t.muted_user_ids or sender.id in t.ignored_user_ids
+                or not t.allow_private_messages]
+
+    def can_mute(self, actor: User, target: User) -> bool:
+        """Guardian#can_mute_user?: staff or trust level 1+, not oneself, not a staff member."""
+        return (not actor.anonymous and (actor.staff or actor.trust_level >= 1) and actor.id != target.id
+                and not target.staff)
+
+    def can_ignore(self, actor: User, target: User) -> bool:
+        """Guardian#can_ignore_user?: staff or `ignore_allowed_groups`, not oneself, not a staff member."""
+        return (not actor.anonymous and (actor.staff or self.in_any_groups(actor, "ignore_allowed_groups"))
+                and actor.id != target.id and not target.staff)
+
+    def post_count_of(self, user: User) -> int:
+        """UserStat#post_count: the user's live regular posts outside messages."""
+        return sum(1 for p in self.posts.values()
+                   if p.user_id == user.id and p.deleted_at is None and p.post_type == POST_REGULAR
+                   and p.topic_id in self.topics and not self.topics[p.topic_id].is_pm)
+
+    def topic_count_of(self, user: User) -> int:
+        """UserStat#topic_count: the user's live topics outside messages."""
+        return sum(1 for t in self.topics.values() if t.user_id == user.id and t.deleted_at is None and not t.is_pm)
+
+    def can_see_profile(self, viewer: User, user: User) -> bool:
+        """Guardian#can_see_profile? (lib/guardian/user_guardian.rb). Oneself and staff always; otherwise a hidden
+        profile (user option hide_profile, when `allow_users_to_hide_profile`) is not seen, and with
+        `hide_new_user_profiles` a member without posts is seen only by trust level 2+ (a member manually raised to
+        trust level 2+ is seen anyway: PR #33458), and a viewer below trust level 1 sees only trust level 1+."""
+        if not viewer.anonymous and (viewer.id == user.id or viewer.staff):
+            return True
+        hidden = bool(self.settings.get("allow_users_to_hide_profile")) and user.hide_profile
+        if user.staff and not hidden:
+            return True
+        if self.settings.get("hide_new_user_profiles"):
+            if self.post_count_of(user) == 0 and user.trust_level < 2:
+                if viewer.anonymous or viewer.trust_level < 2:
+                    return False
+            if viewer.anonymous or viewer.trust_level < 1:
+                return user.trust_level >= 1 and not hidden
+        return not hidden
+
+    def can_create_tag(self, user: User) -> bool:
+        """Guardian#can_create_tag? (lib/guardian/tag_guardian.rb): a member of `create_tag_allowed_groups`."""
+        return not user.anonymous and self.in_any_groups(user, "create_tag_allowed_groups")
+
+    def can_create_post_on_topic(self, user: User, topic: Topic | None) -> bool:
+        """Guardian#can_create?(Post, topic) → can_create_post_on_topic? (lib/guardian/topic_guardian.rb): never on
+        a missing or deleted topic; admins always; a closed or archived topic only for trust level 4 and
+        moderators; otherwise the user must see the topic and may post in its category."""
+        if topic is None or topic.deleted_at is not None or user.anonymous:
+            return False
+        if user.admin:
+            return True
+        trusted = user.trust_level >= 4 or user.moderator
+        if (topic.closed or topic.archived) and not trusted:
+            return False
+        return self.can_see_topic(user, topic) and self.can_reply_in(user, topic)
+
+    def duplicate_title(self, title: str, *, category_id: int | None, exclude_topic_id: int | None = None) -> bool:
+        """Topic's `unique_among` title validation (app/models/topic.rb): among listable (non-message, live) topics,
+        case-insensitively; within the category when `allow_duplicate_topic_titles_category`."""
+        if self.settings.get("allow_duplicate_topic_titles"):
+            return False
+        wanted = title.strip().lower()
+        per_category = bool(self.settings.get("allow_duplicate_topic_titles_category"))
+        return any(t.title.lower() == wanted for t in self.topics.values()
+                   if not t.is_pm and t.deleted_at is None and t.id != exclude_topic_id
+                   and (not per_category or t.category_id == category_id))
+
+    def hold_reason(self, actor: User, *, title: str | None, topic_id: int | None, archetype: str) -> str | None:
+        """NewPostManager.post_needs_approval? (lib/new_post_manager.rb) for the settings simulated: why the post
+        would be held for review, or None. Staff are exempt, messages are never queued."""
+        if actor.staff or archetype == "private_message":
+            return None
+        if topic_id is not None and (topic := self.topics.get(topic_id)) is not None and topic.is_pm:
+            return None
+        approve_post_count = int(self.settings.get("approve_post_count") or 0)
+        if approve_post_count > 0 and actor.trust_level <= 1 and (
+                self.post_count_of(actor) + self.topic_count_of(actor) < approve_post_count):
+            return "post_count"
+        if not self.in_any_groups(actor, "approve_unless_allowed_groups"):
+            return "group"
+        if title and not self.in_any_groups(actor, "approve_new_topics_unless_allowed_groups"):
+            return "new_topics_unless_allowed_groups"
+        return None
+
+    def enqueue_post(self, actor: User, reason: str, *, raw: str, title: str | None = None,
+                     topic_id: int | None = None, category_id: int | None = None, tags: Iterable[str] = (),
+                     reply_to_post_number: int | None = None) -> QueuedPost:
+        """NewPostManager.default_handler + #enqueue: the post is validated as it would be created, then held
+        (a ReviewableQueuedPost); nothing is created and no event fires. Refusals carry the NewPostResult action:
+        `created_post` for the body and topic checks, `enqueued` for the creator's validations."""
+        with self.lock:
+            raw = raw or ""
+            try:
+                self._check_lengths(raw, None, first=topic_id is None)
+                if topic_id is not None and not self.can_create_post_on_topic(actor, self.topics.get(topic_id)):
+                    raise ForumError.topic_not_found()
+            except ForumError as exc:
+                exc.action = "created_post"
+                raise
+            try:
+                if topic_id is None:
+                    self._topic_errors(title, category_id=category_id, pm=False, external_id=None)
+            except ForumError as exc:
+                exc.action = "enqueued"
+                raise
+            queued = QueuedPost(id=self.next_id("reviewable"), user_id=actor.id, raw=raw, created_at=self.now(),
+                                reason=reason, title=title.strip() if title and topic_id is None else None,
+                                topic_id=topic_id, category_id=category_id, tags=list(tags),
+                                reply_to_post_number=reply_to_post_number)
+            self.queued_posts[queued.id] = queued
+            return queued
+
+    def pending_count(self, user: User) -> int:
+        return sum(1 for q in self.queued_posts.values() if q.user_id == user.id and q.status == "pending")
+
+    # ----------------------------------------------------------------------------------------- user preferences
+
+    def update_user_options(self, user: User, options: dict[str, Any]) -> User:
+        """UserUpdater (app/services/user_updater.rb): the user options simulated, and `muted_usernames` (a comma
+        list; exact usernames, oneself left out, as update_muted_users does)."""
+        with self.lock:
+            for name in ("allow_private_messages", "hide_profile", "hide_presence"):
+                if name in options:
+                    setattr(user, name, str(options[name]).lower() == "true")
+            if "hide_profile_and_presence" in options:      # the older single option, now split in two
+                user.hide_profile = user.hide_presence = str(options["hide_profile_and_presence"]).lower() == "true"
+            if "muted_usernames" in options:
+                value = options["muted_usernames"] or ""
+                names = value if isinstance(value, list) else str(value).split(",")
+                wanted = {n.strip() for n in names if n.strip() and n.strip() != user.username}
+                user.muted_user_ids = [u.id for u in self.users.values() if u.username in wanted]
+            return user
+
+    def set_notification_level(self, acting: User, target: User, level: str) -> None:
+        """UsersController#notification_level: `ignore` replaces a mute, `mute` replaces an ignore, `normal`
+        clears both (the permission checks are the route's, on the requester)."""
+        with self.lock:
+            if level in ("ignore", "mute", "normal"):
+                acting.muted_user_ids = [i for i in acting.muted_user_ids if i != target.id]
+                acting.ignored_user_ids = [i for i in acting.ignored_user_ids if i != target.id]
+            if level == "ignore":
+                acting.ignored_user_ids.append(target.id)
+            elif level == "mute":
+                acting.muted_user_ids.append(target.id)
+
     # ----------------------------------------------------------------------------------------- topics
 
     def require_topic(self, topic_id: int, viewer: User | None = None) -> Topic:
@@ -625,14 +875,17 @@ class Forum:
         return self.posts[topic.post_ids[0]]
 
     def ensure_tags(self, names: Iterable[str], actor: User) -> list[str]:
+        """DiscourseTagging.tags_for_saving (lib/discourse_tagging.rb): known tags apply; an unknown tag is created
+        only for someone who `can_create_tag?` and otherwise dropped SILENTLY (no error, the topic has the rest)."""
         clean: list[str] = []
+        may_create = self.can_create_tag(actor)
         for name in names:
             tag_name = re.sub(r"\s+", "-", name.strip().lower())
             if not tag_name:
                 continue
             if tag_name not in self.tags:
-                if actor.trust_level < 1 and not actor.staff:
-                    raise ForumError.invalid(f"You can't create the tag {tag_name!r}")
+                if not may_create:
+                    continue
                 self.tags[tag_name] = Tag(id=self.next_id("tag"), name=tag_name)
             if tag_name not in clean:
                 clean.append(tag_name)
@@ -675,8 +928,13 @@ class Forum:
         with self.lock:
             now = created_at or self.now()
             raw = raw or ""
+            external_id = external_id or None             # TopicCreator sets it only when present
             if topic_id is not None:
-                topic = self.require_topic(topic_id, actor)
+                # PostCreator#valid? (lib/post_creator.rb): `Topic.find_by(id:)` skips deleted topics, then
+                # guardian.can_create?(Post, topic); either failing is `topic_not_found`, before any other check.
+                topic = self.topics.get(topic_id)
+                if topic is None or topic.deleted_at is not None or not self.can_create_post_on_topic(actor, topic):
+                    raise ForumError.topic_not_found()
                 return self._reply(actor, topic, raw=raw, reply_to_post_number=reply_to_post_number,
                                    whisper=whisper, now=now)
             if archetype == "private_message":
@@ -687,7 +945,7 @@ class Forum:
             return self._new_topic(actor, raw=raw, title=title, category_id=category_id, tags=list(tags),
                                    external_id=external_id, shared_draft=shared_draft, now=now)
 
-    def _check_lengths(self, raw: str, title: str | None, *, first: bool, pm: bool = False) -> None:
+    def _title_errors(self, title: str | None) -> list[str]:
         errors = []
         if title is not None:
             if not title.strip():
@@ -696,6 +954,10 @@ class Forum:
                 errors.append(f"Title is too short (minimum is {self.settings['min_title_length']} characters)")
             elif len(title) > 255:
                 errors.append("Title is too long (maximum is 255 characters)")
+        return errors
+
+    def _body_errors(self, raw: str, *, first: bool, pm: bool = False) -> list[str]:
+        errors = []
         minimum = self.settings["min_personal_message_post_length" if pm else
                                 "min_first_post_length" if first else "min_post_length"]
         if not raw.strip():
@@ -705,6 +967,22 @@ class Forum:
             errors.append(f"Body is too short (minimum is {minimum} characters)")
         elif len(raw) > 32000:
             errors.append("Body is limited to 32000 characters; you entered %d." % len(raw))
+        return errors
+
+    def _check_lengths(self, raw: str, title: str | None, *, first: bool, pm: bool = False) -> None:
+        errors = self._title_errors(title) + self._body_errors(raw, first=first, pm=pm)
+        if errors:
+            raise ForumError.invalid(*errors)
+
+    def _topic_errors(self, title: str | None, *, category_id: int | None, pm: bool, external_id: str | None,
+                      exclude_topic_id: int | None = None) -> None:
+        """Topic's validations, all reported together as `topic.valid?` does (app/models/topic.rb): the title,
+        its uniqueness among listable topics (not for messages), and external_id."""
+        errors = self._title_errors(title)
+        if not errors and title is not None and not pm and self.duplicate_title(
+                title, category_id=category_id, exclude_topic_id=exclude_topic_id):
+            errors.append(TITLE_ALREADY_USED)
+        errors += self._external_id_errors(external_id)
         if errors:
             raise ForumError.invalid(*errors)
 
@@ -712,11 +990,12 @@ class Forum:
                    tags: list[str], external_id: str | None, shared_draft: bool, now: datetime) -> Post:
         if title is None:
             raise ForumError.invalid("Title can't be blank")
-        self._check_lengths(raw, title, first=True)
-        self._check_external_id(external_id)
         category = self.require_category(category_id) if category_id else self.categories[1]
         if not self.can_see_category(actor, category) or not self.can_create_in(actor, category):
             raise ForumError.invalid_access()
+        # PostCreator#valid?: TopicCreator's validations first (they stop the rest), then the post's.
+        self._topic_errors(title, category_id=category.id, pm=False, external_id=external_id)
+        self._check_lengths(raw, None, first=True)
         draft_category_id = None
         if shared_draft:
             drafts = self.settings.get("shared_drafts_category")
@@ -734,21 +1013,44 @@ class Forum:
         self.emit("post_created", "post", post)
         return post
 
-    def _check_external_id(self, external_id: str | None) -> None:
-        """Topic's validations of `external_id` (any archetype: TopicCreator sets it on messages too)."""
-        if external_id is not None:
-            if len(external_id) > 50:
-                raise ForumError.invalid("External ID is too long (maximum is 50 characters)")
-            if self.topic_by_external_id(external_id) is not None:
-                raise ForumError.invalid("External ID has already been taken")
+    def _external_id_errors(self, external_id: str | None) -> list[str]:
+        """Topic's `validates :external_id` (app/models/topic.rb), for every archetype (TopicCreator sets it on
+        messages too): uniqueness (case-insensitive; Rails' uniqueness check ignores the deleted-topics scope),
+        length at most EXTERNAL_ID_MAX_LENGTH (50), format /\\A[\\w-]+\\z/ (Ruby's \\w is ASCII). Rails humanizes
+        the attribute `external_id` as "External"."""
+        if external_id is None:
+            return []
+        errors = []
+        wanted = external_id.lower()
+        if any(t.external_id is not None and t.external_id.lower() == wanted for t in self.topics.values()):
+            errors.append("External has already been taken")
+        if len(external_id) > EXTERNAL_ID_LIMIT:
+            errors.append(f"External is too long (maximum is {EXTERNAL_ID_LIMIT} characters)")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", external_id):
+            errors.append("External is invalid")
+        return errors
 
     def _new_pm(self, actor: User, *, raw: str, title: str | None, target_recipients: list[str],
                 external_id: str | None, now: datetime) -> Post:
         if title is None:
             raise ForumError.invalid("Title can't be blank")
-        self._check_lengths(raw, title, first=True, pm=True)
-        self._check_external_id(external_id)
         names = [n.strip() for n in target_recipients if n.strip()]
+        users = [u for u in (self.user_by_name(n) for n in names) if u is not None]
+        if names and not actor.staff:
+            # PostCreator#valid? (lib/post_creator.rb), for a non-staff sender: the recipient limit, then
+            # UserCommScreener — everyone who muted or ignores the sender or turned messages off, each named.
+            limit = int(self.settings.get("max_allowed_message_recipients") or 0)
+            if len(names) > limit:
+                raise ForumError.invalid(MAX_PM_RECIPIENTS.format(limit=limit))
+            refusing = self.preventing_communication(actor, [u for u in users if u.id != actor.id])
+            if refusing:
+                raise ForumError.invalid(*(NOT_ACCEPTING_PMS.format(username=u.username) for u in refusing))
+        unreachable = [u for u in users if u.id in self.undeliverable_user_ids and u.id != actor.id]
+        if unreachable:                      # TEST-ONLY fault (see `undeliverable_user_ids`), whoever sends
+            self.undeliverable_refused += 1
+            raise ForumError.invalid(*(NOT_ACCEPTING_PMS.format(username=u.username) for u in unreachable))
+        self._topic_errors(title, category_id=None, pm=True, external_id=external_id)
+        self._check_lengths(raw, None, first=True, pm=True)
         if not names:
             raise ForumError.invalid("You must choose a valid user.")
         user_ids: list[int] = [actor.id]
@@ -756,6 +1058,10 @@ class Forum:
         for name in names:
             user = self.user_by_name(name)
             if user is not None:
+                # TopicCreator#check_can_send_permission! → Guardian#can_send_private_message?: `cant_send_pm`
+                # (the sender is not in personal_message_enabled_groups, or the recipient is suspended).
+                if user.id != actor.id and not self.can_send_private_message_to(actor, user):
+                    raise ForumError.invalid(CANT_SEND_PM)
                 if user.id not in user_ids:
                     user_ids.append(user.id)
                 continue
@@ -779,13 +1085,8 @@ class Forum:
 
     def _reply(self, actor: User, topic: Topic, *, raw: str, reply_to_post_number: int | None, whisper: bool,
                now: datetime) -> Post:
+        """A reply to a topic the actor may post in (create_post checked `can_create_post_on_topic`)."""
         self._check_lengths(raw, None, first=False, pm=topic.is_pm)
-        if topic.closed and not actor.staff:
-            raise ForumError(403, "invalid_access", "This topic is closed; it no longer accepts new replies.")
-        if topic.archived and not actor.staff:
-            raise ForumError(403, "invalid_access", "This topic is archived.")
-        if not self.can_reply_in(actor, topic):
-            raise ForumError.invalid_access()
         if reply_to_post_number is not None:
             numbers = {self.posts[i].post_number for i in topic.post_ids}
             if reply_to_post_number not in numbers:
@@ -832,7 +1133,10 @@ class Forum:
 
     def revise_post(self, actor: User, post: Post, *, raw: str | None = None, edit_reason: str | None = None,
                     title: str | None = None) -> Post:
-        """`PUT /posts/{id}.json`: a new version with a revision record, as PostRevisor does."""
+        """`PUT /posts/{id}.json`: a new version with a revision record, as PostRevisor does.
+
+        Unlimited in-process (like `create_post`); edits per day apply to the HTTP route (simulator.limits).
+        """
         with self.lock:
             if not self.can_edit(actor, post):
                 raise ForumError.invalid_access()
@@ -842,6 +1146,7 @@ class Forum:
             title_changed = title is not None and post.post_number == 1 and title.strip() != topic.title
             if title_changed:
                 self._check_lengths(new_raw, title, first=True, pm=topic.is_pm)
+                self._check_unique_title(topic, title or "")
             if new_raw == post.raw and not title_changed:
                 return post                                  # Discourse makes no revision for a no-op edit
             now = self.now()
@@ -865,6 +1170,11 @@ class Forum:
                 self.emit("post_edited", "post", post)
             return post
 
+    def _check_unique_title(self, topic: Topic, title: str) -> None:
+        """A retitle meets the same `unique_among` validation as a new topic (app/models/topic.rb)."""
+        if not topic.is_pm and self.duplicate_title(title, category_id=topic.category_id, exclude_topic_id=topic.id):
+            raise ForumError.invalid(TITLE_ALREADY_USED)
+
     def update_topic(self, actor: User, topic: Topic, *, title: str | None = None, category_id: int | None = None,
                      tags: list[str] | None = None) -> Topic:
         """`PUT /t/-/{id}.json`: title, category and tags of a topic; fires only `topic_edited`."""
@@ -875,6 +1185,7 @@ class Forum:
             changed = False
             if title is not None and title.strip() != topic.title:
                 self._check_lengths(first.raw, title, first=True, pm=topic.is_pm)
+                self._check_unique_title(topic, title)
                 first.revisions.append(Revision(number=first.version + 1, user_id=actor.id,
                                                 created_at=self.now(), raw_before=first.raw,
                                                 raw_after=first.raw, title_before=topic.title,
@@ -1009,6 +1320,8 @@ class Forum:
     # ----------------------------------------------------------------------------------------- likes
 
     def like(self, actor: User, post: Post) -> Post:
+        """`POST /post_actions.json` (a like). Unlimited in-process (like `create_post`); likes per day and the
+        per-post action limiter apply to the HTTP route (simulator.limits)."""
         with self.lock:
             if post.user_id == actor.id:
                 raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource.")

@@ -1,4 +1,4 @@
-"""Test-only routes under `/_sim/…`: counters, fault settings and a clock to move forward.
+"""Test-only routes under `/_sim/…`: counters, fault settings, a clock to move forward and scripted members.
 
 No authentication and answered on loopback only (404 for anyone else). Nothing in the simulator or the service
 depends on these routes; they exist so tests and benchmarks can observe and steer the forum.
@@ -71,6 +71,35 @@ def put_faults():  # type: ignore[no-untyped-def]
     except (TypeError, ValueError) as exc:
         raise ForumError.bad_params(str(exc)) from exc
     return jsonify(faults.as_dict())
+
+
+@blueprint.get("/scripted_members")
+def get_scripted_members():  # type: ignore[no-untyped-def]
+    """The usernames in `Forum.scripted_user_ids`."""
+    forum = current_forum()
+    with forum.lock:
+        names = sorted(u.username for u in forum.users.values() if u.id in forum.scripted_user_ids)
+    return jsonify({"usernames": names})
+
+
+@blueprint.post("/scripted_members")
+def add_scripted_members():  # type: ignore[no-untyped-def]
+    """TEST-ONLY: `{"usernames": [...]}` — members whose API actions a test or the demo scripts at machine speed
+    (their own pace is not what is tested) become exempt from the per-user rate limits and post validators
+    (simulator/limits.py), as staff are. Never the service's own account: what the service meets must stay what
+    Discourse would answer it. 400 (nothing changed) if a name is unknown; answers the whole set."""
+    body = request.get_json(silent=True)
+    names = body.get("usernames") if isinstance(body, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ForumError.bad_params("send {\"usernames\": [\"name\", ...]}")
+    forum = current_forum()
+    with forum.lock:
+        users = [forum.user_by_name(n) for n in names]
+        unknown = [n for n, u in zip(names, users) if u is None]
+        if unknown:
+            raise ForumError.bad_params(f"no such user: {', '.join(unknown)}")
+        forum.scripted_user_ids.update(u.id for u in users if u is not None)
+    return get_scripted_members()
 
 
 @dataclass

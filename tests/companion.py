@@ -48,9 +48,16 @@ class Companion:
         return self.services.store
 
     def member(self, username: str, **fields: object) -> DiscourseClient:
-        """A forum member (made in the forum directly) and a pydiscourse client acting as them."""
-        if self.sim.forum.user_by_name(username) is None:
-            self.sim.user(username, **fields)
+        """A forum member (made in the forum directly) and a pydiscourse client acting as them.
+
+        The member is SCRIPTED (`Forum.scripted_user_ids`): the test plays them at machine speed, and their own pace
+        is not what is tested, so Discourse's per-user rate limits and post validators (simulator/limits.py) do not
+        apply to them. The service's own account is never scripted: it meets every limit Discourse would apply.
+        """
+        user = self.sim.forum.user_by_name(username)
+        if user is None:
+            user = self.sim.user(username, **fields)
+        self.sim.forum.scripted_user_ids.add(user.id)
         return self.sim.client(username)
 
     def settle(self, timeout: float = 60) -> None:

@@ -133,6 +133,7 @@ def build_community(forum: Forum) -> Community:
     forum.add_members(peer_support, [carol])
     general = forum.create_category(name="General", color="25AAE2")
     staff_room = forum.create_category(name="Staff room", permissions={"staff": 1})
+    forum.ensure_tags(["code-of-care"], system)       # a trust-level-2 member may apply a tag, not create one
     welcome = forum.create_post(alice, title="Welcome to the Code of Care", category_id=general.id,
                                 raw="This is the living document of how we care for each other.",
                                 tags=["code-of-care"], external_id="coc-document")
@@ -157,5 +158,12 @@ def build_community(forum: Forum) -> Community:
 
 @pytest.fixture
 def community(sim: Sim) -> Community:
-    """The `sim` forum with `build_community` in it."""
-    return build_community(sim.forum)
+    """The `sim` forum with `build_community` in it.
+
+    Its members are SCRIPTED (`Forum.scripted_user_ids`): the tests play them over HTTP at machine speed to check
+    the answers' shapes and rules, not their own pace, so Discourse's per-user rate limits and post validators
+    (simulator/limits.py, tested in tests/test_simulator_limits.py) do not apply to them.
+    """
+    made = build_community(sim.forum)
+    sim.forum.scripted_user_ids.update(u.id for u in (made.alice, made.bob, made.carol, made.mod))
+    return made

@@ -206,11 +206,25 @@ ERROR_SHAPE = Draft202012Validator({
 })
 
 
+POST_REFUSAL_SHAPE = Draft202012Validator({
+    "type": "object",
+    "required": ["action", "errors"],
+    "not": {"anyOf": [{"required": ["error_type"]}, {"required": ["success"]}]},
+    "properties": {
+        "action": {"enum": ["create_post", "created_post", "enqueued"]},
+        "errors": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+    },
+})
+"""PostsController#create's 422: a failed NewPostResult (NewPostResultSerializer), not the exception shape."""
+
+
 def conforms(response: requests.Response) -> requests.Response:
     """Validate a 2xx/3xx response against the description (as corrected), a 4xx against the error shape."""
     if response.status_code >= 400:
         assert response.headers["Content-Type"] == "application/json; charset=utf-8"
-        errors = sorted(ERROR_SHAPE.iter_errors(response.json()), key=str)
+        refusal = (response.status_code == 422 and response.request.method == "POST"
+                   and (response.request.path_url or "").split("?")[0] in ("/posts.json", "/posts"))
+        errors = sorted((POST_REFUSAL_SHAPE if refusal else ERROR_SHAPE).iter_errors(response.json()), key=str)
         assert not errors, f"{response.request.method} {response.url}: {[e.message for e in errors]}"
         return response
     if response.content and response.status_code < 300:      # a redirect's body is a small HTML page

@@ -20,6 +20,7 @@ BODY = "I propose we write the section on consent together, with care."
 
 def test_create_topic_with_tags_and_external_id_then_reply(sim: Sim, community: Community) -> None:
     alice = sim.client("alice")
+    sim.forum.ensure_tags(["proposal"], sim.forum.user_by_name("system"))   # alice (trust level 2) cannot create it
     created = alice.create_post(BODY, category_id=community.general_id, title="Proposal: a consent section",
                                 tags=["code-of-care", "proposal"], external_id="coc-amendment-1-1")
     topic = alice.topic(created["topic_slug"], created["topic_id"])

@@ -135,6 +135,8 @@ def make_members(sim: Sim) -> None:
     sim.user("bob", name="Bob Builder")
     mod = sim.user("mod", name="Moderator Mo", trust_level=3)
     sim.forum.set_moderator(mod, True)
+    # The tags the members use exist: below trust level 3 a member applies tags but cannot create them.
+    sim.forum.ensure_tags(["python", "rq", "redis", "code-of-care", "consent"], sim.forum.user_by_name("system"))
 
 
 def new_topic(sim: Sim, username: str = "alice", **kwargs: Any) -> dict[str, Any]:
