@@ -20,7 +20,10 @@ Under faults, during the whole stream: webhooks duplicated (same Event-Id), retr
 delayed by up to minutes and dropped (recovered only by reconcile); worker processes SIGKILLed at random moments
 (half of the kills take the whole process tree, half only the work horse) and restarted; the Redis server killed
 and restarted once mid-stream (deliveries answered 503 meanwhile are redelivered, as a forum admin would); the
-forum answering 429 storms, 503s and timeouts for stretches.
+forum answering 429 storms (the admin API bucket's, which pause every worker, and per-user ones, which defer only
+the job that met them), 503s and timeouts for stretches. In both runs every 12th member cannot be sent a message
+(the forum refuses it, as it refuses one to a member who turned messages off): their care requests still reach the
+team, who are told so, and their rejected proposals are still closed and recorded.
 
 Compared at the end: the forum's content made by the service (every topic, reply and message of the bot, by where
 it is and what it says) and the service's state (`Store.snapshot()` and the engagement figures), with forum ids
@@ -90,7 +93,8 @@ class Plan:
     rate: float = 120.0                     # member events per second in phase A
     kills: int = 50
     redis_restarts: int = 1
-    outages: tuple[tuple[str, float], ...] = (("429", 20.0), ("503", 20.0), ("timeout", 15.0))
+    outages: tuple[tuple[str, float], ...] = (("429", 20.0), ("429-user", 20.0), ("503", 20.0), ("timeout", 15.0))
+    unreachable_every: int = 12             # every 12th member cannot be sent a message (in both runs)
     duplicate: float = 0.05
     retry: float = 0.03
     reorder: float = 0.05
@@ -117,6 +121,7 @@ class Outcome:
     failed_jobs: int
     seconds: float
     recovery_seconds: list[float] = field(default_factory=list)
+    messages_refused: int = 0               # messages the forum refused to members who cannot be messaged
 
 
 # ------------------------------------------------------------------------------------------------ processes
@@ -256,6 +261,7 @@ class Stream:
     sections: list[str]
     members: list[Any] = field(default_factory=list)
     moderators: list[Any] = field(default_factory=list)
+    unreachable: list[Any] = field(default_factory=list)       # members the forum refuses messages to
     topics: list[int] = field(default_factory=list)            # public member topics (incl. the document's)
     posts: list[int] = field(default_factory=list)             # live public member posts, not care posts
     by_topic: dict[int, list[int]] = field(default_factory=dict)
@@ -353,7 +359,8 @@ class Stream:
             self.forum.revise_post(self.forum.users[post.user_id], post, raw=self.text() + " (edited)")
 
     def care(self) -> None:
-        post = self.forum.create_post(self.member(), topic_id=self.rng.choice(self.topics),
+        asking = self.rng.choice(self.unreachable) if self.unreachable and self.rng.random() < 0.3 else self.member()
+        post = self.forum.create_post(asking, topic_id=self.rng.choice(self.topics),
                                       raw=f"Things are heavy for me this week. I think I need direct support. "
                                           f"({self.counter + 1})")
         self.name_post(post)
@@ -439,6 +446,9 @@ def build_stream(forum: SimForum, plan: Plan, document: dict[str, Any], clock: V
     for n in range(plan.members):
         user = forum.create_user(username=f"member{n:03d}", trust_level=1 + n % 3)
         stream.members.append(user)
+        if plan.unreachable_every and n % plan.unreachable_every == plan.unreachable_every // 2:
+            forum.undeliverable_user_ids.add(user.id)        # the forum refuses every message to them
+            stream.unreachable.append(user)
         if consent is not None and n % 4 == 0:
             forum.add_members(consent, [user])
     for n in range(2):
@@ -643,7 +653,8 @@ class Run:
         return Outcome(effects=self._effects(), state=self._state(), api_calls=bucket.performed,
                        peak_per_minute=bucket.peak_per_minute, refused_by_bucket=bucket.refused,
                        care_latencies=self._care_latencies(), faults=self.faults, failed_jobs=failed,
-                       seconds=seconds, recovery_seconds=self.recovery)
+                       seconds=seconds, recovery_seconds=self.recovery,
+                       messages_refused=self.sim.forum.undeliverable_refused)
 
     # ---------------------------------------------------------------------------------------- comparing
 
@@ -775,6 +786,8 @@ def report(plan: Plan, clean: Outcome, faulty: Outcome, diff: dict[str, Any]) ->
             ("peak API calls in any minute", clean.peak_per_minute, faulty.peak_per_minute),
             ("refused by the forum's own limit", clean.refused_by_bucket, faulty.refused_by_bucket),
             ("care posts / latency p50 s / p99 s", _care(clean), _care(faulty)),
+            ("messages the forum refused (members who cannot be messaged)", clean.messages_refused,
+             faulty.messages_refused),
             ("failed jobs left", clean.failed_jobs, faulty.failed_jobs),
             ("longest settle after a phase, s", f"{max(clean.recovery_seconds, default=0):.0f}",
              f"{max(faulty.recovery_seconds, default=0):.0f}")]

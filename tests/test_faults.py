@@ -7,8 +7,8 @@ import pytest
 from bench.faults import Plan, Run, compare
 
 SMALL = Plan(events=300, rounds=2, kills=6, redis_restarts=1,
-             outages=(("429", 4.0), ("503", 4.0), ("timeout", 4.0)), delay_seconds=(1.0, 5.0),
-             maintenance_seconds=5, rate=60.0, members=20)
+             outages=(("429", 4.0), ("429-user", 4.0), ("503", 4.0), ("timeout", 4.0)), delay_seconds=(1.0, 5.0),
+             maintenance_seconds=5, rate=60.0, members=20, unreachable_every=5)
 
 
 @pytest.mark.timeout(900)
@@ -27,3 +27,5 @@ def test_a_stream_under_faults_ends_as_the_clean_one() -> None:
     assert kinds["Redis killed and restarted"] == 1
     for name in ("webhook drop", "webhook duplicate", "webhook reorder", "webhook retry", "webhook delay"):
         assert kinds[name] > 0, name
+    assert kinds["forum 429-user for 4 s"] == 1
+    assert clean.messages_refused > 0 and faulty.messages_refused > 0    # members the forum would not let us message
