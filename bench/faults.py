@@ -59,7 +59,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from plugin.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.care import MEMBER_TITLE, TEAM_TITLE, UNREACHABLE_MARKER
 from plugin.document import parse_document
 from plugin.engagement import iso_week, week_bounds
 from plugin.engagement_store import Engagement
@@ -359,7 +359,10 @@ class Stream:
             self.forum.revise_post(self.forum.users[post.user_id], post, raw=self.text() + " (edited)")
 
     def care(self) -> None:
-        asking = self.rng.choice(self.unreachable) if self.unreachable and self.rng.random() < 0.3 else self.member()
+        asking = self.member()
+        side = random.Random(f"care {self.counter}")      # its own draw: the stream's sequence stays as it was
+        if self.unreachable and side.random() < 0.3:
+            asking = side.choice(self.unreachable)         # a member the forum will not let us message
         post = self.forum.create_post(asking, topic_id=self.rng.choice(self.topics),
                                       raw=f"Things are heavy for me this week. I think I need direct support. "
                                           f"({self.counter + 1})")
@@ -511,9 +514,13 @@ class Run:
             self.redis.close()
 
     def _on_forum_event(self, event_name: str, event_type: str, subject: Any) -> None:
-        """Note when the bot's care messages appear (their titles name the member)."""
+        """Note when the bot's care messages appear (their titles name the member), and when the team is told that
+        a member could not be messaged (a reply in the team's message)."""
         if event_name == "topic_created" and getattr(subject, "is_pm", False):
             self.pm_times.setdefault(subject.title, time.monotonic())
+        elif event_name == "post_created" and UNREACHABLE_MARKER in getattr(subject, "raw", ""):
+            topic = self.sim.forum.topics[subject.topic_id]
+            self.pm_times.setdefault(f"unreachable: {topic.title}", time.monotonic())
 
     # ---------------------------------------------------------------------------------------- faults
 
@@ -713,12 +720,14 @@ class Run:
         return {"store": renamed, "figures": figures}
 
     def _care_latencies(self) -> list[float]:
-        """Seconds from a care post being written until both of its messages exist."""
+        """Seconds from a care post being written until both of its messages exist (or, for a member the forum
+        will not let us message, until the team's message and the note that the member could not be told)."""
         latencies = []
         for post_id, written in self.stream.care_posts.items():
-            titles = (TEAM_TITLE.format(post_id=post_id), MEMBER_TITLE.format(post_id=post_id))
-            if all(title in self.pm_times for title in titles):
-                latencies.append(max(self.pm_times[title] for title in titles) - written)
+            team = TEAM_TITLE.format(post_id=post_id)
+            member = self.pm_times.get(MEMBER_TITLE.format(post_id=post_id), self.pm_times.get(f"unreachable: {team}"))
+            if team in self.pm_times and member is not None:
+                latencies.append(max(self.pm_times[team], member) - written)
         return latencies
 
 
