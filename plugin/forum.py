@@ -428,7 +428,7 @@ class Forum:
             return self._create_once(external_id, raw, title=title, archetype="private_message",
                                      target_recipients=",".join(recipients))
         except ForumRefused as refused:
-            if refused.status in (403, 422):
+            if refused.status == 422:            # Discourse refuses a message with 422 (403 is about the sender)
                 raise MessageRefused(refused, recipients) from refused
             raise
 

@@ -98,11 +98,6 @@ class GroupPlan:
     purpose: str
 
 
-def _suspended(user: dict[str, Any]) -> bool:
-    """A user as `GET /u/{name}.json` shows it to the admin: suspended now?"""
-    return Member.from_json(user).suspended
-
-
 class Installer:
     """Runs the steps in order; `run()` returns every step's result (and hands each to `report` as it is done).
 
@@ -210,7 +205,7 @@ class Installer:
             if user is None:
                 return [Step(subject, PROBLEM, "the forum said it created the account but does not show it")]
             outcome = CREATED
-        if _suspended(user):
+        if Member.from_json(user).suspended:
             return [Step(subject, PROBLEM, f"the account is suspended until {user.get('suspended_till')}: the forum "
                                            f"refuses every call it makes. Unsuspend it (Admin → Users → {name})")]
         changes = []                            # what is or would be changed, as the step's detail says it
