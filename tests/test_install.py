@@ -307,3 +307,14 @@ def test_the_command_exits_1_on_a_problem(sim: Sim, redis_url: str, redis_conn: 
     result = run_cli(sim, redis_url, COC_PUBLIC_URL="")
     assert result.returncode == 1
     assert any(line.startswith(f"{PROBLEM:<12}  webhook") for line in result.stdout.splitlines())
+
+
+def test_a_bot_email_already_in_use_is_named_though_the_forum_hides_it(sim: Sim, redis_conn: redis.Redis) -> None:
+    """With hide_email_address_taken on, Discourse answers success without a user_id and creates nothing: install
+    says what to change instead of failing on a missing id."""
+    sim.forum.settings["hide_email_address_taken"] = True
+    sim.user("someone", email=f"{BOT}@127.0.0.1")
+    steps, _, _ = install(sim, redis_conn)
+    bot_step = next(s for s in steps if s.subject == f"bot user {BOT}")
+    assert bot_step.problem and "COC_BOT_EMAIL" in bot_step.detail, bot_step.line()
+    assert sim.forum.user_by_name(BOT) is None
