@@ -30,6 +30,8 @@ RESTRICTED_CATEGORIES_TTL = 600
 closed to some stops feeding drafts within this long."""
 EFFECT_PENDING_TTL = 3600
 """Seconds an unfinished effect stays marked; after a crash the next attempt checks the forum first."""
+REFUSED = b"refused:"
+"""How an effect the forum refused for good is marked (`Store.mark_refused`): done, with the forum's words."""
 EFFECT_DONE_TTL = 90 * 24 * 3600
 """Seconds a finished effect is remembered (far longer than any redelivery or retry)."""
 DOCUMENT_LOCK_SECONDS = 30
@@ -296,7 +298,7 @@ class Store:
         """
         key = self.keys.effect(effect_key)
         state = self.redis.get(key)
-        if state == b"done":
+        if state == b"done" or (state or b"").startswith(REFUSED):
             return False
         if state == b"pending" and already_made is not None and already_made():
             self.redis.set(key, "done", ex=EFFECT_DONE_TTL)
@@ -305,6 +307,16 @@ class Store:
         make()
         self.redis.set(key, "done", ex=EFFECT_DONE_TTL)
         return True
+
+    def mark_refused(self, effect_key: str, reason: str) -> None:
+        """Record an effect the forum refused for good (a message to a member who cannot receive one), with the
+        forum's words: it is never made again, and a rerun of the job still knows why (see `refusal`)."""
+        self.redis.set(self.keys.effect(effect_key), REFUSED + reason.encode(), ex=EFFECT_DONE_TTL)
+
+    def refusal(self, effect_key: str) -> str | None:
+        """The forum's words when it refused the effect for good, else None."""
+        state = self.redis.get(self.keys.effect(effect_key)) or b""
+        return state[len(REFUSED):].decode() if state.startswith(REFUSED) else None
 
     def mark_done(self, effect_key: str) -> None:
         """Record an effect that the forum shows was made (a rebuild reads it there): it is never made again."""
@@ -360,7 +372,7 @@ class Store:
             "discussion": {k[len(discussion_prefix):]: sorted(self.discussion(k[len(discussion_prefix):]))
                            for k in scan(self.keys.discussion("*"))},
             "effects": sorted(k[len(effect_prefix):] for k in scan(self.keys.effect("*"))
-                              if self.redis.get(k) == b"done"),
+                              if self.redis.get(k) == b"done" or (self.redis.get(k) or b"").startswith(REFUSED)),
         }
 
     @contextmanager

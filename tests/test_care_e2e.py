@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from plugin.amendments import amendment_id
-from plugin.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.care import MEMBER_TITLE, TEAM_TITLE, member_message, message_ids
 from plugin.events import parse_delivery
 from tests.companion import SECRET, Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import like
 from worker import care
+from worker.decisions import message_once
 
 WORDS = "I have not slept for days and I am scared of how I feel. I think I need direct support."
 
@@ -142,3 +143,25 @@ def test_a_member_who_cannot_be_messaged_still_reaches_the_team_who_are_told_so(
                            secret=SECRET)
     care.route(c.services, event)                                           # the job runs again: nothing new
     assert len(team.post_ids) == 2
+
+
+def test_a_job_that_met_the_refusal_and_died_still_tells_the_team_when_it_runs_again(companion: Companion) -> None:
+    """The refusal is remembered with the forum's words: a job deferred or killed between the refused message and
+    the note to the team makes the note when it runs again (the full fault run lost one such note). Loose on
+    purpose, as above: the non-staff bot's intervals are 0."""
+    c = companion
+    forum = c.sim.forum
+    forum.set_moderator(forum.user_by_name(c.settings.bot_username), False)
+    forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+    topic_id = general_topic(c)
+    c.member("bob")
+    forum.user_by_name("bob").allow_private_messages = False
+    post = c.member("bob").create_post(WORDS, topic_id=topic_id)      # delivered; its job has not run yet
+    _, member_key = care.effect_keys(post["id"])
+    title, raw = member_message(member="bob", group=c.settings.care_group, post_id=post["id"])
+    first = message_once(c.services, member_key, title=title, raw=raw, recipients=["bob"],
+                         external_id=message_ids(post["id"])[1])  # an earlier run met the refusal, then died
+    assert "not accepting messages" in first
+    c.settle()
+    (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
+    assert [i for i in team.post_ids[1:] if "could not send **bob**" in forum.posts[i].raw]

@@ -204,13 +204,17 @@ def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None
 
 def message_once(s: Services, key: str, *, title: str, raw: str, recipients: list[str], external_id: str) -> str:
     """Send a personal message exactly once for `key`. Returns "" when it was sent (now or before), or the forum's
-    reason when it refused the message: a final outcome (the member turned messages off, is suspended, …),
-    recorded as done so that it is never tried again, and for the caller to record where people will see it."""
+    reason when it refused the message (now or before): a final outcome (the member turned messages off, is
+    suspended, …), recorded with the forum's words so that it is never tried again and a rerun of the job still
+    makes what follows from it (the team told, the history written)."""
+    earlier = s.store.refusal(key)
+    if earlier is not None:
+        return earlier
     try:
         s.store.once(key, lambda: s.forum.private_message(title=title, raw=raw, recipients=recipients,
                                                           external_id=external_id))
     except MessageRefused as refused:
-        s.store.mark_done(key)
+        s.store.mark_refused(key, refused.reason)
         return refused.reason
     return ""
 
