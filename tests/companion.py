@@ -74,6 +74,14 @@ class Companion:
             return dispatcher.wait_idle(timeout=timeout) and not any(self.conn.llen(f"rq:queue:{q}") for q in QUEUES)
         assert wait_until(quiet, timeout=timeout, interval=0), "the service did not settle"
 
+    def bot_not_staff(self) -> None:
+        """Take the bot's moderation away, as an operator might, for a test of what Discourse refuses a non-staff
+        account. LOOSE ON PURPOSE: its intervals between topics and posts are set to 0 (a forum admin may), since
+        its pace is not what such a test is about (tests/test_simulator_limits.py and the burst benchmark are)."""
+        forum = self.sim.forum
+        forum.set_moderator(forum.user_by_name(self.settings.bot_username), False)
+        forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+
     def document_raw(self) -> str:
         document = self.store.document()
         return self.sim.forum.posts[document["post_id"]].raw

@@ -147,8 +147,7 @@ def test_a_rejection_still_closes_and_records_the_draft_when_the_proposer_cannot
     recorded, and the history says why the proposer was not told."""
     c = companion
     forum = c.sim.forum
-    forum.set_moderator(forum.user_by_name(c.settings.bot_username), False)
-    forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+    c.bot_not_staff()
     proposal, key, topic = backed_proposal(c)
     forum.user_by_name("alice").allow_private_messages = False
     make_moderator(c, "mod")
@@ -278,8 +277,7 @@ def test_likers_and_a_moderator_with_hidden_profiles_count_and_decide(companion:
     The bot is not staff here (an operator may revoke it): a moderator bot would see the profiles anyway. Loose on
     purpose: its intervals between posts are set to 0, as a forum admin may, since its pace is not what is tested."""
     c = companion
-    c.sim.forum.set_moderator(c.sim.forum.user_by_name(c.settings.bot_username), False)
-    c.sim.forum.settings.update(rate_limit_create_post=0, rate_limit_new_user_create_post=0, rate_limit_create_topic=0)
+    c.bot_not_staff()
     proposal = propose(c, "alice")
     for who in ("bob", "carol"):
         c.sim.user(who, trust_level=2).hide_profile = True     # likers who never posted: no cached standing

@@ -128,8 +128,7 @@ def test_a_member_who_cannot_be_messaged_still_reaches_the_team_who_are_told_so(
     are set to 0 (a forum admin may), since its pace is not what this test is about."""
     c = companion
     forum = c.sim.forum
-    forum.set_moderator(forum.user_by_name(c.settings.bot_username), False)
-    forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+    c.bot_not_staff()
     topic_id = general_topic(c)
     c.member("bob")
     forum.user_by_name("bob").allow_private_messages = False
@@ -151,8 +150,7 @@ def test_a_job_that_met_the_refusal_and_died_still_tells_the_team_when_it_runs_a
     purpose, as above: the non-staff bot's intervals are 0."""
     c = companion
     forum = c.sim.forum
-    forum.set_moderator(forum.user_by_name(c.settings.bot_username), False)
-    forum.settings.update(rate_limit_create_topic=0, rate_limit_create_post=0, rate_limit_new_user_create_post=0)
+    c.bot_not_staff()
     topic_id = general_topic(c)
     c.member("bob")
     forum.user_by_name("bob").allow_private_messages = False
