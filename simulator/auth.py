@@ -101,11 +101,13 @@ class ApiOutage:
         """Answer as the outage does, if one is on."""
         with self._lock:
             mode = self.mode if self.mode and self.clock() < self.until else None
+            if mode == "429-user" and request.method == "GET":
+                mode = None                    # a per-user limit holds writes back, never reads
             if mode:
                 self.answered[mode] += 1
         if mode == "429":                      # imitates the admin API bucket's 429, header included
             raise RateLimited(5, "admin_api_min", error_code=ADMIN_API_ERROR_CODE)
-        if mode == "429-user" and request.method != "GET":
+        if mode == "429-user":
             # imitates a per-user limit of the acting account (simulator/limits.py): writes only, no header
             raise RateLimited(5, "create_post")
         if mode == "503":

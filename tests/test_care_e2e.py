@@ -121,18 +121,23 @@ def test_a_post_edited_to_ask_for_care_stops_counting(companion: Companion) -> N
     assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
 
 
+def unreachable_bob_asks(c: Companion) -> dict:
+    """The bot not staff (loose on purpose: Companion.bot_not_staff), bob with messages turned off, and bob's care
+    post made (its job not yet run)."""
+    c.bot_not_staff()
+    topic_id = general_topic(c)
+    c.member("bob")
+    c.sim.forum.user_by_name("bob").allow_private_messages = False
+    return c.member("bob").create_post(WORDS, topic_id=topic_id)
+
+
 def test_a_member_who_cannot_be_messaged_still_reaches_the_team_who_are_told_so(companion: Companion) -> None:
     """Discourse refuses a message to a member who turned messages off, from anyone but staff: with the bot not
     staff (an operator may revoke it), the care request still reaches the team, and the team hears that the member
     was not told, once, however often the job runs. Loose on purpose: the bot's intervals between topics and posts
     are set to 0 (a forum admin may), since its pace is not what this test is about."""
-    c = companion
-    forum = c.sim.forum
-    c.bot_not_staff()
-    topic_id = general_topic(c)
-    c.member("bob")
-    forum.user_by_name("bob").allow_private_messages = False
-    post = c.member("bob").create_post(WORDS, topic_id=topic_id)
+    c, forum = companion, companion.sim.forum
+    post = unreachable_bob_asks(c)
     c.settle()
     (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
     assert messages(c, MEMBER_TITLE.format(post_id=post["id"])) == []
@@ -148,13 +153,8 @@ def test_a_job_that_met_the_refusal_and_died_still_tells_the_team_when_it_runs_a
     """The refusal is remembered with the forum's words: a job deferred or killed between the refused message and
     the note to the team makes the note when it runs again (the full fault run lost one such note). Loose on
     purpose, as above: the non-staff bot's intervals are 0."""
-    c = companion
-    forum = c.sim.forum
-    c.bot_not_staff()
-    topic_id = general_topic(c)
-    c.member("bob")
-    forum.user_by_name("bob").allow_private_messages = False
-    post = c.member("bob").create_post(WORDS, topic_id=topic_id)      # delivered; its job has not run yet
+    c, forum = companion, companion.sim.forum
+    post = unreachable_bob_asks(c)                                      # delivered; its job has not run yet
     _, member_key = care.effect_keys(post["id"])
     title, raw = member_message(member="bob", group=c.settings.care_group, post_id=post["id"])
     first = message_once(c.services, member_key, title=title, raw=raw, recipients=["bob"],
