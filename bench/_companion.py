@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import redis
 
-from plugin.redis_runtime import ensure_redis, url_with_db
+from plugin.ops.local_redis import ensure_redis, url_with_db
 from simulator.state import Forum as SimForum
 from tests.companion import Companion, start_companion
 from tests.simulator_fixtures import start_sim

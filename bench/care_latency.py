@@ -29,11 +29,11 @@ import time
 from collections import Counter
 
 from bench._companion import running_companion
-from plugin.amendments import amendment_id
-from plugin.budget import ApiBudget
-from plugin.care import MEMBER_TITLE, TEAM_TITLE
-from plugin.demo import REPO_ROOT
-from plugin.processes import stop_process, wait_until
+from plugin.domain.amendments import amendment_id
+from plugin.adapters.budget import ApiBudget
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.ops.demo import REPO_ROOT
+from plugin.ops.processes import stop_process, wait_until
 
 WORDS = "Tonight is hard and I don't want to be alone with it. I would like direct support, please."
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 
 import redis
 
-from plugin.engagement import figures_table, parse_time
-from plugin.engagement_store import Engagement
-from plugin.events import Delivery, LikeEvent, Post, PostEvent
-from plugin.keys import Keys
-from plugin.redis_runtime import ensure_redis, url_with_db
+from plugin.domain.engagement import figures_table, parse_time
+from plugin.adapters.engagement_store import Engagement
+from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
+from plugin.adapters.keys import Keys
+from plugin.ops.local_redis import ensure_redis, url_with_db
 
 BENCH_DB = 15
 WEEK = "2026-W47"

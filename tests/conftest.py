@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from plugin.redis_runtime import RedisRuntime, ensure_redis, url_with_db
+from plugin.ops.local_redis import RedisRuntime, ensure_redis, url_with_db
 
 pytest_plugins = ["tests.simulator_fixtures", "tests.demo_run"]
 

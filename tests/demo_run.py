@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.demo import DATA_FILE, REPO_ROOT
+from plugin.ops.demo import DATA_FILE, REPO_ROOT
 
 DEMO_TIMEOUT = 300.0
 """Seconds the whole demo may take before the run counts as hung."""

@@ -2,7 +2,7 @@
 
 Discourse renders posts with markdown-it; markdown-it-py is its Python port (CommonMark). So what `read` finds in a
 text — headings, HTML, code blocks, links, BBCode tags that take effect, mentions that would ping — is what the
-forum would act on, found by a parser that shares no code with `plugin.drafts` or `plugin.digest`.
+forum would act on, found by a parser that shares no code with `plugin.text.drafts` or `plugin.text.digest`.
 
 Discourse's BBCode blocks (`[quote]…[/quote]`) are block containers whose inside is parsed on its own; CommonMark
 does not know them, so `read_quoted` splits a post at its live quote tags and reads the outside and each inside

@@ -1,7 +1,7 @@
 """The amendment lifecycle's pure rules: support counting, thresholds, who may decide, staleness."""
 from __future__ import annotations
 
-from plugin.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
+from plugin.domain.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
                                amendment_id, count_support, decide, reaches_threshold, record)
 
 BOT = "care-bot"

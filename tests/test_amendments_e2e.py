@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.amendments import APPLIED, DRAFTED, REJECTED, STALE, WITHDRAWN, amendment_id
-from plugin.document import parse_document
-from plugin.drafts import DECISIONS, NOT_ALLOWED
+from plugin.domain.amendments import APPLIED, DRAFTED, REJECTED, STALE, WITHDRAWN, amendment_id
+from plugin.domain.document import parse_document
+from plugin.text.drafts import DECISIONS, NOT_ALLOWED
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 
 APPROVE = "/approve\nThank you all: this says it more plainly."   # Discourse wants 20 characters at least
@@ -234,7 +234,7 @@ def test_likes_read_before_the_proposal_still_count(companion: Companion) -> Non
 
 
 def test_an_announcement_interrupted_after_posting_is_not_posted_again(companion: Companion) -> None:
-    from worker.decisions import reply_once  # noqa: PLC0415
+    from worker.amendments import reply_once  # noqa: PLC0415
 
     c = companion
     proposal, key, topic = backed_proposal(c)

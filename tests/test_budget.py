@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from plugin.budget import WINDOW_SECONDS, ApiBudget
+from plugin.adapters.budget import WINDOW_SECONDS, ApiBudget
 from plugin.config import Settings
-from plugin.keys import Keys
+from plugin.adapters.keys import Keys
 
 KEYS = Keys("coc-test:")
 

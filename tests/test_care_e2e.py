@@ -1,13 +1,13 @@
 """Care first, end to end: a member who writes "direct support" is routed privately, at once, exactly once."""
 from __future__ import annotations
 
-from plugin.amendments import amendment_id
-from plugin.care import MEMBER_TITLE, TEAM_TITLE, member_message, message_ids
-from plugin.events import parse_delivery
+from plugin.domain.amendments import amendment_id
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, member_message, message_ids
+from plugin.domain.events import parse_delivery
 from tests.companion import SECRET, Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import like
 from worker import care
-from worker.decisions import message_once
+from worker.amendments import message_once
 
 WORDS = "I have not slept for days and I am scared of how I feel. I think I need direct support."
 
@@ -107,7 +107,7 @@ def test_a_care_post_never_feeds_a_draft(companion: Companion) -> None:
 
 
 def test_a_post_edited_to_ask_for_care_stops_counting(companion: Companion) -> None:
-    from plugin.engagement import iso_week  # noqa: PLC0415
+    from plugin.domain.engagement import iso_week  # noqa: PLC0415
 
     c = companion
     topic_id = general_topic(c)

@@ -8,8 +8,8 @@ import struct
 import pytest
 from PIL import Image
 
-from plugin.chart import DPI, ENGAGED_LABEL, HEIGHT_INCHES, TTFR_LABEL, WIDTH_INCHES, chart_figure, render_chart
-from plugin.engagement import WeekFigures
+from plugin.text.chart import DPI, ENGAGED_LABEL, HEIGHT_INCHES, TTFR_LABEL, WIDTH_INCHES, chart_figure, render_chart
+from plugin.domain.engagement import WeekFigures
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,7 @@ import sys
 
 
 from plugin.__main__ import COMMANDS
-from plugin.demo import REPO_ROOT
+from plugin.ops.demo import REPO_ROOT
 from tests.demo_run import DemoRun
 
 DESIGN_COMMANDS = "serve worker scheduler install uninstall doctor reconcile rebuild stats digest demo".split()

@@ -27,10 +27,10 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from plugin.demo import REPO_ROOT, ok
-from plugin.digest import CHART
-from plugin.drafts import APPLIED_ANNOUNCEMENT, DRAFT_TITLE
-from plugin.processes import free_port, stop_process, wait_until
+from plugin.ops.demo import REPO_ROOT, ok
+from plugin.text.digest import CHART
+from plugin.text.drafts import APPLIED_ANNOUNCEMENT, DRAFT_TITLE
+from plugin.ops.processes import free_port, stop_process, wait_until
 from tests.demo_run import DemoRun
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "demo-browser"

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, Amendment
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, Amendment
 from plugin.config import ConfigError
-from plugin.digest import (CHART, CODE_QUIET, COUNT, DIGEST_TAG, FIGURE_TABLES, HOURS, NO_CHANGE, NO_VALUE, RATIO,
+from plugin.text.digest import (CHART, CODE_QUIET, COUNT, DIGEST_TAG, FIGURE_TABLES, HOURS, NO_CHANGE, NO_VALUE, RATIO,
                            SHARE, THREADS_NONE, WELCOME_NONE, SectionActivity, digest_clock, digest_external_id,
                            digest_zone, format_change, format_value, last_completed_week, render_digest,
                            section_activity, week_dates)
-from plugin.drafts import ZWSP
-from plugin.engagement import WeekFigures
+from plugin.text.drafts import ZWSP
+from plugin.domain.engagement import WeekFigures
 
 UTC = timezone.utc
 WEEK = "2026-W47"                           # Monday 16 to Sunday 22 November 2026

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from plugin.__main__ import main
-from plugin.digest import CHART, DIGEST_TAG, inline_text
-from plugin.document import parse_document
-from plugin.engagement_store import Engagement
-from plugin.intake import QUEUE_DIGEST
+from plugin.text.digest import CHART, DIGEST_TAG, inline_text
+from plugin.domain.document import parse_document
+from plugin.adapters.engagement_store import Engagement
+from plugin.queues import QUEUE_DIGEST
 from simulator.state import Forum as SimForum
 from tests.companion import Companion, companion  # noqa: F401  (fixture)
 from tests.test_amendments_e2e import like, propose, reply

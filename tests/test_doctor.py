@@ -4,8 +4,8 @@ from __future__ import annotations
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from plugin.doctor import OK, PROBLEM, redis_too_old, run_doctor
-from plugin.intake import QUEUE_CARE
+from plugin.ops.doctor import OK, PROBLEM, redis_too_old, run_doctor
+from plugin.queues import QUEUE_CARE
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.document import STARTER_TEXT, STRUCTURE_CHANGED, Document, Section, body_changes_structure, \
+from plugin.domain.document import STARTER_TEXT, STRUCTURE_CHANGED, Document, Section, body_changes_structure, \
     fenced_code, parse_document
-from plugin.events import mentions_direct_support
-from plugin.proposals import parse_proposals
+from plugin.domain.events import mentions_direct_support
+from plugin.domain.proposals import parse_proposals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,7 +199,7 @@ def test_starter_text_is_a_kind_numbered_code() -> None:
 def test_starter_text_is_found_whatever_the_working_directory(tmp_path: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     for cwd in (REPO_ROOT, tmp_path):
-        shown = subprocess.run([sys.executable, "-c", "from plugin.document import STARTER_TEXT; print(STARTER_TEXT)"],
+        shown = subprocess.run([sys.executable, "-c", "from plugin.domain.document import STARTER_TEXT; print(STARTER_TEXT)"],
                                cwd=cwd, env=environment, capture_output=True, text=True, timeout=60, check=True)
         assert shown.stdout == STARTER_TEXT + "\n"
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from plugin.engagement import (NEVER, PostFact, TopicStart, WeekActivity, absence_factor, check_week, contributors,
+from plugin.domain.engagement import (NEVER, PostFact, TopicStart, WeekActivity, absence_factor, check_week, contributors,
                                day_number, first_responses, gini, iso_week, parse_time, percentile, reciprocity,
                                reply_edges, response_summary, shift_week, summarize_week, week_bounds,
                                week_start_day, weeks_ending)

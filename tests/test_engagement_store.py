@@ -1,4 +1,4 @@
-"""The engagement store against a real Redis, fed with `plugin.events` dataclasses as the worker receives them:
+"""The engagement store against a real Redis, fed with `plugin.domain.events` dataclasses as the worker receives them:
 the figures of hand-built weeks, idempotency, deletion and recovery, exclusions, care posts and freezing."""
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
-from plugin.engagement import iso_week, parse_time, week_start_day
-from plugin.engagement_store import Engagement, seed_from_forum
-from plugin.events import POST_SMALL_ACTION, POST_WHISPER, Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
-from plugin.forum import Forum
-from plugin.install import seed_contributors as install_seed
-from plugin.keys import Keys
+from plugin.domain.engagement import iso_week, parse_time, week_start_day
+from plugin.adapters.engagement_store import Engagement, seed_from_forum
+from plugin.domain.events import POST_SMALL_ACTION, POST_WHISPER, Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.adapters.forum import Forum
+from plugin.ops.install import seed_contributors as install_seed
+from plugin.adapters.keys import Keys
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.reference import REPO_ROOT
 from tests.simulator_fixtures import Sim

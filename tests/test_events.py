@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from plugin.events import (BadDelivery, InvalidSignature, LikeEvent, PingEvent, PostEvent, TopicEvent,
+from plugin.domain.events import (BadDelivery, InvalidSignature, LikeEvent, PingEvent, PostEvent, TopicEvent,
                            event_from_job, mentions_direct_support, parse_delivery, sign, verify_signature)
 from tests.reference import reference_dir
 

@@ -11,11 +11,11 @@ import pytest
 import redis
 from flask import Flask, Response, jsonify
 
-from plugin.budget import WINDOW_SECONDS, ApiBudget
+from plugin.adapters.budget import WINDOW_SECONDS, ApiBudget
 from plugin.config import ConfigError, Settings
-from plugin.forum import (ADMIN_BUCKET_ERROR_CODE, DEFAULT_WAIT_SECONDS, GROUP_MEMBERS_PAGE, LIKERS_PAGE,
+from plugin.adapters.forum import (ADMIN_BUCKET_ERROR_CODE, DEFAULT_WAIT_SECONDS, GROUP_MEMBERS_PAGE, LIKERS_PAGE,
                           TOPIC_CHUNK, Forum, ForumRefused, ForumUnavailable, Member, MessageRefused, Throttled)
-from plugin.keys import Keys
+from plugin.adapters.keys import Keys
 from simulator.auth import AdminApiBucket
 from simulator.state import Forum as SimForum
 from simulator.state import User

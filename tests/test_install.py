@@ -10,17 +10,17 @@ from collections import Counter
 import pytest
 import redis
 
-from plugin.budget import WINDOW_SECONDS, ApiBudget
+from plugin.adapters.budget import WINDOW_SECONDS, ApiBudget
 from plugin.config import Settings
-from plugin.demo import REPO_ROOT
-from plugin.document import STARTER_TEXT
-from plugin.forum import Forum
-from plugin.keys import Keys
-from plugin.store import Store
-from plugin.install import (CREATED, DOCUMENT_EXTERNAL_ID, DOCUMENT_TAGS, DOCUMENT_TITLE, EVERYONE, EXISTS, OK,
+from plugin.ops.demo import REPO_ROOT
+from plugin.domain.document import STARTER_TEXT
+from plugin.adapters.forum import Forum
+from plugin.adapters.keys import Keys
+from plugin.adapters.store import Store
+from plugin.ops.install import (CREATED, DOCUMENT_EXTERNAL_ID, DOCUMENT_TAGS, DOCUMENT_TITLE, EVERYONE, EXISTS, OK,
                             PROBLEM, TAG_GROUP, TAGS, UPDATED, WEBHOOK_EVENTS, WOULD_CREATE, WOULD_UPDATE, Installer,
                             Step)
-from plugin.keys import Keys
+from plugin.adapters.keys import Keys
 from simulator.state import Forum as SimForum
 from simulator.webhooks import EVENT_TYPE_IDS
 from tests.simulator_fixtures import Sim

@@ -8,9 +8,10 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from plugin.events import event_from_job, parse_delivery
-from plugin.intake import FAILURE_TTL, JOB_FOR_QUEUE, QUEUE_EVENTS, RETRY_FOR_QUEUE, Intake
-from plugin.keys import Keys
+from plugin.domain.events import event_from_job, parse_delivery
+from plugin.adapters.intake import Intake
+from plugin.queues import FAILURE_TTL, JOB_FOR_QUEUE, QUEUE_EVENTS, RETRY_FOR_QUEUE
+from plugin.adapters.keys import Keys
 from tests.test_events import SAMPLE_SECRET, sample
 
 VARYING = {b"created_at", b"enqueued_at"}

@@ -19,7 +19,7 @@ close; sections that do not exist. Properties:
   and no job fails or waits to be retried.
 
 The `@example`s are cases these properties found, kept after the fix (see the messages HEADING, OPEN_MARKUP and
-INCOMPLETE_TAG in `plugin.proposals`, and `plugin.drafts.word_diff` and `neutralize_mentions`).
+INCOMPLETE_TAG in `plugin.domain.proposals`, and `plugin.text.drafts.word_diff` and `neutralize_mentions`).
 """
 from __future__ import annotations
 
@@ -30,11 +30,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from plugin.document import STARTER_TEXT, Document, parse_document
-from plugin.drafts import (DIFF_TOO_LONG, DRAFT_BODY, MAX_POST_CHARS, PROBLEM_REPLY, render_draft,
+from plugin.domain.document import STARTER_TEXT, Document, parse_document
+from plugin.text.drafts import (DIFF_TOO_LONG, DRAFT_BODY, MAX_POST_CHARS, PROBLEM_REPLY, render_draft,
                            render_problem_reply)
-from plugin.intake import QUEUES
-from plugin.proposals import (HEADING, INCOMPLETE_TAG, MESSAGES, OPEN_MARKUP, TOO_LONG, UNKNOWN_SECTION,
+from plugin.queues import QUEUES
+from plugin.domain.proposals import (HEADING, INCOMPLETE_TAG, MESSAGES, OPEN_MARKUP, TOO_LONG, UNKNOWN_SECTION,
                               UNTERMINATED, Problem, Proposal, parse_command, parse_proposals, unknown_section_problem)
 from simulator.state import Forum as SimForum
 from tests.companion import Companion, companion  # noqa: F401  (fixture)

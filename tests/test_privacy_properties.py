@@ -8,7 +8,7 @@
   reads it (`tests.markup`), and it names as supporters or new contributors only members of the consent group:
   the renderers with any usernames and text, and every post of the week above.
 - Only moderators decide an amendment, whatever the text says: any command text and actor through
-  `plugin.amendments.decide`, and through `worker.decisions.decide_command`, whose authority comes from the forum's
+  `plugin.domain.amendments.decide`, and through `worker.amendments.decide_command`, whose authority comes from the forum's
   record of the member (staff, groups), never from the post.
 """
 from __future__ import annotations
@@ -23,21 +23,21 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, amendment_id, decide
-from plugin.care import member_message, team_message
-from plugin.digest import SectionActivity, render_digest
-from plugin.drafts import NOT_ALLOWED, ZWSP, render_decision, render_draft, render_not_allowed
-from plugin.engagement import WeekFigures
-from plugin.engagement_store import Engagement
-from plugin.intake import QUEUE_DIGEST
-from plugin.proposals import COMMAND_VERBS, parse_command
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, amendment_id, decide
+from plugin.text.care import member_message, team_message
+from plugin.text.digest import SectionActivity, render_digest
+from plugin.text.drafts import NOT_ALLOWED, ZWSP, render_decision, render_draft, render_not_allowed
+from plugin.domain.engagement import WeekFigures
+from plugin.adapters.engagement_store import Engagement
+from plugin.queues import QUEUE_DIGEST
+from plugin.domain.proposals import COMMAND_VERBS, parse_command
 from simulator.state import Forum as SimForum
 from tests.companion import Companion, start_companion
 from tests.markup import read
 from tests.test_amendments_e2e import bot_posts, drafted, like, propose, reply
 from tests.test_digest_e2e import Clock
 from tests.test_member_text_fuzz import no_failed_jobs
-from worker import decisions
+from worker import amendments
 
 UTC = timezone.utc
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)                 # 2026-W10
@@ -214,7 +214,7 @@ def test_no_text_lets_a_member_decide_through_the_worker(guarded: Companion, tex
     amendment = c.store.amendment(key)
     before = len(bot_posts(c, amendment.draft_topic_id))
     post = {"id": next(_ids), "topic_id": amendment.draft_topic_id, "post_number": 1, "username": who, "raw": text}
-    outcome = decisions.decide_command(c.services, key, post)
+    outcome = amendments.decide_command(c.services, key, post)
     event(outcome)
     assert c.store.amendment(key).status == DRAFTED, (who, text, outcome)
     answers = bot_posts(c, amendment.draft_topic_id)[before:]

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugin.document import STARTER_TEXT, body_changes_structure, parse_document, shows_large_heading
-from plugin.proposals import (EMPTY, HEADING, MAX_PROPOSAL_CHARS, MAX_PROPOSALS_PER_POST, MESSAGES, NESTED,
+from plugin.domain.document import STARTER_TEXT, body_changes_structure, parse_document, shows_large_heading
+from plugin.domain.proposals import (EMPTY, HEADING, MAX_PROPOSAL_CHARS, MAX_PROPOSALS_PER_POST, MESSAGES, NESTED,
                               NO_SECTION, NO_SECTIONS_YET, OPEN_FENCE, OPEN_MARKUP, STRAY_CLOSE, TOO_LONG, TOO_MANY,
                               UNKNOWN_SECTION, UNTERMINATED, Command, Problem, Proposal, parse_command,
                               parse_proposals, quoted_sections, unknown_section_problem)

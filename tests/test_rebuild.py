@@ -15,10 +15,10 @@ from dataclasses import asdict, replace
 import pytest
 
 from bench.faults import differences
-from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, amendment_id
-from plugin.budget import ApiBudget
-from plugin.engagement import iso_week
-from plugin.forum import Forum, Throttled
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, amendment_id
+from plugin.adapters.budget import ApiBudget
+from plugin.domain.engagement import iso_week
+from plugin.adapters.forum import Forum, Throttled
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import APPROVE, backed_proposal, like, make_moderator, propose, reply
 from tests.test_care_e2e import WORDS

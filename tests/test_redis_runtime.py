@@ -1,4 +1,4 @@
-"""plugin.redis_runtime: every branch of "find or start a real Redis", with real processes."""
+"""plugin.ops.local_redis: every branch of "find or start a real Redis", with real processes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from plugin.processes import free_port
-from plugin.redis_runtime import (
+from plugin.ops.processes import free_port
+from plugin.ops.local_redis import (
     ENV_EMBEDDED,
     SOURCE_PATH,
     SOURCE_REDIS_URL,

@@ -15,10 +15,10 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from plugin.config import ConfigError, Settings
-from plugin.demo import REPO_ROOT
-from plugin.intake import QUEUE_DIGEST, RETRY_FOR_QUEUE
-from plugin.processes import stop_process, wait_until
-from worker.schedule import (CRON_NAME, DIGEST_JOB, GRACE, RECONCILE_CRON_NAME, DigestCron, build_scheduler,
+from plugin.ops.demo import REPO_ROOT
+from plugin.queues import JOB_POST_DIGEST, QUEUE_DIGEST, RETRY_FOR_QUEUE
+from plugin.ops.processes import stop_process, wait_until
+from worker.schedule import (CRON_NAME, GRACE, RECONCILE_CRON_NAME, DigestCron, build_scheduler,
                              digest_cron_expression)
 
 UTC = timezone.utc
@@ -85,7 +85,7 @@ def test_the_job_is_the_digest_of_the_week_just_completed_through_the_json_seria
     assert queue.job_ids == ["coc-digest-2026-W47"] == [job.id]
     stored = queue.fetch_job(job.id)
     assert stored is not None
-    assert stored.func_name == DIGEST_JOB and stored.args == ["2026-W47"]
+    assert stored.func_name == JOB_POST_DIGEST and stored.args == ["2026-W47"]
     assert stored.retries_left == RETRY_FOR_QUEUE[QUEUE_DIGEST].max
     assert redis_conn.zscore("rq:cron_jobs", CRON_NAME) == monday.timestamp()
     assert redis_conn.zrange(f"rq:cron_job:{CRON_NAME}:jobs", 0, -1) == [b"coc-digest-2026-W47"]

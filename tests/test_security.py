@@ -16,11 +16,11 @@ from flask import Flask, redirect, request
 from packaging.requirements import Requirement
 
 from plugin import logs
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
-from plugin.events import BadDelivery, parse_delivery, sign
-from plugin.forum import Forum, ForumUnavailable
-from plugin.redis_runtime import redact
+from plugin.domain.events import BadDelivery, parse_delivery, sign
+from plugin.adapters.forum import Forum, ForumUnavailable
+from plugin.config import redact
 from simulator.server import serve_in_thread
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.servers import serving

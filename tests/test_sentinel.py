@@ -1,5 +1,5 @@
 """Redis behind Sentinel: a real redis-server with a password, a real Sentinel process (with its own password)
-watching it, and the service's clients — `plugin.connection.connect`, the receiver (in a thread and under gunicorn),
+watching it, and the service's clients — `plugin.adapters.redis.connect`, the receiver (in a thread and under gunicorn),
 an RQ worker and its scheduler process, doctor — finding the master through the Sentinel. The failover test stops
 the master and writes on through the replica the Sentinel promotes."""
 from __future__ import annotations
@@ -23,12 +23,12 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from plugin.config import ConfigError, Settings
-from plugin.connection import SentinelConnection, SentinelSSLConnection, connect, describe, redact
-from plugin.demo import REPO_ROOT
-from plugin.doctor import run_doctor
-from plugin.intake import QUEUE_EVENTS
-from plugin.processes import free_port, stop_process, wait_until
-from plugin.redis_runtime import (
+from plugin.adapters.redis import SentinelConnection, SentinelSSLConnection, connect, describe, redact
+from plugin.ops.demo import REPO_ROOT
+from plugin.ops.doctor import run_doctor
+from plugin.queues import QUEUE_EVENTS
+from plugin.ops.processes import free_port, stop_process, wait_until
+from plugin.ops.local_redis import (
     LOOPBACK,
     RedisRuntime,
     path_redis_server,

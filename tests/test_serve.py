@@ -12,8 +12,8 @@ import requests
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from plugin.demo import REPO_ROOT
-from plugin.processes import free_port, stop_process, wait_until
+from plugin.ops.demo import REPO_ROOT
+from plugin.ops.processes import free_port, stop_process, wait_until
 from tests.test_events import SAMPLE_SECRET, sample
 
 

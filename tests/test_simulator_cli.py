@@ -17,8 +17,8 @@ import pytest
 import requests
 from pydiscourse import DiscourseClient
 
-from plugin.demo import REPO_ROOT
-from plugin.processes import stop_process
+from plugin.ops.demo import REPO_ROOT
+from plugin.ops.processes import stop_process
 
 READY_PREFIX = "simulator listening on "
 START_TIMEOUT = 30.0

@@ -1,7 +1,7 @@
 """`python -m plugin uninstall`: the webhook goes, the community's content stays."""
 from __future__ import annotations
 
-from plugin.uninstall import REMOVED, WOULD_REMOVE, run_uninstall
+from plugin.ops.uninstall import REMOVED, WOULD_REMOVE, run_uninstall
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 
 

@@ -16,8 +16,8 @@ from rq.scheduler import RQScheduler
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from plugin.demo import REPO_ROOT
-from plugin.processes import wait_until
+from plugin.ops.demo import REPO_ROOT
+from plugin.ops.processes import wait_until
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import APPROVE, NEW_CONSENT, backed_proposal, bot_posts, make_moderator, reply
 

@@ -8,9 +8,9 @@ forgotten, and it is remembered as a care post so that later events about it (li
 """
 from __future__ import annotations
 
-from plugin.care import UNREACHABLE_MARKER, member_message, message_ids, team_message, unreachable_notice
-from plugin.events import Post, PostEvent
-from worker.decisions import message_once, reply_once
+from plugin.text.care import UNREACHABLE_MARKER, member_message, message_ids, team_message, unreachable_notice
+from plugin.domain.events import Post, PostEvent
+from worker.amendments import message_once, reply_once
 from worker.feedback import admitted, withdraw_post
 from worker.services import Services
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from plugin.config import ConfigError
-from plugin.digest import (DIGEST_TAG, GENERAL_SLUG, SectionActivity, digest_external_id, digest_zone,
+from plugin.text.digest import (DIGEST_TAG, GENERAL_SLUG, SectionActivity, digest_external_id, digest_zone,
                            last_completed_week, render_digest, section_activity)
-from plugin.document import parse_document
-from plugin.engagement import WeekFigures, check_week, shift_week, week_bounds
-from plugin.forum import ForumRefused
-from plugin.store import EFFECT_DONE_TTL, Store
+from plugin.domain.document import parse_document
+from plugin.domain.engagement import WeekFigures, check_week, shift_week, week_bounds
+from plugin.adapters.forum import ForumRefused
+from plugin.adapters.store import EFFECT_DONE_TTL, Store
 from worker.services import Services
 
 HISTORY_WEEKS = 12
@@ -141,7 +141,7 @@ def consenting(s: Services, usernames: Iterable[str]) -> list[str]:
 
 def draw_chart(s: Services, week: str) -> bytes:
     """The chart of the HISTORY_WEEKS weeks ending with `week`, oldest first."""
-    from plugin.chart import render_chart  # noqa: PLC0415  (matplotlib loads in a second: only where a chart is drawn)
+    from plugin.text.chart import render_chart  # noqa: PLC0415  (matplotlib loads in a second: only where a chart is drawn)
 
     return render_chart(s.engagement.history(week, n=HISTORY_WEEKS))
 

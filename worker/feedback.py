@@ -6,13 +6,13 @@ replies) are enqueued as jobs of their own on the `drafts` queue.
 """
 from __future__ import annotations
 
-from plugin.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, record, reaches_threshold
-from plugin.document import parse_document
-from plugin.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
-from plugin.forum import ForumRefused
-from plugin.intake import QUEUE_DRAFTS
-from plugin.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
-from plugin.store import DELETE, RECOVER, SEE
+from plugin.domain.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, record, reaches_threshold
+from plugin.domain.document import parse_document
+from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.adapters.forum import ForumRefused
+from plugin.queues import JOB_ANSWER_PROBLEMS, JOB_DECIDE, JOB_DRAFT, QUEUE_DRAFTS
+from plugin.domain.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
+from plugin.adapters.store import DELETE, RECOVER, SEE
 from worker.services import Services
 
 CODE_OF_CARE_TAG = "code-of-care"
@@ -59,7 +59,7 @@ def on_post(s: Services, event: PostEvent) -> str:
     draft = s.store.amendment_for_draft(post.topic_id)
     if draft is not None:
         if event.name == "post_created" and parse_command(post.raw) is not None:
-            s.enqueue(QUEUE_DRAFTS, "worker.jobs.decide", draft.id, command_post(post), job_id=f"decide-{post.id}")
+            s.enqueue(QUEUE_DRAFTS, JOB_DECIDE, draft.id, command_post(post), job_id=f"decide-{post.id}")
             return f"command for {draft.id}"
         return "reply in a draft topic"
     if document is None or not in_code_of_care(s, post, document["topic_id"]):
@@ -134,7 +134,7 @@ def gather(s: Services, post: Post, document: dict) -> str:
         if old.id not in kept and old.status == OPEN:
             s.store.save_amendment(record(old, post.updated_at, "removed from the post", status=WITHDRAWN))
     if problems:
-        s.enqueue(QUEUE_DRAFTS, "worker.jobs.answer_problems", post.id, post.topic_id, post.post_number,
+        s.enqueue(QUEUE_DRAFTS, JOB_ANSWER_PROBLEMS, post.id, post.topic_id, post.post_number,
                   [p.message for p in problems], job_id=f"problems-{post.id}-{post.version}")
     sections = quoted_sections(post.raw, doc, document["topic_id"])
     if not sections and post.topic_id == document["topic_id"] and not proposals:
@@ -168,7 +168,7 @@ def consider_draft(s: Services, key: str) -> None:
     likers = s.connection.smembers(s.keys.likers(amendment.post_id))
     seen = 1 + len({n.decode().lower() for n in likers} - {amendment.proposer.lower()})
     if reaches_threshold(seen, s.settings.support_threshold):
-        s.enqueue(QUEUE_DRAFTS, "worker.jobs.draft", key, job_id=f"draft-{key}-{seen}")
+        s.enqueue(QUEUE_DRAFTS, JOB_DRAFT, key, job_id=f"draft-{key}-{seen}")
 
 
 def withdraw_post(s: Services, post_id: int, *, why: str) -> str:

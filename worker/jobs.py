@@ -1,6 +1,6 @@
-"""RQ job functions: thin. Read the job's plain arguments, hand them to `worker.feedback` or `worker.decisions`.
+"""RQ job functions: thin. Read the job's plain arguments, hand them to `worker.feedback` or `worker.amendments`.
 
-The receiver enqueues `handle_event` and `handle_care` by import path (`plugin.intake.JOB_FOR_QUEUE`) with RQ's
+The receiver enqueues `handle_event` and `handle_care` by import path (`plugin.adapters.intake.JOB_FOR_QUEUE`) with RQ's
 JSON serializer: their one argument is the typed event as plain data (`Event.to_job()`). The forum may throttle
 any call: a job then returns RQ's `Retry` to be run again after the forum's wait, instead of sleeping in the
 worker (FACTS.md: pydiscourse would sleep).
@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 from rq import Retry
 
-from plugin.events import Event, LikeEvent, PostEvent, event_from_job
-from plugin.forum import ForumUnavailable, Throttled
-from worker import care, decisions, feedback
+from plugin.domain.events import Event, LikeEvent, PostEvent, event_from_job
+from plugin.adapters.forum import ForumUnavailable, Throttled
+from worker import amendments, care, feedback
 from worker import reconcile as catch_up
 from worker import digest as weekly_digest
 from worker.services import services
@@ -40,7 +40,7 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
             return job(*args)
         except Throttled as exc:
             # only this job waits: a per-user limit (scope "account") pauses nobody else, and the forum-wide
-            # admin bucket's 429 has already paused the shared budget for every worker (plugin.forum)
+            # admin bucket's 429 has already paused the shared budget for every worker (plugin.adapters.forum)
             log.info("throttled", extra={"job": job.__name__, "retry_after": exc.retry_after, "scope": exc.scope})
             return Retry(max=DEFERRALS, interval=max(1, math.ceil(exc.retry_after)))
         except ForumUnavailable as exc:
@@ -83,17 +83,17 @@ def handle_care(data: dict[str, Any]) -> str:
 
 @deferring
 def draft(amendment_id: str) -> str:
-    return decisions.draft(services(), amendment_id)
+    return amendments.draft(services(), amendment_id)
 
 
 @deferring
 def decide(amendment_id: str, post: dict[str, Any]) -> str:
-    return decisions.decide_command(services(), amendment_id, post)
+    return amendments.decide_command(services(), amendment_id, post)
 
 
 @deferring
 def answer_problems(post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
-    return decisions.answer_problems(services(), post_id, topic_id, post_number, messages)
+    return amendments.answer_problems(services(), post_id, topic_id, post_number, messages)
 
 
 @deferring

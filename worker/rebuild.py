@@ -31,16 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from plugin.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
-from plugin.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
-from plugin.document import parse_document
-from plugin.engagement import parse_time
-from plugin.forum import LATEST_POSTS_PAGE, ForumError, like_count
-from plugin.install import cache_document, find_document
-from plugin.intake import QUEUE_CARE, QUEUE_DRAFTS
-from plugin.proposals import parse_command
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
+from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.domain.document import parse_document
+from plugin.domain.engagement import parse_time
+from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError, like_count
+from plugin.ops.install import cache_document, find_document
+from plugin.queues import JOB_ANSWER_PROBLEMS, QUEUE_CARE, QUEUE_DRAFTS
+from plugin.domain.proposals import parse_command
 from worker import care, feedback
-from worker.decisions import (TAG_APPROVED, TAG_REJECTED, decision_effects, not_allowed_effect,
+from worker.amendments import (TAG_APPROVED, TAG_REJECTED, decision_effects, not_allowed_effect,
                               problems_effect)
 from worker.services import Services
 
@@ -68,7 +68,7 @@ class Replaying(Services):
     read back from the forum (phase `decisions`), never made again."""
 
     def enqueue(self, queue: str, func: str, *args: Any, job_id: str) -> None:
-        if func == "worker.jobs.answer_problems":
+        if func == JOB_ANSWER_PROBLEMS:
             post_id, _, _, messages = args
             self.store.mark_done(problems_effect(post_id, len(messages)))
 

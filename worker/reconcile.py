@@ -31,10 +31,10 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from plugin.amendments import OPEN
-from plugin.events import Delivery, LikeEvent, Post, PostEvent
-from plugin.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled, like_count
-from plugin.intake import ACCEPTED
+from plugin.domain.amendments import OPEN
+from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
+from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled, like_count
+from plugin.adapters.intake import ACCEPTED
 from worker.services import Services
 
 LOOKBACK = 500

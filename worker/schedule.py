@@ -28,16 +28,14 @@ from rq.serializers import JSONSerializer
 from rq.utils import now as utcnow
 
 from plugin.config import Settings
-from plugin.digest import digest_clock, digest_external_id, digest_zone, last_completed_week
-from plugin.engagement import week_bounds
-from plugin.intake import QUEUE_DIGEST, RETRY_FOR_QUEUE
+from plugin.text.digest import digest_clock, digest_external_id, digest_zone, last_completed_week
+from plugin.domain.engagement import week_bounds
+from plugin.queues import JOB_POST_DIGEST, JOB_RECONCILE, QUEUE_DIGEST, RETRY_FOR_QUEUE
 
 log = logging.getLogger("worker.schedule")
 
-DIGEST_JOB = "worker.jobs.post_digest"
 CRON_NAME = "coc-weekly-digest"
 """The cron job's name in RQ's cron registry (`rq:cron_jobs`)."""
-RECONCILE_JOB = "worker.jobs.reconcile"
 RECONCILE_CRON_NAME = "coc-reconcile"
 MONDAY = 1
 """Monday in a cron expression's day-of-week field."""
@@ -57,7 +55,7 @@ class DigestCron(CronJob):
 
     def __init__(self, settings: Settings):
         self.zone = digest_zone(settings.timezone)
-        super().__init__(queue_name=QUEUE_DIGEST, func_name=DIGEST_JOB, cron=digest_cron_expression(settings),
+        super().__init__(queue_name=QUEUE_DIGEST, func_name=JOB_POST_DIGEST, cron=digest_cron_expression(settings),
                          job_timeout=settings.job_timeout, name=CRON_NAME)
         self.next_enqueue_time = self.get_next_enqueue_time()
 
@@ -96,7 +94,7 @@ class ReconcileCron(CronJob):
     names the interval, so a second scheduler (or a restarted one) adds nothing."""
 
     def __init__(self, settings: Settings):
-        super().__init__(queue_name=QUEUE_DIGEST, func_name=RECONCILE_JOB, interval=settings.reconcile_minutes * 60,
+        super().__init__(queue_name=QUEUE_DIGEST, func_name=JOB_RECONCILE, interval=settings.reconcile_minutes * 60,
                          job_timeout=settings.job_timeout, name=RECONCILE_CRON_NAME)
 
     def enqueue(self, connection: Redis, *, at: datetime | None = None) -> Job:

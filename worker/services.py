@@ -10,14 +10,15 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
-from plugin.connection import connect
-from plugin.engagement_store import Engagement
-from plugin.forum import Forum
-from plugin.intake import RETRY_FOR_QUEUE, Intake
-from plugin.keys import Keys
-from plugin.store import Store
+from plugin.adapters.redis import connect
+from plugin.adapters.engagement_store import Engagement
+from plugin.adapters.forum import Forum
+from plugin.adapters.intake import Intake
+from plugin.queues import RETRY_FOR_QUEUE
+from plugin.adapters.keys import Keys
+from plugin.adapters.store import Store
 
 
 @dataclass

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from plugin.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
+from plugin.domain.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
                                count_support, decide, reaches_threshold, record, rejection_message_id)
-from plugin.document import parse_document
-from plugin.drafts import (neutralize_mentions, render_applied_announcement, render_decision, render_draft,
+from plugin.domain.document import parse_document
+from plugin.text.drafts import (neutralize_mentions, render_applied_announcement, render_decision, render_draft,
                            render_not_allowed, render_problem_reply, render_rejection_pm, render_stale)
-from plugin.forum import ForumRefused, MessageRefused
-from plugin.proposals import Problem, parse_command
+from plugin.adapters.forum import ForumRefused, MessageRefused
+from plugin.domain.proposals import Problem, parse_command
 from worker.feedback import withdraw_post
 from worker.services import Services
 

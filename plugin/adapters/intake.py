@@ -15,29 +15,14 @@ import uuid
 from dataclasses import dataclass
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import now, utcformat
 
-from plugin.events import Event, PostEvent
-from plugin.keys import Keys
-
-QUEUE_CARE, QUEUE_EVENTS, QUEUE_DRAFTS, QUEUE_DIGEST = "care", "events", "drafts", "digest"
-QUEUES = (QUEUE_CARE, QUEUE_EVENTS, QUEUE_DRAFTS, QUEUE_DIGEST)
-"""Queue names, highest priority first: a worker listens on them in this order."""
-
-JOB_FOR_QUEUE = {QUEUE_CARE: "worker.jobs.handle_care", QUEUE_EVENTS: "worker.jobs.handle_event"}
-"""The job function (by import path, so the receiver never imports the worker) each intake queue runs."""
-
-RETRY_FOR_QUEUE = {QUEUE_CARE: Retry(max=10, interval=[2, 5, 10, 30, 60]),
-                   QUEUE_EVENTS: Retry(max=5, interval=[5, 30, 60, 300]),
-                   QUEUE_DRAFTS: Retry(max=5, interval=[5, 30, 60, 300]),
-                   QUEUE_DIGEST: Retry(max=5, interval=[60, 300, 900])}
-"""Care is retried first and soonest; a job whose worker died is retried only while it has retries left."""
-
-FAILURE_TTL = 30 * 24 * 3600
-"""How long a failed job stays in RQ's failed registry for an operator to see and requeue."""
+from plugin.domain.events import Event, PostEvent
+from plugin.adapters.keys import Keys
+from plugin.queues import FAILURE_TTL, JOB_FOR_QUEUE, QUEUE_CARE, QUEUE_EVENTS, QUEUES, RETRY_FOR_QUEUE
 
 PER_JOB_FIELDS = frozenset({"data", "created_at", "enqueued_at", "description"})
 """RQ job hash fields that differ from one job to the next; the rest come from the queue's template."""

@@ -21,7 +21,7 @@ from redis.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedS
 from redis.utils import SENTINEL as UNSET
 
 from plugin.config import ConfigError, Settings
-from plugin.redis_runtime import redact
+from plugin.config import redact
 
 SENTINEL_TIMEOUT = 2.0
 """Seconds to connect to one Sentinel and to wait for its answer, unless the caller's socket options say otherwise:

@@ -14,7 +14,7 @@ from typing import Callable
 from redis import Redis
 
 from plugin.config import Settings
-from plugin.keys import Keys
+from plugin.adapters.keys import Keys
 
 WINDOW_SECONDS = 61.0
 """The rolling window the budget counts over: Discourse's admin bucket is per minute, plus one second for the
@@ -64,7 +64,7 @@ return tostring(math.max(wanted, current))
 class ApiBudget:
     """All workers share ONE budget of `per_minute` forum calls per rolling minute, in Redis.
 
-    `key` is the window's sorted set and `pause_key` the pause-until value (both from `plugin.keys.Keys`:
+    `key` is the window's sorted set and `pause_key` the pause-until value (both from `plugin.adapters.keys.Keys`:
     `api_budget`, `api_pause`; `pause_key` defaults to `key + ":pause"`). `clock` gives seconds since the epoch;
     every process sharing a budget should use the same (wall) clock.
     """

@@ -1,9 +1,9 @@
 """Engagement, kept incrementally in Redis from forum events: O(1) work per event, no forum API call.
 
 `Engagement.record(event)` files each counted post and like under its ISO week (and UTC day); `figures(week)`
-reads one week's files back and hands them to `plugin.engagement.summarize_week`. Every write is keyed by the post
+reads one week's files back and hands them to `plugin.domain.engagement.summarize_week`. Every write is keyed by the post
 (or the post and liker), so a duplicate event changes nothing; `post_destroyed` takes a post's contribution back and
-`post_recovered` restores it. Key names come from `plugin.keys` only.
+`post_recovered` restores it. Key names come from `plugin.adapters.keys` only.
 
 Never counted, anywhere: private messages and whispers, deleted posts, posts by the service's account
 (`bot_username`) or by any of the forum's bots (user ids below 1), posts other than regular ones (small actions),
@@ -26,12 +26,12 @@ from typing import Any
 
 from redis import Redis
 
-from plugin.engagement import (INACTIVE_DAYS, NEVER, RECIPROCITY_WEEKS, PostFact, TopicStart, WeekActivity,
+from plugin.domain.engagement import (INACTIVE_DAYS, NEVER, RECIPROCITY_WEEKS, PostFact, TopicStart, WeekActivity,
                                WeekFigures, contributors, day_number, first_responses, iso_week, parse_time,
                                reply_edges, shift_week, summarize_week, week_bounds, week_start_day, weeks_ending)
-from plugin.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
-from plugin.forum import LATEST_POSTS_PAGE, Forum, Throttled
-from plugin.keys import Keys
+from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
+from plugin.adapters.forum import LATEST_POSTS_PAGE, Forum, Throttled
+from plugin.adapters.keys import Keys
 
 FORUM = "*"
 """The scope of forum-wide figures; a category's scope is its id."""

@@ -6,7 +6,7 @@ names the team's group — without an @, so nobody is pinged but the people the 
 """
 from __future__ import annotations
 
-from plugin.drafts import escape_inline, neutralize_mentions
+from plugin.text.drafts import escape_inline, neutralize_mentions
 
 TEAM_TITLE = "A member asked for direct support (post {post_id})"
 TEAM_BODY = """\

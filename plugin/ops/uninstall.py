@@ -6,11 +6,11 @@ the bot account are the community's record and remain in the forum. Redis state 
 """
 from __future__ import annotations
 
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
-from plugin.connection import connect
-from plugin.forum import Forum
-from plugin.install import OK, PROBLEM, Step
+from plugin.adapters.redis import connect
+from plugin.adapters.forum import Forum
+from plugin.ops.install import OK, PROBLEM, Step
 
 REMOVED, WOULD_REMOVE = "removed", "would remove"
 

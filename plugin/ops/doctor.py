@@ -13,13 +13,13 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import ConfigError, Settings
-from plugin.connection import config_hint, connect, describe
-from plugin.forum import Forum, ForumError, ForumRefused, Member
-from plugin.intake import QUEUE_CARE, QUEUES
-from plugin.keys import Keys
-from plugin.store import Store
+from plugin.adapters.redis import config_hint, connect, describe
+from plugin.adapters.forum import Forum, ForumError, ForumRefused, Member
+from plugin.queues import QUEUE_CARE, QUEUES
+from plugin.adapters.keys import Keys
+from plugin.adapters.store import Store
 
 OK, PROBLEM = "ok", "problem"
 MAX_QUEUE_DEPTH = 500

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from plugin.proposals import COMMAND_VERBS, Problem
+from plugin.domain.proposals import COMMAND_VERBS, Problem
 
 ZWSP = "\u200b"
 MAX_TITLE_CHARS = 255          # Discourse's max_topic_title_length

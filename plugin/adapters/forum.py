@@ -2,7 +2,7 @@
 
 It wraps pydiscourse 1.7.0 (`DiscourseClient`) so that every call:
 
-- first spends 1 from the shared Redis budget (`plugin.budget.ApiBudget`) and raises `Throttled` when there is none
+- first spends 1 from the shared Redis budget (`plugin.adapters.budget.ApiBudget`) and raises `Throttled` when there is none
   left — it never sleeps: the job is deferred instead;
 - goes through one `requests.Session` (kept-alive connections) with a timeout, always;
 - on the forum's 429 raises `Throttled` at once with Discourse's `extras.wait_seconds` (or `Retry-After`)
@@ -27,7 +27,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from pydiscourse import DiscourseClient
 
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import ConfigError, Settings
 
 LIKE = 2

@@ -53,7 +53,7 @@ class Keys:
         return f"{self.prefix}topic:{topic_id}"
 
     def amendment(self, amendment_id: str) -> str:
-        """String: one amendment as JSON (plugin.amendments.Amendment)."""
+        """String: one amendment as JSON (plugin.domain.amendments.Amendment)."""
         return f"{self.prefix}amendment:{amendment_id}"
 
     @property
@@ -132,7 +132,7 @@ class Keys:
 
     @property
     def api_budget(self) -> str:
-        """Sorted set: one member per forum API call of the last minute, scored by its time (plugin.budget)."""
+        """Sorted set: one member per forum API call of the last minute, scored by its time (plugin.adapters.budget)."""
         return f"{self.prefix}api:budget"
 
     @property
@@ -155,7 +155,7 @@ class Keys:
         """Lock: one digest job at a time works on a week (a manual run beside the scheduled one)."""
         return f"{self.prefix}lock:digest:{week}"
 
-    # ----------------------------------------------------------------------------- engagement (plugin.engagement_store)
+    # ----------------------------------------------------------------------------- engagement (plugin.adapters.engagement_store)
 
     @property
     def engagement_posts(self) -> str:

@@ -5,7 +5,7 @@ Discourse's admin reports (`daily_engaged_users`, `new_contributors`, `likes`, `
 `topics_with_no_response`), CHAOSS metrics (New, Inactive and returning Contributors; Contributor Absence Factor)
 and NetworkX (`reciprocity` of a directed graph). Weeks are ISO weeks in UTC.
 
-The Redis-backed bookkeeping that gathers a week's activity from events lives in `plugin.engagement_store`; it hands
+The Redis-backed bookkeeping that gathers a week's activity from events lives in `plugin.adapters.engagement_store`; it hands
 a `WeekActivity` to `summarize_week`, which is where every figure of `WeekFigures` is computed.
 """
 from __future__ import annotations

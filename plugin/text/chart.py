@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from plugin.engagement import WeekFigures
+from plugin.domain.engagement import WeekFigures
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 3.6, 100
 """800 × 360 pixels: readable inside a forum post on a phone and on a wide screen."""

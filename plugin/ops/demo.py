@@ -26,11 +26,11 @@ import redis
 import requests
 from pydiscourse import DiscourseClient
 
-from plugin.processes import free_port, stop_process, wait_until
-from plugin.care import MEMBER_TITLE, TEAM_TITLE
-from plugin.redis_runtime import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
+from plugin.ops.processes import free_port, stop_process, wait_until
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 """The directory that holds `plugin/` and `simulator/`; every subprocess runs from here."""
 
 HOST = "127.0.0.1"

@@ -32,13 +32,13 @@ from urllib.parse import urlsplit
 
 import redis
 
-from plugin.budget import ApiBudget
+from plugin.adapters.budget import ApiBudget
 from plugin.config import ConfigError, Settings
-from plugin.connection import connect, describe
-from plugin.engagement_store import Engagement, seed_from_forum
-from plugin.forum import Forum, ForumRefused, ForumUnavailable, Member, Throttled
-from plugin.keys import Keys
-from plugin.store import Store
+from plugin.adapters.redis import connect, describe
+from plugin.adapters.engagement_store import Engagement, seed_from_forum
+from plugin.adapters.forum import Forum, ForumRefused, ForumUnavailable, Member, Throttled
+from plugin.adapters.keys import Keys
+from plugin.adapters.store import Store
 
 EXISTS, CREATED, UPDATED = "exists", "created", "updated"
 WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
@@ -183,7 +183,7 @@ class Installer:
         A moderator because Discourse's per-user limits and refusals never apply to staff (lib/rate_limiter.rb,
         lib/guardian.rb; FACTS.md "Third check"): a non-staff account may start one message every 15 s and 20 a
         day, so a hard evening of care requests would wait minutes to a day. Staff also lifts Discourse's mention
-        limits: the service neutralizes every mention in what it posts itself (plugin.drafts.neutralize_mentions).
+        limits: the service neutralizes every mention in what it posts itself (plugin.text.drafts.neutralize_mentions).
         """
         name = self.settings.bot_username
         subject = f"bot user {name}"
@@ -337,9 +337,9 @@ class Installer:
             self.document = _document_ids(topic)
             return [Step(subject, EXISTS, f"topic {topic['id']} “{topic.get('title')}”")]
         try:
-            from plugin.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
+            from plugin.domain.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
         except ImportError as exc:
-            return [Step(subject, PROBLEM, "the bundled starter text (plugin.document.STARTER_TEXT) is missing "
+            return [Step(subject, PROBLEM, "the bundled starter text (plugin.domain.document.STARTER_TEXT) is missing "
                                            f"from this installation ({exc}); or adopt a topic with "
                                            "COC_DOCUMENT_TOPIC_ID")]
         category_name = self.settings.document_category or self.settings.drafts_category
