@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
     "serve": "run the webhook receiver",
@@ -36,19 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=4, help="threads per worker process (default 4)")
     worker = commands["worker"]
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    worker.add_argument("--simple", action="store_true",
-                        help="run every job in the worker process (RQ's SimpleWorker): several times faster, but a "
-                             "job that crashes the interpreter takes the worker with it (run it under a supervisor)")
+    worker.add_argument(
+        "--simple",
+        action="store_true",
+        help="run every job in the worker process (RQ's SimpleWorker): several times faster, but a "
+        "job that crashes the interpreter takes the worker with it (run it under a supervisor)",
+    )
     commands["install"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     commands["uninstall"].add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     digest = commands["digest"]
-    digest.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: the last completed "
-                                                      "week in COC_TIMEZONE)")
+    digest.add_argument(
+        "--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: the last completed week in COC_TIMEZONE)"
+    )
     digest.add_argument("--dry-run", action="store_true", help="print the digest; freeze, upload and post nothing")
-    commands["reconcile"].add_argument("--pages", type=int, metavar="N",
-                                       help="read at most N pages of 50 posts (default COC_RECONCILE_PAGES)")
-    commands["rebuild"].add_argument("--fresh", action="store_true",
-                                     help="first delete every key under COC_REDIS_PREFIX (not RQ's queues)")
+    commands["reconcile"].add_argument(
+        "--pages", type=int, metavar="N", help="read at most N pages of 50 posts (default COC_RECONCILE_PAGES)"
+    )
+    commands["rebuild"].add_argument(
+        "--fresh", action="store_true", help="first delete every key under COC_REDIS_PREFIX (not RQ's queues)"
+    )
     stats = commands["stats"]
     stats.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: this week, in UTC)")
     stats.add_argument("--category", type=int, metavar="ID", help="only this category's activity")
@@ -61,10 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from plugin.config import ConfigError  # noqa: PLC0415  (keeps `--help` fast)
     from plugin.ops import commands  # noqa: PLC0415
 
-    runners = {"demo": commands.demo, "serve": commands.serve, "worker": commands.work,
-               "uninstall": commands.uninstall, "doctor": commands.doctor, "install": commands.install,
-               "stats": commands.stats, "digest": commands.digest, "scheduler": commands.scheduler,
-               "reconcile": commands.reconcile, "rebuild": commands.rebuild}
+    runners = {
+        "demo": commands.demo,
+        "serve": commands.serve,
+        "worker": commands.work,
+        "uninstall": commands.uninstall,
+        "doctor": commands.doctor,
+        "install": commands.install,
+        "stats": commands.stats,
+        "digest": commands.digest,
+        "scheduler": commands.scheduler,
+        "reconcile": commands.reconcile,
+        "rebuild": commands.rebuild,
+    }
     try:
         return runners[args.command](args)
     except ConfigError as exc:

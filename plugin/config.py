@@ -3,17 +3,18 @@
 Every setting has a default except the forum's address, key and webhook secret. `Settings.from_env()` reads and
 checks them; a wrong value raises ConfigError with a message that names the variable and what it must be.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from plugin.domain.events import MIN_SECRET_LENGTH
-
 
 HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 """A host name or an IPv4 address in REDIS_SENTINELS (an IPv6 address goes in brackets: [::1]:26379)."""
@@ -31,9 +32,9 @@ class Settings:
     discourse_webhook_secret: str = field(default="", repr=False)
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Redis behind Sentinel (plugin/connection.py): where the master is comes from these, the rest from redis_url
-    redis_sentinels: str = ""                       # "host:port,host:port"; "" = connect to redis_url's server
-    redis_sentinel_service: str = "mymaster"        # the master's name in the Sentinels' `sentinel monitor`
-    redis_sentinel_password: str = field(default="", repr=False)   # the Sentinels' own password, if they ask one
+    redis_sentinels: str = ""  # "host:port,host:port"; "" = connect to redis_url's server
+    redis_sentinel_service: str = "mymaster"  # the master's name in the Sentinels' `sentinel monitor`
+    redis_sentinel_password: str = field(default="", repr=False)  # the Sentinels' own password, if they ask one
 
     bot_username: str = "care-bot"
     redis_prefix: str = "coc:"
@@ -42,42 +43,47 @@ class Settings:
     dedupe_ttl: int = 7 * 24 * 3600
     api_budget_per_min: int = 30
     job_timeout: int = 180
-    worker_maintenance_seconds: int = 60            # how often a worker looks for jobs abandoned by a dead worker
+    worker_maintenance_seconds: int = 60  # how often a worker looks for jobs abandoned by a dead worker
     care_group: str = "peer-support"
     consent_group: str = "coc-credit"
     moderators_group: str = ""
     support_threshold: int = 3
-    support_quorum: float = 0.0     # optional: also this share of the section's discussants (0 = off)
+    support_quorum: float = 0.0  # optional: also this share of the section's discussants (0 = off)
     min_trust_level: int = 1
     # install and the forum adapter (plugin/install.py, plugin/forum.py)
-    drafts_category: str = "Code of Care drafts"   # name (or id) of the category that holds amendment drafts
-    document_category: str = ""                     # where install puts the living document; "" = drafts category
-    document_topic_id: int = 0                      # adopt this existing topic as the living document; 0 = none
-    public_url: str = ""                            # the receiver's public base URL, for the forum's webhook
-    bot_email: str = ""                             # the bot account's email; "" = <bot username>@<forum host>
+    drafts_category: str = "Code of Care drafts"  # name (or id) of the category that holds amendment drafts
+    document_category: str = ""  # where install puts the living document; "" = drafts category
+    document_topic_id: int = 0  # adopt this existing topic as the living document; 0 = none
+    public_url: str = ""  # the receiver's public base URL, for the forum's webhook
+    bot_email: str = ""  # the bot account's email; "" = <bot username>@<forum host>
     # the weekly digest (plugin/digest.py, worker/digest.py, worker/schedule.py)
-    digest_category: str = ""                       # name (or id) of the digest's category; "" = drafts category
-    digest_time: str = "09:00"                      # when on Monday the digest is posted, "HH:MM" in `timezone`
-    timezone: str = "UTC"                           # an IANA time zone name, e.g. "Europe/Berlin"
+    digest_category: str = ""  # name (or id) of the digest's category; "" = drafts category
+    digest_time: str = "09:00"  # when on Monday the digest is posted, "HH:MM" in `timezone`
+    timezone: str = "UTC"  # an IANA time zone name, e.g. "Europe/Berlin"
     # engagement (plugin/engagement_store.py)
-    seed_pages: int = 20                            # pages of 50 latest posts install reads to seed who posted before
+    seed_pages: int = 20  # pages of 50 latest posts install reads to seed who posted before
     # reconcile (worker/reconcile.py)
-    reconcile_minutes: int = 15                     # how often the scheduler runs a reconcile pass; 0 = never
-    reconcile_pages: int = 20                       # at most this many pages of 50 posts (forum calls) per pass
+    reconcile_minutes: int = 15  # how often the scheduler runs a reconcile pass; 0 = never
+    reconcile_pages: int = 20  # at most this many pages of 50 posts (forum calls) per pass
 
     # environment name → field name, for the ones without the COC_ prefix
-    PLAIN = {"DISCOURSE_URL": "discourse_url", "DISCOURSE_API_KEY": "discourse_api_key",
-             "DISCOURSE_API_USERNAME": "discourse_api_username",
-             "DISCOURSE_WEBHOOK_SECRET": "discourse_webhook_secret", "REDIS_URL": "redis_url",
-             "REDIS_SENTINELS": "redis_sentinels", "REDIS_SENTINEL_SERVICE": "redis_sentinel_service",
-             "REDIS_SENTINEL_PASSWORD": "redis_sentinel_password"}
+    PLAIN = {
+        "DISCOURSE_URL": "discourse_url",
+        "DISCOURSE_API_KEY": "discourse_api_key",
+        "DISCOURSE_API_USERNAME": "discourse_api_username",
+        "DISCOURSE_WEBHOOK_SECRET": "discourse_webhook_secret",
+        "REDIS_URL": "redis_url",
+        "REDIS_SENTINELS": "redis_sentinels",
+        "REDIS_SENTINEL_SERVICE": "redis_sentinel_service",
+        "REDIS_SENTINEL_PASSWORD": "redis_sentinel_password",
+    }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True, **overrides: Any) -> Settings:
         """Defaults, then `.env` (if `dotenv`), then the environment, then `overrides`."""
         values: dict[str, str] = {}
         if dotenv and env is None:
-            from dotenv import dotenv_values   # noqa: PLC0415
+            from dotenv import dotenv_values  # noqa: PLC0415
 
             values.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
         values.update(os.environ if env is None else env)
@@ -86,14 +92,14 @@ class Settings:
         for env_name, field_name in cls.PLAIN.items():
             if values.get(env_name):
                 kwargs[field_name] = values[env_name]
-        for name, f in names.items():
+        for name, _f in names.items():
             env_name = "COC_" + name.upper()
             if name in cls.PLAIN.values() or env_name not in values:
                 continue
             kwargs[name] = _convert(env_name, values[env_name], type(getattr(cls(), name)))
         settings = cls(**kwargs)
         settings = replace(settings, **overrides) if overrides else settings
-        parse_sentinels(settings.redis_sentinels)   # a malformed list stops every command at start, not at first use
+        parse_sentinels(settings.redis_sentinels)  # a malformed list stops every command at start, not at first use
         return settings
 
     @property
@@ -103,20 +109,27 @@ class Settings:
 
     def __repr__(self) -> str:
         """The dataclass's repr (secrets left out), with REDIS_URL's password hidden too: settings end up in logs."""
-        shown = (f"{f.name}={redact(self.redis_url) if f.name == 'redis_url' else getattr(self, f.name)!r}"
-                 for f in fields(self) if f.repr)
+        shown = (
+            f"{f.name}={redact(self.redis_url) if f.name == 'redis_url' else getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.repr
+        )
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def require_webhook_secret(self) -> str:
         """The webhook secret, or ConfigError saying why the receiver cannot start without a good one."""
         secret = self.discourse_webhook_secret
         if not secret:
-            raise ConfigError("DISCOURSE_WEBHOOK_SECRET is not set: the receiver refuses to run without it, since "
-                              "it could not tell the forum's deliveries from anyone else's. Set it to the secret "
-                              "of the forum's webhook (Admin → API → Webhooks).")
+            raise ConfigError(
+                "DISCOURSE_WEBHOOK_SECRET is not set: the receiver refuses to run without it, since "
+                "it could not tell the forum's deliveries from anyone else's. Set it to the secret "
+                "of the forum's webhook (Admin → API → Webhooks)."
+            )
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"DISCOURSE_WEBHOOK_SECRET is {len(secret)} characters long; Discourse requires at "
-                              f"least {MIN_SECRET_LENGTH}. Use a long random string, the same in the forum's webhook.")
+            raise ConfigError(
+                f"DISCOURSE_WEBHOOK_SECRET is {len(secret)} characters long; Discourse requires at "
+                f"least {MIN_SECRET_LENGTH}. Use a long random string, the same in the forum's webhook."
+            )
         return secret
 
 
@@ -132,12 +145,16 @@ def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
         elif not HOST_NAME.fullmatch(host):
             host = ""
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"REDIS_SENTINELS: {entry!r} is not host:port; give the Sentinels as a comma-separated "
-                              "list such as 10.0.0.1:26379,10.0.0.2:26379")
+            raise ConfigError(
+                f"REDIS_SENTINELS: {entry!r} is not host:port; give the Sentinels as a comma-separated "
+                "list such as 10.0.0.1:26379,10.0.0.2:26379"
+            )
         addresses.append((host, int(port)))
     if text.strip() and not addresses:
-        raise ConfigError(f"REDIS_SENTINELS names no Sentinel ({text!r}); give host:port pairs separated by commas, "
-                          "or leave it unset to use the server in REDIS_URL")
+        raise ConfigError(
+            f"REDIS_SENTINELS names no Sentinel ({text!r}); give host:port pairs separated by commas, "
+            "or leave it unset to use the server in REDIS_URL"
+        )
     return tuple(addresses)
 
 

@@ -3,6 +3,7 @@
 Jobs are named by import path (`worker.jobs.<name>`), so the receiver and the scheduler enqueue them without
 importing the worker. Modelled on RQ's own `defaults.py`: plain names and numbers, no logic.
 """
+
 from __future__ import annotations
 
 from rq import Retry
@@ -23,10 +24,12 @@ JOB_RECONCILE = f"{JOBS}.reconcile"
 JOB_FOR_QUEUE = {QUEUE_CARE: JOB_HANDLE_CARE, QUEUE_EVENTS: JOB_HANDLE_EVENT}
 """The job function each intake queue runs."""
 
-RETRY_FOR_QUEUE = {QUEUE_CARE: Retry(max=10, interval=[2, 5, 10, 30, 60]),
-                   QUEUE_EVENTS: Retry(max=5, interval=[5, 30, 60, 300]),
-                   QUEUE_DRAFTS: Retry(max=5, interval=[5, 30, 60, 300]),
-                   QUEUE_DIGEST: Retry(max=5, interval=[60, 300, 900])}
+RETRY_FOR_QUEUE = {
+    QUEUE_CARE: Retry(max=10, interval=[2, 5, 10, 30, 60]),
+    QUEUE_EVENTS: Retry(max=5, interval=[5, 30, 60, 300]),
+    QUEUE_DRAFTS: Retry(max=5, interval=[5, 30, 60, 300]),
+    QUEUE_DIGEST: Retry(max=5, interval=[60, 300, 900]),
+}
 """Care is retried first and soonest; a job whose worker died is retried only while it has retries left."""
 
 FAILURE_TTL = 30 * 24 * 3600

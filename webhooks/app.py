@@ -5,6 +5,7 @@ webhook itself (`receive`), the probes (`health`) and the Prometheus endpoint (`
 sans-I/O core (`plugin.domain.events.parse_delivery`) and one atomic Redis step
 (`plugin.adapters.intake.Intake.accept`); the blueprints only map their outcomes to HTTP answers.
 """
+
 from __future__ import annotations
 
 import redis
@@ -25,15 +26,21 @@ def create_app(settings: Settings | None = None, *, connection: redis.Redis | No
     settings = settings or Settings.from_env()
     secret = settings.require_webhook_secret()
     connection = connection or connect(
-        settings, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30,
-        retry=RedisRetry(NoBackoff(), 1))           # fail fast: the sender gets a 503, not a hung request
-    intake = Intake(connection, keys=Keys(settings.redis_prefix), dedupe_ttl=settings.dedupe_ttl,
-                    job_timeout=settings.job_timeout, bot_username=settings.bot_username)
+        settings, socket_connect_timeout=1, socket_timeout=2, health_check_interval=30, retry=RedisRetry(NoBackoff(), 1)
+    )  # fail fast: the sender gets a 503, not a hung request
+    intake = Intake(
+        connection,
+        keys=Keys(settings.redis_prefix),
+        dedupe_ttl=settings.dedupe_ttl,
+        job_timeout=settings.job_timeout,
+        bot_username=settings.bot_username,
+    )
 
     app = Flask("webhooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions[EXTENSION] = Receiver(settings=settings, secret=secret, intake=intake,
-                                         metrics=metrics.Metrics(intake))
+    app.extensions[EXTENSION] = Receiver(
+        settings=settings, secret=secret, intake=intake, metrics=metrics.Metrics(intake)
+    )
     app.register_blueprint(receive.blueprint(settings.webhook_path))
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics.blueprint)

@@ -1,4 +1,5 @@
 """What the receiver's blueprints share: one `Receiver`, built by `create_app` and kept in `app.extensions`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

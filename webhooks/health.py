@@ -1,4 +1,5 @@
 """Liveness and readiness probes: alive while the process answers, ready while Redis does."""
+
 from __future__ import annotations
 
 import redis

@@ -1,4 +1,5 @@
 """Prometheus metrics of one receiver process, at `/metrics`; queue depths are read from Redis at scrape time."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -22,8 +23,7 @@ blueprint = Blueprint("metrics", __name__)
 
 @blueprint.get("/metrics")
 def metrics_endpoint() -> Response:
-    return Response(generate_latest(receiver().metrics.registry),
-                    mimetype="text/plain; version=0.0.4; charset=utf-8")
+    return Response(generate_latest(receiver().metrics.registry), mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 
 class Metrics:
@@ -31,13 +31,21 @@ class Metrics:
 
     def __init__(self, intake: Intake):
         self.registry = CollectorRegistry()
-        self.deliveries = Counter("coc_webhook_deliveries", "Webhook deliveries by event and HTTP answer",
-                                  ["event", "status"], registry=self.registry)
-        self.dedupe_hits = Counter("coc_webhook_dedupe_hits", "Deliveries recognised as already accepted",
-                                   registry=self.registry)
-        self.latency = Histogram("coc_webhook_request_seconds", "Time to answer a webhook delivery",
-                                 buckets=(.001, .0025, .005, .01, .015, .025, .05, .1, .25, .5, 1, 2.5),
-                                 registry=self.registry)
+        self.deliveries = Counter(
+            "coc_webhook_deliveries",
+            "Webhook deliveries by event and HTTP answer",
+            ["event", "status"],
+            registry=self.registry,
+        )
+        self.dedupe_hits = Counter(
+            "coc_webhook_dedupe_hits", "Deliveries recognised as already accepted", registry=self.registry
+        )
+        self.latency = Histogram(
+            "coc_webhook_request_seconds",
+            "Time to answer a webhook delivery",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.registry.register(_QueueDepths(intake))
         self._children: dict[tuple[str, int], Any] = {}
 
@@ -55,8 +63,9 @@ class _QueueDepths:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         waiting = GaugeMetricFamily("coc_queue_depth", "Jobs waiting per RQ queue", labels=["queue"])
-        failed = GaugeMetricFamily("coc_failed_jobs", "Jobs in RQ's failed registry per queue (alert on care)",
-                                   labels=["queue"])
+        failed = GaugeMetricFamily(
+            "coc_failed_jobs", "Jobs in RQ's failed registry per queue (alert on care)", labels=["queue"]
+        )
         try:
             with self.intake.connection.pipeline(transaction=False) as pipe:
                 for name in QUEUES:

@@ -1,8 +1,9 @@
 """The webhook endpoint: each delivery's outcome as an HTTP answer with a short JSON body that names the problem.
 
-    202 accepted (or a used-event type this service ignores)   200 ping, or a duplicate already accepted
-    400 malformed delivery   401 bad or missing signature   413 body too large   503 Redis cannot take it
+202 accepted (or a used-event type this service ignores)   200 ping, or a duplicate already accepted
+400 malformed delivery   401 bad or missing signature   413 body too large   503 Redis cannot take it
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ from webhooks.metrics import METRIC_EVENTS
 
 log = logging.getLogger("webhooks")
 
-EVENT_HEADERS = ("X-Discourse-Event", "X-Discourse-Event-Type", "X-Discourse-Event-Id",
-                 "X-Discourse-Event-Signature", "X-Discourse-Instance")
+EVENT_HEADERS = (
+    "X-Discourse-Event",
+    "X-Discourse-Event-Type",
+    "X-Discourse-Event-Id",
+    "X-Discourse-Event-Signature",
+    "X-Discourse-Instance",
+)
 """The headers the sans-I/O core reads; copying just these keeps the hot path short."""
 
 RETRY_AFTER_SECONDS = 30
@@ -40,14 +46,14 @@ def blueprint(path: str) -> Blueprint:
 
 
 def answer(code: int, event: str, **body: Any) -> Response:
-    g.answer_event = event if event in METRIC_EVENTS else "other"   # bounded labels, whatever is sent
+    g.answer_event = event if event in METRIC_EVENTS else "other"  # bounded labels, whatever is sent
     return Response(json.dumps(body), status=code, mimetype="application/json")
 
 
 def receive() -> Response:
     r = receiver()
     name = request.headers.get("X-Discourse-Event", "-")
-    body = _read_body(r.settings.max_body_bytes)     # raw bytes, verified before anything is parsed
+    body = _read_body(r.settings.max_body_bytes)  # raw bytes, verified before anything is parsed
     headers = {name: value for name in EVENT_HEADERS if (value := request.headers.get(name)) is not None}
     try:
         event = parse_delivery(headers, body, secret=r.secret)
@@ -62,12 +68,18 @@ def receive() -> Response:
         outcome = r.intake.accept(event)
     except redis.RedisError as exc:
         log.warning("redis unavailable", extra={"event": name, "error": str(exc)})
-        response = answer(503, name, error="cannot store the event right now (Redis unavailable); "
-                                           "redeliver it later")
+        response = answer(503, name, error="cannot store the event right now (Redis unavailable); redeliver it later")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    log.info(outcome.status, extra={"event": event.name, "event_id": event.delivery.event_id,
-                                    "job_id": outcome.job_id, "queue": outcome.queue})
+    log.info(
+        outcome.status,
+        extra={
+            "event": event.name,
+            "event_id": event.delivery.event_id,
+            "job_id": outcome.job_id,
+            "queue": outcome.queue,
+        },
+    )
     if outcome.status == ACCEPTED:
         return answer(202, event.name, status="accepted", queue=outcome.queue, job_id=outcome.job_id)
     r.metrics.dedupe_hits.inc()
@@ -85,8 +97,11 @@ def _observe(response: Response) -> Response:
 
 
 def _too_large(_exc: RequestEntityTooLarge) -> Response:
-    return answer(413, request.headers.get("X-Discourse-Event", "-"),
-                  error=f"body larger than {receiver().settings.max_body_bytes} bytes (COC_MAX_BODY_BYTES)")
+    return answer(
+        413,
+        request.headers.get("X-Discourse-Event", "-"),
+        error=f"body larger than {receiver().settings.max_body_bytes} bytes (COC_MAX_BODY_BYTES)",
+    )
 
 
 def _read_body(limit: int) -> bytes:

@@ -1,4 +1,5 @@
 """Serving the receiver in production: gunicorn, configured from the command line (`python -m plugin serve`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +15,16 @@ class ReceiverServer(BaseApplication):
 
     def __init__(self, settings: Settings, *, host: str, port: int, workers: int, threads: int):
         self.application = create_app(settings)
-        self.options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                        "worker_class": "gthread" if threads > 1 else "sync", "timeout": 30,
-                        "accesslog": None, "errorlog": "-", "loglevel": "info"}
+        self.options = {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            "timeout": 30,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "info",
+        }
         super().__init__()
 
     def load_config(self) -> None:

@@ -4,17 +4,39 @@ Each function loads state, asks the pure domain what should happen and makes the
 adapter. Every effect is keyed (a topic by `external_id`; a reply or an edit by `Store.once`), so a job that runs
 twice — or dies half-way and is retried — neither loses nor doubles anything.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from plugin.domain.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
-                               count_support, decide, reaches_threshold, record, rejection_message_id)
-from plugin.domain.document import parse_document
-from plugin.text.drafts import (neutralize_mentions, render_applied_announcement, render_decision, render_draft,
-                           render_not_allowed, render_problem_reply, render_rejection_pm, render_stale)
 from plugin.adapters.forum import ForumRefused, MessageRefused
+from plugin.domain.amendments import (
+    APPLIED,
+    DRAFTED,
+    OPEN,
+    REJECTED,
+    STALE,
+    WITHDRAWN,
+    Amendment,
+    Voter,
+    count_support,
+    decide,
+    reaches_threshold,
+    record,
+    rejection_message_id,
+)
+from plugin.domain.document import parse_document
 from plugin.domain.proposals import Problem, parse_command
+from plugin.text.drafts import (
+    neutralize_mentions,
+    render_applied_announcement,
+    render_decision,
+    render_draft,
+    render_not_allowed,
+    render_problem_reply,
+    render_rejection_pm,
+    render_stale,
+)
 from worker.feedback import withdraw_post
 from worker.services import Services
 
@@ -22,6 +44,7 @@ TAG_DRAFT, TAG_APPROVED, TAG_REJECTED = "coc-amendment", "coc-approved", "coc-re
 
 
 # The effects (`Store.once` keys) these functions make; `worker.rebuild` marks the ones the forum shows as made.
+
 
 def not_allowed_effect(post_id: int) -> str:
     """The kind answer to a command by someone who may not decide."""
@@ -50,8 +73,11 @@ def rejection_effect(amendment_id: str) -> str:
 
 def decision_effects(amendment_id: str, outcome: str) -> list[str]:
     """Every effect that deciding an amendment with `outcome` makes."""
-    return [decision_effect(amendment_id)] + ([announce_effect(amendment_id)] if outcome == APPLIED else []) + (
-        [rejection_effect(amendment_id)] if outcome == REJECTED else [])
+    return (
+        [decision_effect(amendment_id)]
+        + ([announce_effect(amendment_id)] if outcome == APPLIED else [])
+        + ([rejection_effect(amendment_id)] if outcome == REJECTED else [])
+    )
 
 
 def draft(s: Services, key: str) -> str:
@@ -66,28 +92,49 @@ def draft(s: Services, key: str) -> str:
             withdraw_post(s, amendment.post_id, why="the post is gone")
             return "the proposal's post is gone"
         raise
-    supporters = count_support(amendment.proposer, (voter(s, name) for name in likers),
-                               bot_username=s.settings.bot_username, min_trust_level=s.settings.min_trust_level)
+    supporters = count_support(
+        amendment.proposer,
+        (voter(s, name) for name in likers),
+        bot_username=s.settings.bot_username,
+        min_trust_level=s.settings.min_trust_level,
+    )
     discussants = len({d["author"] for d in s.store.discussion(amendment.section_slug).values()})
-    if not reaches_threshold(len(supporters), s.settings.support_threshold, discussants=discussants,
-                             quorum=s.settings.support_quorum):
-        s.store.save_amendment(record(amendment, now(), f"support confirmed at {len(supporters)}",
-                                      supporters=len(supporters)))
+    if not reaches_threshold(
+        len(supporters), s.settings.support_threshold, discussants=discussants, quorum=s.settings.support_quorum
+    ):
+        s.store.save_amendment(
+            record(amendment, now(), f"support confirmed at {len(supporters)}", supporters=len(supporters))
+        )
         return f"{len(supporters)} supporter(s): not yet"
     document = s.store.document()
     section = parse_document(document["raw"]).find(amendment.section_slug) if document else None
     consenting = {m.lower() for m in s.forum.group_members(s.settings.consent_group)}
     title, raw = render_draft(
-        amendment_id=amendment.id, section_title=amendment.section_title,
-        section_number=section.number if section else None, current=section.body if section else "",
-        proposed=amendment.text, supporters=len(supporters),
+        amendment_id=amendment.id,
+        section_title=amendment.section_title,
+        section_number=section.number if section else None,
+        current=section.body if section else "",
+        proposed=amendment.text,
+        supporters=len(supporters),
         credited=[name for name in supporters if name.lower() in consenting],
-        source_links=source_links(s, amendment), threshold=s.settings.support_threshold)
-    topic = s.forum.create_topic(title=title, raw=raw, category_id=s.forum.category_id(s.settings.drafts_category),
-                                 tags=[TAG_DRAFT], external_id=amendment.id)
-    drafted = record(amendment, now(), f"drafted with {len(supporters)} supporters", status=DRAFTED,
-                     draft_topic_id=topic["topic_id"] if "topic_id" in topic else topic["id"],
-                     supporters=len(supporters))
+        source_links=source_links(s, amendment),
+        threshold=s.settings.support_threshold,
+    )
+    topic = s.forum.create_topic(
+        title=title,
+        raw=raw,
+        category_id=s.forum.category_id(s.settings.drafts_category),
+        tags=[TAG_DRAFT],
+        external_id=amendment.id,
+    )
+    drafted = record(
+        amendment,
+        now(),
+        f"drafted with {len(supporters)} supporters",
+        status=DRAFTED,
+        draft_topic_id=topic["topic_id"] if "topic_id" in topic else topic["id"],
+        supporters=len(supporters),
+    )
     s.store.save_amendment(drafted)
     return f"drafted as topic {drafted.draft_topic_id}"
 
@@ -99,19 +146,30 @@ def decide_command(s: Services, key: str, post: dict) -> str:
     if amendment is None or command is None:
         return "no command"
     member = s.forum.member(post["username"])
-    is_moderator = member.staff or (bool(s.settings.moderators_group)
-                                    and s.settings.moderators_group.lower() in {g.lower() for g in member.groups})
+    is_moderator = member.staff or (
+        bool(s.settings.moderators_group) and s.settings.moderators_group.lower() in {g.lower() for g in member.groups}
+    )
     # Authority and state are decided here; whether the section is still as proposed is checked by `apply`, under
     # the document lock, on the text it is about to change.
-    decision = decide(amendment, verb=command.verb, reason=command.reason, actor=post["username"],
-                      actor_is_moderator=is_moderator, current_fingerprint=amendment.base_fingerprint)
+    decision = decide(
+        amendment,
+        verb=command.verb,
+        reason=command.reason,
+        actor=post["username"],
+        actor_is_moderator=is_moderator,
+        current_fingerprint=amendment.base_fingerprint,
+    )
     if decision.outcome == "ignored":
         return f"ignored: amendment is {amendment.status}"
     if decision.outcome == "not_allowed":
         who_may = "the proposer" if command.verb == "withdraw" else "a moderator"
-        reply_once(s, not_allowed_effect(post["id"]), amendment.draft_topic_id, post["post_number"],
-                   render_not_allowed(verb=command.verb, who_may=who_may,
-                                      about=f"{amendment.id}, post {post['id']}"))
+        reply_once(
+            s,
+            not_allowed_effect(post["id"]),
+            amendment.draft_topic_id,
+            post["post_number"],
+            render_not_allowed(verb=command.verb, who_may=who_may, about=f"{amendment.id}, post {post['id']}"),
+        )
         return "not allowed: answered"
     if decision.outcome == APPLIED:
         return apply(s, amendment, post)
@@ -125,9 +183,9 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         fresh = s.forum.post(document["post_id"])
         doc = parse_document(fresh["raw"])
         section = doc.find(amendment.section_slug)
-        text = neutralize_mentions(amendment.text)    # the document is the bot's post: member words never ping
+        text = neutralize_mentions(amendment.text)  # the document is the bot's post: member words never ping
         if section is not None and section.body.strip() == text.strip():
-            new_raw = fresh["raw"]                    # an earlier run of this approval applied it: finish the job
+            new_raw = fresh["raw"]  # an earlier run of this approval applied it: finish the job
         elif section is None or section.fingerprint != amendment.base_fingerprint:
             return close(s, amendment, post, STALE, "")
         else:
@@ -138,11 +196,16 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
             version = edited.get("version", document["version"] + 1)
         else:
             version = fresh.get("version", document["version"])
-        s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version,
-                              raw=new_raw)
+        s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version, raw=new_raw)
     draft_url = f"{s.settings.discourse_url}/t/{amendment.draft_topic_id}"
-    reply_once(s, announce_effect(amendment.id), document["topic_id"], None, marker=draft_url,
-               raw=render_applied_announcement(section_title=amendment.section_title, draft_url=draft_url))
+    reply_once(
+        s,
+        announce_effect(amendment.id),
+        document["topic_id"],
+        None,
+        marker=draft_url,
+        raw=render_applied_announcement(section_title=amendment.section_title, draft_url=draft_url),
+    )
     return close(s, amendment, post, APPLIED, "", version=version)
 
 
@@ -159,35 +222,47 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
     reply_once(s, decision_effect(amendment.id), topic_id, post["post_number"], text)
     line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
     if outcome == REJECTED:
-        title, raw = render_rejection_pm(section_title=amendment.section_title, reason=reason,
-                                         draft_url=f"{s.settings.discourse_url}/t/{topic_id}")
-        refused = message_once(s, rejection_effect(amendment.id), title=title, raw=raw,
-                               recipients=[amendment.proposer], external_id=rejection_message_id(amendment.id))
+        title, raw = render_rejection_pm(
+            section_title=amendment.section_title, reason=reason, draft_url=f"{s.settings.discourse_url}/t/{topic_id}"
+        )
+        refused = message_once(
+            s,
+            rejection_effect(amendment.id),
+            title=title,
+            raw=raw,
+            recipients=[amendment.proposer],
+            external_id=rejection_message_id(amendment.id),
+        )
         if refused:
             line += f"; {amendment.proposer} could not be sent a message (the forum said: {refused})"
     s.forum.close_topic(topic_id)
-    s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"],
-                                  reason=reason))
+    s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"], reason=reason))
     return line
 
 
 def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
     try:
-        reply_once(s, problems_effect(post_id, len(messages)), topic_id, post_number,
-                   render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"))
+        reply_once(
+            s,
+            problems_effect(post_id, len(messages)),
+            topic_id,
+            post_number,
+            render_problem_reply([Problem(m) for m in messages], about=f"post {post_id}"),
+        )
     except ForumRefused as refused:
         if refused.status not in (403, 404, 410, 422):
             raise
         # Discourse answers a reply to a closed, deleted or unreadable topic with 422 (`topic_not_found`)
-        return f"not answered: the forum refused a reply in topic {topic_id} ({refused})"   # no retry
+        return f"not answered: the forum refused a reply in topic {topic_id} ({refused})"  # no retry
     return f"answered {len(messages)} problem(s)"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None, raw: str, *,
-               marker: str = "") -> None:
+def reply_once(
+    s: Services, key: str, topic_id: int | None, reply_to: int | None, raw: str, *, marker: str = ""
+) -> None:
     """Reply in a topic exactly once for `key`; after a crash, the topic is checked for the reply first: a post of
     the bot's answering `reply_to`, or (for a reply to no post in particular) one whose text holds `marker`."""
     if topic_id is None:
@@ -195,11 +270,16 @@ def reply_once(s: Services, key: str, topic_id: int | None, reply_to: int | None
 
     def made() -> bool:
         bot = s.settings.bot_username.lower()
-        return any(p.get("username", "").lower() == bot and p.get("reply_to_post_number") == reply_to
-                   and (reply_to is not None or (marker and marker in p.get("cooked", "")))
-                   for p in s.forum.recent_posts(topic_id))
-    s.store.once(key, lambda: s.forum.reply(topic_id=topic_id, raw=raw, reply_to_post_number=reply_to),
-                 already_made=made)
+        return any(
+            p.get("username", "").lower() == bot
+            and p.get("reply_to_post_number") == reply_to
+            and (reply_to is not None or (marker and marker in p.get("cooked", "")))
+            for p in s.forum.recent_posts(topic_id)
+        )
+
+    s.store.once(
+        key, lambda: s.forum.reply(topic_id=topic_id, raw=raw, reply_to_post_number=reply_to), already_made=made
+    )
 
 
 def message_once(s: Services, key: str, *, title: str, raw: str, recipients: list[str], external_id: str) -> str:
@@ -211,8 +291,9 @@ def message_once(s: Services, key: str, *, title: str, raw: str, recipients: lis
     if earlier is not None:
         return earlier
     try:
-        s.store.once(key, lambda: s.forum.private_message(title=title, raw=raw, recipients=recipients,
-                                                          external_id=external_id))
+        s.store.once(
+            key, lambda: s.forum.private_message(title=title, raw=raw, recipients=recipients, external_id=external_id)
+        )
     except MessageRefused as refused:
         s.store.mark_refused(key, refused.reason)
         return refused.reason
@@ -224,8 +305,9 @@ def voter(s: Services, username: str) -> Voter:
     known = s.store.member(username)
     if known is None or "suspended" not in known or "trust_level" not in known:
         member = s.forum.member(username)
-        s.store.remember_member(username, trust_level=member.trust_level, staff=member.staff,
-                                suspended=member.suspended)
+        s.store.remember_member(
+            username, trust_level=member.trust_level, staff=member.staff, suspended=member.suspended
+        )
         return Voter(username, member.trust_level, member.suspended)
     return Voter(username, known["trust_level"], bool(known["suspended"]))
 
@@ -238,4 +320,4 @@ def source_links(s: Services, amendment: Amendment) -> list[str]:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,10 +6,11 @@ by the post (`Store.once`) and a topic with an `external_id` of its own, which t
 The post is also taken out of everything public: its proposals are withdrawn, its discussion and engagement are
 forgotten, and it is remembered as a care post so that later events about it (likes, edits) are ignored.
 """
+
 from __future__ import annotations
 
-from plugin.text.care import UNREACHABLE_MARKER, member_message, message_ids, team_message, unreachable_notice
 from plugin.domain.events import Post, PostEvent
+from plugin.text.care import UNREACHABLE_MARKER, member_message, message_ids, team_message, unreachable_notice
 from worker.amendments import message_once, reply_once
 from worker.feedback import admitted, withdraw_post
 from worker.services import Services
@@ -18,18 +19,22 @@ from worker.services import Services
 def route(s: Services, event: PostEvent) -> str:
     post = event.post
     if not post.private:
-        admitted(s, event)                 # known as seen (for reconcile), whatever its version: it is routed anyway
+        admitted(s, event)  # known as seen (for reconcile), whatever its version: it is routed anyway
     forget(s, post)
     if post.username.lower() == s.settings.bot_username.lower():
         return "the service's own words"
     group = s.settings.care_group
-    post_url = f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
+    post_url = (
+        f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
+    )
     team_key, member_key = effect_keys(post.id)
     team_id, member_id = message_ids(post.id)
-    title, raw = team_message(member=post.username, group=group, post_id=post.id, post_url=post_url,
-                              private=post.private)
-    s.store.once(team_key, lambda: s.forum.private_message(title=title, raw=raw, recipients=[group],
-                                                           external_id=team_id))
+    title, raw = team_message(
+        member=post.username, group=group, post_id=post.id, post_url=post_url, private=post.private
+    )
+    s.store.once(
+        team_key, lambda: s.forum.private_message(title=title, raw=raw, recipients=[group], external_id=team_id)
+    )
     title, raw = member_message(member=post.username, group=group, post_id=post.id)
     refused = message_once(s, member_key, title=title, raw=raw, recipients=[post.username], external_id=member_id)
     if refused:
@@ -44,8 +49,14 @@ def tell_team_unreachable(s: Services, post: Post, reason: str) -> None:
     team_topic = s.forum.topic_by_external_id(message_ids(post.id)[0])
     if team_topic is None:
         return
-    reply_once(s, unreachable_effect(post.id), int(team_topic["id"]), None, unreachable_notice(
-        member=post.username, reason=reason), marker=UNREACHABLE_MARKER)
+    reply_once(
+        s,
+        unreachable_effect(post.id),
+        int(team_topic["id"]),
+        None,
+        unreachable_notice(member=post.username, reason=reason),
+        marker=UNREACHABLE_MARKER,
+    )
 
 
 def forget(s: Services, post: Post) -> None:
@@ -63,4 +74,3 @@ def unreachable_effect(post_id: int) -> str:
 def effect_keys(post_id: int) -> tuple[str, str]:
     """The effects (`Store.once` keys) of routing one care post: the team's message and the member's."""
     return f"care-team-{post_id}", f"care-member-{post_id}"
-

@@ -7,19 +7,28 @@ Exactly once, even with two schedulers, a rerun or a manual `python -m plugin di
 - the chart's upload URL and the topic's id are remembered per week, so a rerun neither uploads nor posts again
   (and after a Redis loss the same chart bytes give the forum's same upload back: Discourse dedupes by SHA-1).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from plugin.config import ConfigError
-from plugin.text.digest import (DIGEST_TAG, GENERAL_SLUG, SectionActivity, digest_external_id, digest_zone,
-                           last_completed_week, render_digest, section_activity)
-from plugin.domain.document import parse_document
-from plugin.domain.engagement import WeekFigures, check_week, shift_week, week_bounds
 from plugin.adapters.forum import ForumRefused
 from plugin.adapters.store import EFFECT_DONE_TTL, Store
+from plugin.config import ConfigError
+from plugin.domain.document import parse_document
+from plugin.domain.engagement import WeekFigures, check_week, shift_week, week_bounds
+from plugin.text.digest import (
+    DIGEST_TAG,
+    GENERAL_SLUG,
+    SectionActivity,
+    digest_external_id,
+    digest_zone,
+    last_completed_week,
+    render_digest,
+    section_activity,
+)
 from worker.services import Services
 
 HISTORY_WEEKS = 12
@@ -48,7 +57,7 @@ class DigestDraft:
 def post_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> str:
     """Post the digest of `week` (None: the last completed week in COC_TIMEZONE), unless it is already posted.
     Freezes the week's figures first. Returns what happened, for the job's result and the command line."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
     ensure_over(week, moment)
     with s.connection.lock(s.keys.digest_lock(week), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
@@ -59,8 +68,13 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
         chart = draw_chart(s, week)
         chart_url = upload_chart(s, week, chart)
         title, raw = compose(s, week, figures, chart_url=chart_url)
-        first = s.forum.create_topic(title=title, raw=raw, category_id=digest_category_id(s), tags=[DIGEST_TAG],
-                                     external_id=digest_external_id(week))
+        first = s.forum.create_topic(
+            title=title,
+            raw=raw,
+            category_id=digest_category_id(s),
+            tags=[DIGEST_TAG],
+            external_id=digest_external_id(week),
+        )
         topic_id = int(first["topic_id"])
         s.connection.set(s.keys.digest_topic(week), topic_id, ex=EFFECT_DONE_TTL)
     return f"digest {week} posted as topic {topic_id}"
@@ -70,7 +84,7 @@ def preview_digest(s: Services, week: str | None = None, *, now: datetime | None
     """The digest `post_digest` would post now, from the week's current figures: freezes, uploads and posts
     nothing (it reads from the forum the consent group, 1 call when the week had new contributors, and which busy
     topics everyone may read: see `public_threads`)."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
     chart = draw_chart(s, week)
     title, raw = compose(s, week, s.engagement.figures(week), chart_url=None)
@@ -80,8 +94,10 @@ def preview_digest(s: Services, week: str | None = None, *, now: datetime | None
 def ensure_over(week: str, now: datetime) -> None:
     end = week_bounds(week)[1]
     if now < end:
-        raise WeekNotOver(f"the week {week} is not over until {end:%Y-%m-%d %H:%M} UTC: its digest would be "
-                          "partial, and posting it would freeze its figures")
+        raise WeekNotOver(
+            f"the week {week} is not over until {end:%Y-%m-%d %H:%M} UTC: its digest would be "
+            "partial, and posting it would freeze its figures"
+        )
 
 
 def compose(s: Services, week: str, figures: WeekFigures, *, chart_url: str | None) -> tuple[str, str]:
@@ -90,10 +106,15 @@ def compose(s: Services, week: str, figures: WeekFigures, *, chart_url: str | No
     start, end = week_bounds(week)
     names = s.engagement.new_contributor_names(week)
     return render_digest(
-        week=week, figures=figures, previous=s.engagement.figures(shift_week(week, -1)),
-        sections=code_of_care_activity(s, start, end), threads=public_threads(s, week),
-        new_count=figures.new_contributors, credited_names=consenting(s, names) if names else [],
-        chart_url=chart_url)
+        week=week,
+        figures=figures,
+        previous=s.engagement.figures(shift_week(week, -1)),
+        sections=code_of_care_activity(s, start, end),
+        threads=public_threads(s, week),
+        new_count=figures.new_contributors,
+        credited_names=consenting(s, names) if names else [],
+        chart_url=chart_url,
+    )
 
 
 def public_threads(s: Services, week: str) -> list[tuple[int, str, int]]:
@@ -123,9 +144,14 @@ def code_of_care_activity(s: Services, start: datetime, end: datetime) -> list[S
     amendments = s.store.all_amendments()
     slugs = {section.slug for section in parse_document(raw).sections} | {a.section_slug for a in amendments}
     slugs.add(GENERAL_SLUG)
-    return section_activity(document_raw=raw, amendments=amendments,
-                            discussions={slug: s.store.discussion(slug) for slug in sorted(slugs)},
-                            start=start, end=end, excluded_posts=CarePosts(s.store))
+    return section_activity(
+        document_raw=raw,
+        amendments=amendments,
+        discussions={slug: s.store.discussion(slug) for slug in sorted(slugs)},
+        start=start,
+        end=end,
+        excluded_posts=CarePosts(s.store),
+    )
 
 
 def consenting(s: Services, usernames: Iterable[str]) -> list[str]:
@@ -161,8 +187,10 @@ def digest_category_id(s: Services) -> int | None:
     name = s.settings.digest_category or s.settings.drafts_category
     category_id = s.forum.category_id(name)
     if category_id is None:
-        raise ConfigError(f"COC_DIGEST_CATEGORY: the bot sees no category named {name!r}; name an existing one "
-                          "(by name, slug or id), or leave it empty for the drafts category")
+        raise ConfigError(
+            f"COC_DIGEST_CATEGORY: the bot sees no category named {name!r}; name an existing one "
+            "(by name, slug or id), or leave it empty for the drafts category"
+        )
     return category_id
 
 

@@ -4,15 +4,16 @@ This is the normal path (webhook → state): it makes no forum API call, except 
 no topic webhook has told of, and then only for a post that proposes an amendment. Effects on the forum (drafts,
 replies) are enqueued as jobs of their own on the `drafts` queue.
 """
+
 from __future__ import annotations
 
-from plugin.domain.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, record, reaches_threshold
+from plugin.adapters.forum import ForumRefused
+from plugin.adapters.store import DELETE, RECOVER, SEE
+from plugin.domain.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, reaches_threshold, record
 from plugin.domain.document import parse_document
 from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
-from plugin.adapters.forum import ForumRefused
-from plugin.queues import JOB_ANSWER_PROBLEMS, JOB_DECIDE, JOB_DRAFT, QUEUE_DRAFTS
 from plugin.domain.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
-from plugin.adapters.store import DELETE, RECOVER, SEE
+from plugin.queues import JOB_ANSWER_PROBLEMS, JOB_DECIDE, JOB_DRAFT, QUEUE_DRAFTS
 from worker.services import Services
 
 CODE_OF_CARE_TAG = "code-of-care"
@@ -38,8 +39,9 @@ def on_event(s: Services, event: Event) -> str:
 def admitted(s: Services, event: PostEvent) -> bool:
     """A post event older than what is applied is not applied again (see Store.admit_post)."""
     action = {"post_destroyed": DELETE, "post_recovered": RECOVER}.get(event.name, SEE)
-    return s.store.admit_post(event.post.id, event.post.version, event.post.updated_at, action,
-                              regular=event.post.post_type == POST_REGULAR)
+    return s.store.admit_post(
+        event.post.id, event.post.version, event.post.updated_at, action, regular=event.post.post_type == POST_REGULAR
+    )
 
 
 def on_post(s: Services, event: PostEvent) -> str:
@@ -68,8 +70,13 @@ def on_post(s: Services, event: PostEvent) -> str:
 
 
 def command_post(post: Post) -> dict:
-    return {"id": post.id, "topic_id": post.topic_id, "post_number": post.post_number, "username": post.username,
-            "raw": post.raw}
+    return {
+        "id": post.id,
+        "topic_id": post.topic_id,
+        "post_number": post.post_number,
+        "username": post.username,
+        "raw": post.raw,
+    }
 
 
 def in_code_of_care(s: Services, post: Post, document_topic_id: int) -> bool:
@@ -87,7 +94,7 @@ def in_code_of_care(s: Services, post: Post, document_topic_id: int) -> bool:
         except ForumRefused as refused:
             if refused.status not in (403, 404, 410):
                 raise
-            topic = {}          # unreadable or gone: not feedback
+            topic = {}  # unreadable or gone: not feedback
         tags = tuple(t["name"] if isinstance(t, dict) else t for t in topic.get("tags", []))
         s.store.remember_topic_tags(post.topic_id, tags)
     if post.category_slug != CODE_OF_CARE_TAG and CODE_OF_CARE_TAG not in (tags or ()):
@@ -119,14 +126,31 @@ def gather(s: Services, post: Post, document: dict) -> str:
         kept.add(key)
         existing = s.store.amendment(key)
         if existing is None:
-            amendment = record(Amendment(id=key, post_id=post.id, index=proposal.index, topic_id=post.topic_id,
-                                         proposer=post.username, section_slug=section.slug,
-                                         section_title=section.title, base_fingerprint=section.fingerprint,
-                                         text=proposal.text), post.updated_at, f"proposed by {post.username}")
+            amendment = record(
+                Amendment(
+                    id=key,
+                    post_id=post.id,
+                    index=proposal.index,
+                    topic_id=post.topic_id,
+                    proposer=post.username,
+                    section_slug=section.slug,
+                    section_title=section.title,
+                    base_fingerprint=section.fingerprint,
+                    text=proposal.text,
+                ),
+                post.updated_at,
+                f"proposed by {post.username}",
+            )
         elif existing.status == OPEN and (existing.text != proposal.text or existing.section_slug != section.slug):
-            amendment = record(existing, post.updated_at, "edited by the proposer", text=proposal.text,
-                               section_slug=section.slug, section_title=section.title,
-                               base_fingerprint=section.fingerprint)
+            amendment = record(
+                existing,
+                post.updated_at,
+                "edited by the proposer",
+                text=proposal.text,
+                section_slug=section.slug,
+                section_title=section.title,
+                base_fingerprint=section.fingerprint,
+            )
         else:
             continue
         s.store.save_amendment(amendment)
@@ -134,14 +158,22 @@ def gather(s: Services, post: Post, document: dict) -> str:
         if old.id not in kept and old.status == OPEN:
             s.store.save_amendment(record(old, post.updated_at, "removed from the post", status=WITHDRAWN))
     if problems:
-        s.enqueue(QUEUE_DRAFTS, JOB_ANSWER_PROBLEMS, post.id, post.topic_id, post.post_number,
-                  [p.message for p in problems], job_id=f"problems-{post.id}-{post.version}")
+        s.enqueue(
+            QUEUE_DRAFTS,
+            JOB_ANSWER_PROBLEMS,
+            post.id,
+            post.topic_id,
+            post.post_number,
+            [p.message for p in problems],
+            job_id=f"problems-{post.id}-{post.version}",
+        )
     sections = quoted_sections(post.raw, doc, document["topic_id"])
     if not sections and post.topic_id == document["topic_id"] and not proposals:
         sections = {GENERAL}
     sections |= {a.section_slug for a in s.store.amendments_of_post(post.id) if a.id in kept}
-    s.store.record_discussion(post.id, sections, post.username, post.created_at,
-                              snapshot=(post.version, post.updated_at))
+    s.store.record_discussion(
+        post.id, sections, post.username, post.created_at, snapshot=(post.version, post.updated_at)
+    )
     for key in kept:
         consider_draft(s, key)
     return f"{len(kept)} proposal(s), {len(problems)} problem(s), {len(sections)} section(s) discussed"
@@ -151,7 +183,7 @@ def on_like(s: Services, event: LikeEvent) -> str:
     post = event.post
     if post.private or event.liker_username.lower() == s.settings.bot_username.lower():
         return "not counted"
-    s.store.add_liker(post.id, event.liker_username)   # also before its proposal is read: order is not guaranteed
+    s.store.add_liker(post.id, event.liker_username)  # also before its proposal is read: order is not guaranteed
     amendments = [a for a in s.store.amendments_of_post(post.id) if a.status == OPEN]
     if not amendments:
         return "like on a post without open proposals"

@@ -5,20 +5,22 @@ JSON serializer: their one argument is the typed event as plain data (`Event.to_
 any call: a job then returns RQ's `Retry` to be run again after the forum's wait, instead of sleeping in the
 worker (FACTS.md: pydiscourse would sleep).
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rq import Retry
 
-from plugin.domain.events import Event, LikeEvent, PostEvent, event_from_job
 from plugin.adapters.forum import ForumUnavailable, Throttled
+from plugin.domain.events import Event, LikeEvent, PostEvent, event_from_job
 from worker import amendments, care, feedback
-from worker import reconcile as catch_up
 from worker import digest as weekly_digest
+from worker import reconcile as catch_up
 from worker.services import services
 
 log = logging.getLogger("worker.jobs")
@@ -34,6 +36,7 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
     """Turn the forum's "wait N seconds" into RQ's Retry(interval=N), and an unavailable forum (5xx, timeouts,
     connection errors) into a Retry with a growing wait: the worker moves on to other jobs meanwhile, and a long
     outage does not use up the few retries that RQ gives a job that failed."""
+
     @functools.wraps(job)
     def run(*args: Any) -> str | Retry:
         try:
@@ -46,6 +49,7 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
         except ForumUnavailable as exc:
             log.warning("forum unavailable", extra={"job": job.__name__, "error": str(exc)})
             return Retry(max=DEFERRALS, interval=UNAVAILABLE_WAITS)
+
     return run
 
 

@@ -22,6 +22,7 @@ Equal to the state built from webhooks (`Store.snapshot`; a test proves it), exc
 deleted posts, private messages and whispers (never feedback anyway), and edits made while a care post said
 "direct support" and no longer says it.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,17 +32,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError, like_count
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
-from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import parse_time
-from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError, like_count
+from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.domain.proposals import parse_command
 from plugin.ops.install import cache_document, find_document
 from plugin.queues import JOB_ANSWER_PROBLEMS, QUEUE_CARE, QUEUE_DRAFTS
-from plugin.domain.proposals import parse_command
 from worker import care, feedback
-from worker.amendments import (TAG_APPROVED, TAG_REJECTED, decision_effects, not_allowed_effect,
-                              problems_effect)
+from worker.amendments import TAG_APPROVED, TAG_REJECTED, decision_effects, not_allowed_effect, problems_effect
 from worker.services import Services
 
 PHASES = ("read", "topics", "replay", "decisions", "done")
@@ -59,8 +59,10 @@ class Report:
 
     def __str__(self) -> str:
         statuses = ", ".join(f"{n} {status}" for status, n in sorted((self.amendments or Counter()).items()))
-        return (f"rebuilt from {self.posts} post(s) in {self.topics} topic(s) with {self.likes} like(s); "
-                f"amendments: {statuses or 'none'}; {self.drafts_enqueued} draft job(s) enqueued")
+        return (
+            f"rebuilt from {self.posts} post(s) in {self.topics} topic(s) with {self.likes} like(s); "
+            f"amendments: {statuses or 'none'}; {self.drafts_enqueued} draft job(s) enqueued"
+        )
 
 
 class Replaying(Services):
@@ -76,7 +78,7 @@ class Replaying(Services):
 def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
     """Run (or resume) a rebuild; Throttled when the API budget is spent (run it again to go on)."""
     replaying = Replaying(s.settings, s.connection)
-    replaying.forum = s.forum                           # one adapter (and its budget) for the whole rebuild
+    replaying.forum = s.forum  # one adapter (and its budget) for the whole rebuild
     cursor = Cursor(s)
     tell = progress or (lambda phase, done, total: None)
     if cursor.phase == "read":
@@ -87,8 +89,7 @@ def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
         _topics(replaying, cursor, posts, tell)
     if cursor.phase == "replay":
         _replay(replaying, cursor, posts, tell)
-    report = Report(posts=len(posts), topics=len({p["topic_id"] for p in posts.values()}),
-                    likes=cursor.get("likes"))
+    report = Report(posts=len(posts), topics=len({p["topic_id"] for p in posts.values()}), likes=cursor.get("likes"))
     if cursor.phase == "decisions":
         _decisions(replaying, cursor, tell)
     report.drafts_enqueued = _finish(s, posts)
@@ -127,8 +128,10 @@ def _document(s: Services) -> None:
     """The living document, from the forum (its post is the text; Redis only caches it)."""
     document = find_document(s.settings, s.forum)
     if document is None:
-        raise ForumError("the forum has no living document (COC_DOCUMENT_TOPIC_ID, or a topic with external_id "
-                         "coc-document): run `python -m plugin install` first")
+        raise ForumError(
+            "the forum has no living document (COC_DOCUMENT_TOPIC_ID, or a topic with external_id "
+            "coc-document): run `python -m plugin install` first"
+        )
     cache_document(s.store, s.forum, document)
 
 
@@ -172,8 +175,8 @@ def _replay(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell:
         post = Post.from_payload(item)
         event = PostEvent(_delivery("post_created", "post"), post=post)
         if s.store.is_care_post(post.id):
-            pass                                       # once a care post, never counted (as handle_event does)
-        elif s.intake.route(event) == QUEUE_CARE:      # what the receiver sends to the care team
+            pass  # once a care post, never counted (as handle_event does)
+        elif s.intake.route(event) == QUEUE_CARE:  # what the receiver sends to the care team
             care.forget(s, post)
             for key in care.effect_keys(post.id):
                 s.store.mark_done(key)
@@ -183,8 +186,12 @@ def _replay(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell:
                 s.engagement.clock = lambda at=post.created_at: parse_time(at)
                 for liker_id, name in s.forum.likes(post.id):
                     if name.lower() != bot:
-                        feedback.on_event(s, LikeEvent(_delivery("post_liked", "like"), post=post,
-                                                       liker_id=liker_id, liker_username=name))
+                        feedback.on_event(
+                            s,
+                            LikeEvent(
+                                _delivery("post_liked", "like"), post=post, liker_id=liker_id, liker_username=name
+                            ),
+                        )
                         likes += 1
         cursor.save(at=post_id, likes=likes)
         tell("replay", n + 1, len(ordered))
@@ -220,15 +227,21 @@ def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendm
     command_post = by_number.get(int(answers[-1]["reply_to_post_number"]))
     if command_post is None:
         return drafted
-    for earlier in answers[:-1]:                       # the kind answers to members who may not decide
+    for earlier in answers[:-1]:  # the kind answers to members who may not decide
         if (answered := by_number.get(int(earlier["reply_to_post_number"]))) is not None:
             s.store.mark_done(not_allowed_effect(answered["id"]))
     raw = s.forum.post(int(command_post["id"]))["raw"]
     command = parse_command(raw)
     if command is None:
         return drafted
-    decision = decide(drafted, verb=command.verb, reason=command.reason, actor=str(command_post["username"]),
-                      actor_is_moderator=True, current_fingerprint=amendment.base_fingerprint)
+    decision = decide(
+        drafted,
+        verb=command.verb,
+        reason=command.reason,
+        actor=str(command_post["username"]),
+        actor_is_moderator=True,
+        current_fingerprint=amendment.base_fingerprint,
+    )
     tags = {t["name"] if isinstance(t, dict) else t for t in topic.get("tags", [])}
     outcome = decision.outcome
     if outcome == APPLIED and TAG_APPROVED not in tags:
@@ -237,9 +250,14 @@ def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendm
         return drafted
     for effect in decision_effects(amendment.id, outcome):
         s.store.mark_done(effect)
-    return record(drafted, str(answers[-1].get("created_at", "")), f"{outcome} by {command_post['username']}",
-                  status=outcome,
-                  decided_by=str(command_post["username"]), reason=decision.reason if outcome != STALE else "")
+    return record(
+        drafted,
+        str(answers[-1].get("created_at", "")),
+        f"{outcome} by {command_post['username']}",
+        status=outcome,
+        decided_by=str(command_post["username"]),
+        reason=decision.reason if outcome != STALE else "",
+    )
 
 
 def _finish(s: Services, posts: dict[int, dict[str, Any]]) -> int:

@@ -24,6 +24,7 @@ Not caught up here (there is no listing of them): topic edits (tags, renames) an
 (private messages, whispers, staff-only categories), none of which is ever Code of Care feedback. A recovered
 like counts in the week it is recovered (a like carries no time of its own).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,10 +32,10 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from plugin.domain.amendments import OPEN
-from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
 from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled, like_count
 from plugin.adapters.intake import ACCEPTED
+from plugin.domain.amendments import OPEN
+from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
 from worker.services import Services
 
 LOOKBACK = 500
@@ -65,11 +66,16 @@ class Report:
     def __str__(self) -> str:
         fed = ", ".join(f"{n} {name}" for name, n in sorted(self.fed.items())) or "nothing missing"
         more = "" if self.finished else "; more to read on the next pass"
-        older = (f"; {self.older_pages} page(s) of older posts" + (", came round" if self.came_round else
-                                                                    f", going on below post {self.older_from}")
-                 if self.older_pages else "")
-        return (f"read {self.pages} page(s), {self.posts} post(s): {fed} ({self.accepted} accepted as new); "
-                f"up to post {self.cursor}{more}{older}")
+        older = (
+            f"; {self.older_pages} page(s) of older posts"
+            + (", came round" if self.came_round else f", going on below post {self.older_from}")
+            if self.older_pages
+            else ""
+        )
+        return (
+            f"read {self.pages} page(s), {self.posts} post(s): {fed} ({self.accepted} accepted as new); "
+            f"up to post {self.cursor}{more}{older}"
+        )
 
 
 def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOKBACK) -> Report:
@@ -86,8 +92,8 @@ def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOK
 
 def _pass(s: Services, max_pages: int, lookback: int) -> Report:
     state = {k.decode(): int(v) for k, v in s.connection.hgetall(s.keys.reconcile_cursor).items()}
-    before = state.get("before") or None          # an unfinished sweep goes on from here
-    high = before - 1 if before else None          # the listing covers every id from the lowest read up to here
+    before = state.get("before") or None  # an unfinished sweep goes on from here
+    high = before - 1 if before else None  # the listing covers every id from the lowest read up to here
     report = Report()
     posts: dict[int, dict[str, Any]] = {}
     top, floor = state.get("top", 0), state.get("floor", 0)
@@ -96,14 +102,14 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
     while report.pages < max_pages:
         try:
             page = s.forum.latest_posts(before=before)
-        except Throttled as exc:                   # keep what was read; the next pass goes on from `before`
+        except Throttled as exc:  # keep what was read; the next pass goes on from `before`
             throttled = exc
             break
         report.pages += 1
         if not page:
             break
         ids = [int(p["id"]) for p in page]
-        if before is None:                         # a new sweep: from the newest post to below the last one read
+        if before is None:  # a new sweep: from the newest post to below the last one read
             top = max(ids)
             floor = max(0, (state.get("cursor") or _first_heard(s, top)) - lookback)
         posts.update({int(p["id"]): p for p in page if int(p["id"]) > floor})
@@ -114,7 +120,7 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
     report.finished = before is None
     report.posts = len(posts)
     known = s.store.known_versions(sorted(posts))
-    for post_id in sorted(posts):                  # oldest first: a proposal before its likes
+    for post_id in sorted(posts):  # oldest first: a proposal before its likes
         _feed_post(s, posts[post_id], known[post_id], report)
     if report.pages and throttled is None:
         lowest = floor + 1 if report.finished else (low or floor + 1)
@@ -129,8 +135,10 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
             throttled = exc
             older = report.older_from
     cursor = top if report.finished else state.get("cursor", 0)
-    s.connection.hset(s.keys.reconcile_cursor, mapping={"cursor": cursor, "top": top, "floor": floor,
-                                                         "before": before or 0, "older": older})
+    s.connection.hset(
+        s.keys.reconcile_cursor,
+        mapping={"cursor": cursor, "top": top, "floor": floor, "before": before or 0, "older": older},
+    )
     report.cursor = cursor
     if throttled is not None:
         raise throttled
@@ -170,11 +178,12 @@ def _first_heard(s: Services, top: int) -> int:
     return top if lowest is None else min(top, lowest)
 
 
-def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report, *,
-               likes: bool = True) -> None:
+def _feed_post(
+    s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report, *, likes: bool = True
+) -> None:
     """Feed what is missing of one post, given the newest version of it the service has applied (`known`), and
     its missing likes unless `likes` is False."""
-    if item.get("category_id") is None and "topic_id" in item:       # a single post does not say its category
+    if item.get("category_id") is None and "topic_id" in item:  # a single post does not say its category
         item = {**item, "category_id": s.store.topic_category(int(item["topic_id"]))}
     post = Post.from_payload(item)
     if known is None:
@@ -189,8 +198,11 @@ def _feed_post(s: Services, item: dict[str, Any], known: tuple[int, str] | None,
         bot = s.settings.bot_username.lower()
         for liker_id, name in s.forum.likes(post.id):
             if name.lower() not in seen and name.lower() != bot:
-                _feed(s, LikeEvent(_delivery("post_liked", "like"), post=post, liker_id=liker_id,
-                                   liker_username=name), report)
+                _feed(
+                    s,
+                    LikeEvent(_delivery("post_liked", "like"), post=post, liker_id=liker_id, liker_username=name),
+                    report,
+                )
 
 
 def _feed_deletions(s: Services, listed: set[int], low: int, high: int | str, report: Report) -> None:
@@ -208,7 +220,7 @@ def _check_gone(s: Services, post_id: int, report: Report) -> None:
     except ForumRefused as exc:
         if not exc.not_found:
             raise
-        s.connection.zrem(s.keys.live_posts, post_id)      # gone for good: nothing left to tell of it
+        s.connection.zrem(s.keys.live_posts, post_id)  # gone for good: nothing left to tell of it
         return
     if data.get("deleted_at"):
         _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=Post.from_payload(data)), report)
@@ -226,7 +238,7 @@ def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
     for topic_id, wanted in sorted(topics.items()):
         ordered = sorted(wanted)
         for start in range(0, len(ordered), TOPIC_CHUNK):
-            chunk = ordered[start:start + TOPIC_CHUNK]
+            chunk = ordered[start : start + TOPIC_CHUNK]
             try:
                 found = {int(p["id"]): p for p in s.forum.topic_posts(topic_id, chunk)}
             except ForumRefused as exc:
@@ -242,7 +254,7 @@ def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
                     continue
                 seen = known[post_id]
                 if seen is None or (int(item.get("version") or 1), str(item.get("updated_at"))) > seen:
-                    item = s.forum.post(post_id)              # edited since: its text, for the edit
+                    item = s.forum.post(post_id)  # edited since: its text, for the edit
                 _feed_post(s, item, seen, report)
 
 

@@ -11,6 +11,7 @@ A job left in an intermediate list by a worker that died is retried by RQ's own 
 Blocking on several lists without popping is not something Redis offers, so an idle worker asks again every
 `POLL_SECONDS` (one cheap script call); a job waits at most that long more than with BLPOP.
 """
+
 from __future__ import annotations
 
 import time
@@ -40,9 +41,15 @@ return false
 
 class ReliableQueue(Queue):
     @classmethod
-    def dequeue_any(cls, queues: Iterable[Queue], timeout: int | None, connection: Redis,  # type: ignore[override]
-                    job_class: type[Job] | None = None, serializer: Any = None,
-                    death_penalty_class: Any = None) -> tuple[Job, Queue] | None:
+    def dequeue_any(
+        cls,
+        queues: Iterable[Queue],
+        timeout: int | None,
+        connection: Redis,  # type: ignore[override]
+        job_class: type[Job] | None = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+    ) -> tuple[Job, Queue] | None:
         """The first job of the first non-empty queue, moved to that queue's intermediate list in the same step.
         `timeout` None: do not wait (burst mode); else wait up to `timeout` seconds, then DequeueTimeout."""
         queues = list(queues)
@@ -55,14 +62,15 @@ class ReliableQueue(Queue):
                 index, job_id = int(taken[0]), taken[1].decode()
                 queue = queues[index]
                 try:
-                    return (job_class or queue.job_class).fetch(job_id, connection=connection,
-                                                                serializer=serializer), queue
+                    return (job_class or queue.job_class).fetch(
+                        job_id, connection=connection, serializer=serializer
+                    ), queue
                 except NoSuchJobError:
-                    continue        # gone meanwhile; RQ's cleanup drops its id from the intermediate list
+                    continue  # gone meanwhile; RQ's cleanup drops its id from the intermediate list
             if deadline is None:
                 return None
             if time.monotonic() >= deadline:
-                raise DequeueTimeout(timeout, keys[:len(queues)])
+                raise DequeueTimeout(timeout, keys[: len(queues)])
             time.sleep(POLL_SECONDS)
 
 
@@ -74,11 +82,18 @@ class ReliableDequeue:
 
     def prepare_execution(self, job: Job) -> Execution:
         with self.connection.pipeline() as pipeline:  # type: ignore[attr-defined]
-            self.execution = Execution.create(job, self.get_heartbeat_ttl(job),  # type: ignore[attr-defined]
-                                              pipeline=pipeline, worker_name=self.name)  # type: ignore[attr-defined]
+            self.execution = Execution.create(
+                job,
+                self.get_heartbeat_ttl(job),  # type: ignore[attr-defined]
+                pipeline=pipeline,
+                worker_name=self.name,
+            )  # type: ignore[attr-defined]
             self.set_state(WorkerStatus.BUSY, pipeline=pipeline)  # type: ignore[attr-defined]
-            pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key,  # type: ignore
-                          1, job.id)
+            pipeline.lrem(
+                Queue(job.origin, connection=self.connection).intermediate_queue_key,  # type: ignore
+                1,
+                job.id,
+            )
             pipeline.execute()
         return self.execution
 

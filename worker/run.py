@@ -1,4 +1,5 @@
 """The bodies of the two long-running worker processes: an RQ worker, and the one cron scheduler."""
+
 from __future__ import annotations
 
 import sys
@@ -22,8 +23,13 @@ def work(settings: Settings, *, burst: bool = False, simple: bool = False) -> No
     # default): both follow COC_WORKER_MAINTENANCE_SECONDS, so that recovery takes minutes, not an hour.
     every = settings.worker_maintenance_seconds
     worker_class = ReliableSimpleWorker if simple else ReliableWorker
-    rq_worker = worker_class(list(QUEUES), connection=connection, serializer=JSONSerializer,
-                             maintenance_interval=every, worker_ttl=every + 15)
+    rq_worker = worker_class(
+        list(QUEUES),
+        connection=connection,
+        serializer=JSONSerializer,
+        maintenance_interval=every,
+        worker_ttl=every + 15,
+    )
     rq_worker.work(with_scheduler=True, burst=burst)
 
 
@@ -32,12 +38,18 @@ def run_scheduler(settings: Settings) -> None:
     connection = connect(settings, health_check_interval=30)
     scheduler = build_scheduler(connection, settings)
     for other in other_schedulers(connection, scheduler):
-        print(f"warning: another scheduler runs the digest ({other.name}); run exactly one — the digest is still "
-              "posted once per week", file=sys.stderr)
+        print(
+            f"warning: another scheduler runs the digest ({other.name}); run exactly one — the digest is still "
+            "posted once per week",
+            file=sys.stderr,
+        )
     for job in scheduler.get_jobs():
         if job.interval:
             print(f"{job.name}: every {job.interval // 60} minutes, the first now", flush=True)
         else:
-            print(f"{job.name}: next at {job.next_enqueue_time:%Y-%m-%d %H:%M} UTC "
-                  f"({settings.digest_time} on Mondays, {settings.timezone})", flush=True)
+            print(
+                f"{job.name}: next at {job.next_enqueue_time:%Y-%m-%d %H:%M} UTC "
+                f"({settings.digest_time} on Mondays, {settings.timezone})",
+                flush=True,
+            )
     scheduler.start()

@@ -12,10 +12,11 @@ the job itself posts once per week — but one is all it takes.
 - the job carries the week it is for, named when it is enqueued, and waits (RQ's `enqueue_at`) until that week
   is over in UTC, when a zone far east of UTC reaches Monday morning before UTC does.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 from redis import Redis
@@ -28,9 +29,9 @@ from rq.serializers import JSONSerializer
 from rq.utils import now as utcnow
 
 from plugin.config import Settings
-from plugin.text.digest import digest_clock, digest_external_id, digest_zone, last_completed_week
 from plugin.domain.engagement import week_bounds
 from plugin.queues import JOB_POST_DIGEST, JOB_RECONCILE, QUEUE_DIGEST, RETRY_FOR_QUEUE
+from plugin.text.digest import digest_clock, digest_external_id, digest_zone, last_completed_week
 
 log = logging.getLogger("worker.schedule")
 
@@ -55,15 +56,20 @@ class DigestCron(CronJob):
 
     def __init__(self, settings: Settings):
         self.zone = digest_zone(settings.timezone)
-        super().__init__(queue_name=QUEUE_DIGEST, func_name=JOB_POST_DIGEST, cron=digest_cron_expression(settings),
-                         job_timeout=settings.job_timeout, name=CRON_NAME)
+        super().__init__(
+            queue_name=QUEUE_DIGEST,
+            func_name=JOB_POST_DIGEST,
+            cron=digest_cron_expression(settings),
+            job_timeout=settings.job_timeout,
+            name=CRON_NAME,
+        )
         self.next_enqueue_time = self.get_next_enqueue_time()
 
     def get_next_enqueue_time(self) -> datetime:
         """The first Monday at COC_DIGEST_TIME in COC_TIMEZONE after the latest run (or now), in UTC."""
         assert self.cron is not None
         after = (self.latest_enqueue_time or utcnow()).astimezone(self.zone)
-        return croniter(self.cron, after).get_next(datetime).astimezone(timezone.utc)
+        return croniter(self.cron, after).get_next(datetime).astimezone(UTC)
 
     def enqueue(self, connection: Redis, *, at: datetime | None = None) -> Job:
         """Enqueue the digest of the week completed at `at` (default: now), once per week, and record it in RQ's
@@ -76,8 +82,9 @@ class DigestCron(CronJob):
         earliest = week_bounds(week)[1] + GRACE
         try:
             if moment < earliest:
-                job = queue.create_job(self.func_name, args=(week,), timeout=options.pop("job_timeout", None),
-                                       **options)
+                job = queue.create_job(
+                    self.func_name, args=(week,), timeout=options.pop("job_timeout", None), **options
+                )
                 queue.schedule_job(job, earliest, unique=True)
             else:
                 job = queue.enqueue(self.func_name, week, unique=True, **options)
@@ -94,8 +101,13 @@ class ReconcileCron(CronJob):
     names the interval, so a second scheduler (or a restarted one) adds nothing."""
 
     def __init__(self, settings: Settings):
-        super().__init__(queue_name=QUEUE_DIGEST, func_name=JOB_RECONCILE, interval=settings.reconcile_minutes * 60,
-                         job_timeout=settings.job_timeout, name=RECONCILE_CRON_NAME)
+        super().__init__(
+            queue_name=QUEUE_DIGEST,
+            func_name=JOB_RECONCILE,
+            interval=settings.reconcile_minutes * 60,
+            job_timeout=settings.job_timeout,
+            name=RECONCILE_CRON_NAME,
+        )
 
     def enqueue(self, connection: Redis, *, at: datetime | None = None) -> Job:
         moment = at or utcnow()
@@ -103,8 +115,9 @@ class ReconcileCron(CronJob):
         job_id = f"coc-reconcile-{int(moment.timestamp()) // self.interval}"
         queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
         try:
-            job = queue.enqueue(self.func_name, job_id=job_id, unique=True, retry=RETRY_FOR_QUEUE[QUEUE_DIGEST],
-                                **self.job_options)
+            job = queue.enqueue(
+                self.func_name, job_id=job_id, unique=True, retry=RETRY_FOR_QUEUE[QUEUE_DIGEST], **self.job_options
+            )
         except DuplicateJobError:
             job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
         record_in_history(connection, self, job, moment)
@@ -142,5 +155,8 @@ def build_scheduler(connection: Redis, settings: Settings) -> Scheduler:
 
 def other_schedulers(connection: Redis, scheduler: CronScheduler) -> list[CronScheduler]:
     """Live cron schedulers other than `scheduler` that run the digest (there should be none)."""
-    return [other for other in CronScheduler.all(connection)
-            if other.name != scheduler.name and any(job.name == CRON_NAME for job in other.get_jobs())]
+    return [
+        other
+        for other in CronScheduler.all(connection)
+        if other.name != scheduler.name and any(job.name == CRON_NAME for job in other.get_jobs())
+    ]

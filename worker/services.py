@@ -1,6 +1,8 @@
 """What a job needs, built once per worker process from the environment: settings, Redis, the store, the forum."""
+
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -11,14 +13,14 @@ from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 
 from plugin.adapters.budget import ApiBudget
-from plugin.config import Settings
-from plugin.adapters.redis import connect
 from plugin.adapters.engagement_store import Engagement
 from plugin.adapters.forum import Forum
 from plugin.adapters.intake import Intake
-from plugin.queues import RETRY_FOR_QUEUE
 from plugin.adapters.keys import Keys
+from plugin.adapters.redis import connect
 from plugin.adapters.store import Store
+from plugin.config import Settings
+from plugin.queues import RETRY_FOR_QUEUE
 
 
 @dataclass
@@ -43,8 +45,13 @@ class Services:
     @cached_property
     def intake(self) -> Intake:
         """The receiver's own intake: `reconcile` feeds what it finds through it, as a webhook would be."""
-        return Intake(self.connection, keys=self.keys, dedupe_ttl=self.settings.dedupe_ttl,
-                      job_timeout=self.settings.job_timeout, bot_username=self.settings.bot_username)
+        return Intake(
+            self.connection,
+            keys=self.keys,
+            dedupe_ttl=self.settings.dedupe_ttl,
+            job_timeout=self.settings.job_timeout,
+            bot_username=self.settings.bot_username,
+        )
 
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.connection, serializer=JSONSerializer)
@@ -52,11 +59,15 @@ class Services:
     def enqueue(self, queue: str, func: str, *args: Any, job_id: str) -> None:
         """Enqueue once per `job_id` while that job is known to RQ (duplicates are dropped, not errors), with the
         queue's retry policy: a job whose worker died is retried by RQ's maintenance only while it has retries."""
-        try:
-            self.queue(queue).enqueue(func, *args, job_id=job_id, unique=True, retry=RETRY_FOR_QUEUE[queue],
-                                      job_timeout=self.settings.job_timeout)
-        except DuplicateJobError:
-            pass
+        with contextlib.suppress(DuplicateJobError):
+            self.queue(queue).enqueue(
+                func,
+                *args,
+                job_id=job_id,
+                unique=True,
+                retry=RETRY_FOR_QUEUE[queue],
+                job_timeout=self.settings.job_timeout,
+            )
 
 
 _current: Services | None = None

@@ -5,16 +5,17 @@ to its own, smaller share so that other integrations still work. Spending is one
 time of every call of the last minute, and a pause key holds the moment until which nobody may spend (set when the
 forum itself answered 429). A caller that gets a wait back defers its job instead of sleeping.
 """
+
 from __future__ import annotations
 
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from redis import Redis
 
-from plugin.config import Settings
 from plugin.adapters.keys import Keys
+from plugin.config import Settings
 
 WINDOW_SECONDS = 61.0
 """The rolling window the budget counts over: Discourse's admin bucket is per minute, plus one second for the
@@ -69,8 +70,15 @@ class ApiBudget:
     every process sharing a budget should use the same (wall) clock.
     """
 
-    def __init__(self, connection: Redis, *, key: str, per_minute: int, clock: Callable[[], float] = time.time,
-                 pause_key: str | None = None):
+    def __init__(
+        self,
+        connection: Redis,
+        *,
+        key: str,
+        per_minute: int,
+        clock: Callable[[], float] = time.time,
+        pause_key: str | None = None,
+    ):
         if per_minute < 1:
             raise ValueError(f"the API budget must allow at least 1 call a minute, got {per_minute}")
         self.connection = connection
@@ -91,8 +99,10 @@ class ApiBudget:
         """Spend `n` calls now and return 0.0, or spend nothing and return the seconds to wait before trying again."""
         if not 1 <= n <= self.per_minute:
             raise ValueError(f"can only spend 1 to {self.per_minute} calls at once, not {n}")
-        answer = self._spend(keys=[self.key, self.pause_key],
-                             args=[repr(self.clock()), n, self.per_minute, WINDOW_SECONDS, secrets.token_hex(8)])
+        answer = self._spend(
+            keys=[self.key, self.pause_key],
+            args=[repr(self.clock()), n, self.per_minute, WINDOW_SECONDS, secrets.token_hex(8)],
+        )
         return max(0.0, float(answer))
 
     def remaining(self) -> int:

@@ -1,9 +1,9 @@
 """Engagement, kept incrementally in Redis from forum events: O(1) work per event, no forum API call.
 
 `Engagement.record(event)` files each counted post and like under its ISO week (and UTC day); `figures(week)`
-reads one week's files back and hands them to `plugin.domain.engagement.summarize_week`. Every write is keyed by the post
-(or the post and liker), so a duplicate event changes nothing; `post_destroyed` takes a post's contribution back and
-`post_recovered` restores it. Key names come from `plugin.adapters.keys` only.
+reads one week's files back and hands them to `plugin.domain.engagement.summarize_week`. Every write is keyed by
+the post (or the post and liker), so a duplicate event changes nothing; `post_destroyed` takes a post's
+contribution back and `post_recovered` restores it. Key names come from `plugin.adapters.keys` only.
 
 Never counted, anywhere: private messages and whispers, deleted posts, posts by the service's account
 (`bot_username`) or by any of the forum's bots (user ids below 1), posts other than regular ones (small actions),
@@ -13,6 +13,7 @@ received, and a topic it opened is never listed. A like counts when the liked po
 A week's figures are frozen (`freeze`) when its digest is posted: from then on `figures`, `top_topics` and
 `new_contributor_names` answer with the frozen copy, whatever arrives late.
 """
+
 from __future__ import annotations
 
 import gc
@@ -26,12 +27,29 @@ from typing import Any
 
 from redis import Redis
 
-from plugin.domain.engagement import (INACTIVE_DAYS, NEVER, RECIPROCITY_WEEKS, PostFact, TopicStart, WeekActivity,
-                               WeekFigures, contributors, day_number, first_responses, iso_week, parse_time,
-                               reply_edges, shift_week, summarize_week, week_bounds, week_start_day, weeks_ending)
-from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
 from plugin.adapters.forum import LATEST_POSTS_PAGE, Forum, Throttled
 from plugin.adapters.keys import Keys
+from plugin.domain.engagement import (
+    INACTIVE_DAYS,
+    NEVER,
+    RECIPROCITY_WEEKS,
+    PostFact,
+    TopicStart,
+    WeekActivity,
+    WeekFigures,
+    contributors,
+    day_number,
+    first_responses,
+    iso_week,
+    parse_time,
+    reply_edges,
+    shift_week,
+    summarize_week,
+    week_bounds,
+    week_start_day,
+    weeks_ending,
+)
+from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
 
 FORUM = "*"
 """The scope of forum-wide figures; a category's scope is its id."""
@@ -114,8 +132,7 @@ class Engagement:
     """The engagement figures of one forum, kept in Redis. `clock` gives the time (a like carries none of its own:
     it counts in the week it is recorded)."""
 
-    def __init__(self, connection: Redis, keys: Keys, *, bot_username: str,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, connection: Redis, keys: Keys, *, bot_username: str, clock: Callable[[], float] = time.time):
         self.redis = connection
         self.keys = keys
         self.bot_username = bot_username
@@ -166,7 +183,7 @@ class Engagement:
             return 0
         names = sorted(days)
         merged = {}
-        for name, old in zip(names, self.redis.hmget(self.keys.engagement_seeded, names)):
+        for name, old in zip(names, self.redis.hmget(self.keys.engagement_seeded, names), strict=True):
             known = days[name] + [d for d in (_seed_days(old) if old is not None else ()) if d != NEVER]
             merged[name] = f"{_day_text(min(known))},{_day_text(max(known))}" if known else ","
         self.redis.hset(self.keys.engagement_seeded, mapping=merged)
@@ -179,7 +196,7 @@ class Engagement:
         notes = self.redis.pipeline(transaction=False)
         if post.post_number == 1:
             notes.hset(self.keys.engagement_topic_authors, str(post.topic_id), post.username)
-        if post.topic_title:        # topic webhooks tell of renames; a reply's title is only a first guess
+        if post.topic_title:  # topic webhooks tell of renames; a reply's title is only a first guess
             title = notes.hset if post.post_number == 1 else notes.hsetnx
             title(self.keys.engagement_topic_titles, str(post.topic_id), post.topic_title)
         if post.user_id < 1:
@@ -202,14 +219,21 @@ class Engagement:
     def _record_like(self, event: LikeEvent) -> None:
         post = event.post
         liker = event.liker_username
-        if (post.private or post.deleted_at or not self._by_a_member(post) or mentions_direct_support(post.raw)
-                or event.liker_id < 1 or liker.lower() == self.bot_username.lower()):
+        if (
+            post.private
+            or post.deleted_at
+            or not self._by_a_member(post)
+            or mentions_direct_support(post.raw)
+            or event.liker_id < 1
+            or liker.lower() == self.bot_username.lower()
+        ):
             return
         week = iso_week(self.clock())
         field = f"{post.id}:{liker}"
-        self._like(keys=[self.keys.engagement_posts, self.keys.engagement_week_likes(week),
-                         self.keys.engagement_post_likes],
-                   args=[post.id, field, json.dumps([liker, post.category_id]), f"{week}|{liker}"])
+        self._like(
+            keys=[self.keys.engagement_posts, self.keys.engagement_week_likes(week), self.keys.engagement_post_likes],
+            args=[post.id, field, json.dumps([liker, post.category_id]), f"{week}|{liker}"],
+        )
 
     def _record_topic(self, event: TopicEvent) -> None:
         topic = event.topic
@@ -226,8 +250,9 @@ class Engagement:
 
     def _by_a_member(self, post: Post) -> bool:
         """A regular post by a person: not a bot's, not the service's, not a small action."""
-        return (post.user_id >= 1 and post.post_type == POST_REGULAR
-                and post.username.lower() != self.bot_username.lower())
+        return (
+            post.user_id >= 1 and post.post_type == POST_REGULAR and post.username.lower() != self.bot_username.lower()
+        )
 
     def _call_apply(self, client: Any, action: str, fact: PostFact, packed: str | None = None) -> Any:
         k = self.keys
@@ -236,13 +261,31 @@ class Engagement:
         member_days = k.engagement_member_days(FORUM, fact.username)
         category_days = k.engagement_member_days(category, fact.username) if category else member_days
         return self._apply(
-            keys=[k.engagement_posts, k.engagement_week_posts(week), k.engagement_day(day), member_days,
-                  category_days, k.engagement_replies(fact.topic_id), k.engagement_categories,
-                  k.engagement_week_topics(week)],
-            args=[fact.id, action, week, packed if packed is not None else _pack(fact), day,
-                  f"{FORUM}|{fact.username}", f"{category}|{fact.username}" if category else "",
-                  f"{fact.id}|{fact.username}" if fact.is_reply else "", repr(fact.at), category, fact.topic_id],
-            client=client)
+            keys=[
+                k.engagement_posts,
+                k.engagement_week_posts(week),
+                k.engagement_day(day),
+                member_days,
+                category_days,
+                k.engagement_replies(fact.topic_id),
+                k.engagement_categories,
+                k.engagement_week_topics(week),
+            ],
+            args=[
+                fact.id,
+                action,
+                week,
+                packed if packed is not None else _pack(fact),
+                day,
+                f"{FORUM}|{fact.username}",
+                f"{category}|{fact.username}" if category else "",
+                f"{fact.id}|{fact.username}" if fact.is_reply else "",
+                repr(fact.at),
+                category,
+                fact.topic_id,
+            ],
+            client=client,
+        )
 
     def _take_back(self, post_id: int, action: str, fact: PostFact | None) -> PostFact | None:
         """Delete or forget a post: take back its contribution as it was stored (not as a later payload tells it,
@@ -303,9 +346,11 @@ class Engagement:
             reader = self._reader()
             now = self.clock()
             forum = reader.activity(week, None, now)
-            snapshot = {f"figures:{FORUM}": json.dumps(asdict(summarize_week(forum))),
-                        "new-names": json.dumps(_new_names(forum)),
-                        "top-topics": json.dumps(reader.top_topics(week, FROZEN_TOP_TOPICS))}
+            snapshot = {
+                f"figures:{FORUM}": json.dumps(asdict(summarize_week(forum))),
+                "new-names": json.dumps(_new_names(forum)),
+                "top-topics": json.dumps(reader.top_topics(week, FROZEN_TOP_TOPICS)),
+            }
             for category_id in sorted(int(c) for c in self.redis.smembers(self.keys.engagement_categories)):
                 figures = summarize_week(reader.activity(week, category_id, now))
                 snapshot[f"figures:{_scope(category_id)}"] = json.dumps(asdict(figures))
@@ -378,17 +423,28 @@ class _Reader:
         recent = [p for w in weeks_ending(week, RECIPROCITY_WEEKS) for p in in_scope(self.posts(w))]
         posters = {p.username for p in posts}
         earliest, window = self._contributor_history(_scope(category_id), posters, week_start_day(week))
-        return WeekActivity(week=week, posts=tuple(posts), likers=likers, topics=self._topic_starts(week, posts),
-                            reply_edges=self._reply_edges(recent), earliest_day=earliest, window=window, now=0.0)
+        return WeekActivity(
+            week=week,
+            posts=tuple(posts),
+            likers=likers,
+            topics=self._topic_starts(week, posts),
+            reply_edges=self._reply_edges(recent),
+            earliest_day=earliest,
+            window=window,
+            now=0.0,
+        )
 
     def top_topics(self, week: str, n: int) -> list[tuple[int, str, int]]:
-        hidden = {int(t) for t in self.redis.sunion(self.keys.engagement_care_topics,
-                                                     self.keys.engagement_deleted_topics)}
+        hidden = {
+            int(t) for t in self.redis.sunion(self.keys.engagement_care_topics, self.keys.engagement_deleted_topics)
+        }
         counts = {int(t): int(c) for t, c in self.redis.hgetall(self.keys.engagement_week_topics(week)).items()}
         ranked = sorted(((t, c) for t, c in counts.items() if t not in hidden), key=lambda tc: (-tc[1], tc[0]))[:n]
         titles = self.redis.hmget(self.keys.engagement_topic_titles, [str(t) for t, _ in ranked]) if ranked else []
-        return [(topic_id, title.decode() if title else f"topic {topic_id}", count)
-                for (topic_id, count), title in zip(ranked, titles)]
+        return [
+            (topic_id, title.decode() if title else f"topic {topic_id}", count)
+            for (topic_id, count), title in zip(ranked, titles, strict=True)
+        ]
 
     def _topic_starts(self, week: str, posts: Iterable[PostFact]) -> tuple[TopicStart, ...]:
         """The topics opened among `posts` (written in `week`), each with its first response. Replies written by
@@ -400,18 +456,25 @@ class _Reader:
         later = week_bounds(following)[1].timestamp()
         waiting = [p for p in opened if p.topic_id not in answered]
         offset = 0
-        while waiting:                          # later replies, a page at a time (one page is nearly always enough)
+        while waiting:  # later replies, a page at a time (one page is nearly always enough)
             pipe = self.redis.pipeline(transaction=False)
             for start in waiting:
-                pipe.zrangebyscore(self.keys.engagement_replies(start.topic_id), later, "+inf", start=offset,
-                                   num=RESPONSE_SCAN, withscores=True)
+                pipe.zrangebyscore(
+                    self.keys.engagement_replies(start.topic_id),
+                    later,
+                    "+inf",
+                    start=offset,
+                    num=RESPONSE_SCAN,
+                    withscores=True,
+                )
             read_on = []
-            for start, rows in zip(waiting, pipe.execute()):
-                replies = [PostFact(0, member.decode().split("|", 1)[1], start.topic_id, None, at, 2)
-                           for member, at in rows]
+            for start, rows in zip(waiting, pipe.execute(), strict=True):
+                replies = [
+                    PostFact(0, member.decode().split("|", 1)[1], start.topic_id, None, at, 2) for member, at in rows
+                ]
                 answered.update(first_responses([start], replies))
                 if start.topic_id not in answered and len(rows) == RESPONSE_SCAN:
-                    read_on.append(start)       # only the topic's author has replied so far
+                    read_on.append(start)  # only the topic's author has replied so far
             waiting, offset = read_on, offset + RESPONSE_SCAN
         return tuple(TopicStart(p.topic_id, p.at, answered.get(p.topic_id)) for p in opened)
 
@@ -423,14 +486,15 @@ class _Reader:
         if wanted:
             ordered = sorted(wanted)
             names = self.redis.hmget(self.keys.engagement_topic_authors, ordered)
-            self._authors.update({t: n.decode() if n else None for t, n in zip(ordered, names)})
+            self._authors.update({t: n.decode() if n else None for t, n in zip(ordered, names, strict=True)})
         edges = reply_edges(replies, self._authors)
         bots = {b.decode().lower() for b in self.redis.smembers(self.keys.engagement_bots)}
         bots.add(self.bot_username.lower())
         return frozenset(e for e in edges if e[0].lower() not in bots and e[1].lower() not in bots)
 
-    def _contributor_history(self, scope: str, posters: set[str],
-                             start_day: int) -> tuple[dict[str, float], frozenset[str]]:
+    def _contributor_history(
+        self, scope: str, posters: set[str], start_day: int
+    ) -> tuple[dict[str, float], frozenset[str]]:
         """Each poster's first day ever (in the scope) and who posted in the 90 days before the week."""
         window_days = range(start_day - INACTIVE_DAYS, start_day)
         missing = [d for d in window_days if d not in self._days]
@@ -438,16 +502,16 @@ class _Reader:
             pipe = self.redis.pipeline(transaction=False)
             for day in missing:
                 pipe.hkeys(self.keys.engagement_day(day))
-            for day, fields in zip(missing, pipe.execute()):
+            for day, fields in zip(missing, pipe.execute(), strict=True):
                 self._days[day] = [f.decode() for f in fields]
         prefix = scope + "|"
-        window = {f[len(prefix):] for d in window_days for f in self._days[d] if f.startswith(prefix)}
+        window = {f[len(prefix) :] for d in window_days for f in self._days[d] if f.startswith(prefix)}
         names = sorted(posters)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.zrange(self.keys.engagement_member_days(scope, name), 0, 0, withscores=True)
-        earliest = {name: first[0][1] for name, first in zip(names, pipe.execute()) if first}
-        if scope == FORUM:                                  # what install saw before the service was listening
+        earliest = {name: first[0][1] for name, first in zip(names, pipe.execute(), strict=True) if first}
+        if scope == FORUM:  # what install saw before the service was listening
             for name, (first, last) in self.seeds().items():
                 if name in posters:
                     earliest[name] = min(earliest.get(name, first), first)
@@ -462,8 +526,9 @@ class _Reader:
         return self._seeds
 
 
-def seed_from_forum(forum: Forum, engagement: Engagement, max_pages: int,
-                    on_throttled: Callable[[Throttled], None] | None = None) -> int:
+def seed_from_forum(
+    forum: Forum, engagement: Engagement, max_pages: int, on_throttled: Callable[[Throttled], None] | None = None
+) -> int:
     """Seed who has posted before from the forum's latest public posts (`GET /posts.json`, 50 a page, newest first,
     at most `max_pages` calls). A Throttled forum is handed to `on_throttled` (which waits, then the page is asked
     again) or, without one, raised. Returns how many members were seeded."""
@@ -480,9 +545,12 @@ def seed_from_forum(forum: Forum, engagement: Engagement, max_pages: int,
             continue
         pages += 1
         for post in page:
-            if (int(post.get("user_id") or 0) >= 1 and int(post.get("post_type") or POST_REGULAR) == POST_REGULAR
-                    and str(post.get("username", "")).lower() != engagement.bot_username.lower()
-                    and not mentions_direct_support(str(post.get("raw") or ""))):
+            if (
+                int(post.get("user_id") or 0) >= 1
+                and int(post.get("post_type") or POST_REGULAR) == POST_REGULAR
+                and str(post.get("username", "")).lower() != engagement.bot_username.lower()
+                and not mentions_direct_support(str(post.get("raw") or ""))
+            ):
                 seen.append((str(post["username"]), str(post["created_at"])))
         if len(page) < LATEST_POSTS_PAGE:
             break
@@ -517,9 +585,15 @@ def _new_names(activity: WeekActivity) -> list[str]:
 
 
 def _fact(post: Post) -> PostFact:
-    return PostFact(id=post.id, username=post.username, topic_id=post.topic_id, category_id=post.category_id,
-                    at=round(parse_time(post.created_at), 3), number=post.post_number,
-                    reply_to=post.reply_to_username or None)
+    return PostFact(
+        id=post.id,
+        username=post.username,
+        topic_id=post.topic_id,
+        category_id=post.category_id,
+        at=round(parse_time(post.created_at), 3),
+        number=post.post_number,
+        reply_to=post.reply_to_username or None,
+    )
 
 
 def _pack(fact: PostFact) -> str:

@@ -2,8 +2,8 @@
 
 It wraps pydiscourse 1.7.0 (`DiscourseClient`) so that every call:
 
-- first spends 1 from the shared Redis budget (`plugin.adapters.budget.ApiBudget`) and raises `Throttled` when there is none
-  left — it never sleeps: the job is deferred instead;
+- first spends 1 from the shared Redis budget (`plugin.adapters.budget.ApiBudget`) and raises `Throttled` when there
+  is none left — it never sleeps: the job is deferred instead;
 - goes through one `requests.Session` (kept-alive connections) with a timeout, always;
 - on the forum's 429 raises `Throttled` at once with Discourse's `extras.wait_seconds` (or `Retry-After`)
   (pydiscourse's own loop would sleep in the worker: it is bypassed). Only the forum-wide limits pause the shared
@@ -16,12 +16,14 @@ It wraps pydiscourse 1.7.0 (`DiscourseClient`) so that every call:
 Identities (DESIGN.md): calls go as the service's own non-staff account (`COC_BOT_USERNAME`) unless staff rights are
 needed; then as `DISCOURSE_API_USERNAME` (the admin). Every method says which, and what it costs in API calls.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
@@ -81,8 +83,11 @@ class Throttled(ForumError):
     BUDGET, FORUM, ACCOUNT = "budget", "forum", "account"
 
     def __init__(self, retry_after: float, *, scope: str, account: str = ""):
-        source = {self.BUDGET: "the shared API budget is spent", self.FORUM: "the forum answered 429",
-                  self.ACCOUNT: f"the forum's per-user limit for {account or 'the account'}"}[scope]
+        source = {
+            self.BUDGET: "the shared API budget is spent",
+            self.FORUM: "the forum answered 429",
+            self.ACCOUNT: f"the forum's per-user limit for {account or 'the account'}",
+        }[scope]
         super().__init__(f"{source}: try again in {retry_after:.1f} s")
         self.retry_after = retry_after
         self.scope = scope
@@ -107,8 +112,7 @@ class ForumRefused(ForumError):
     """The forum refused the request (4xx other than 429, or a 200 that carries `errors`): retrying won't help."""
 
     def __init__(self, status: int, errors: list[str], error_type: str | None = None, *, request: str = ""):
-        super().__init__(" ".join(part for part in (f"{request}:", str(status), error_type, "; ".join(errors))
-                                  if part))
+        super().__init__(" ".join(part for part in (f"{request}:", str(status), error_type, "; ".join(errors)) if part))
         self.status = status
         self.errors = errors
         self.error_type = error_type
@@ -147,7 +151,7 @@ class Member:
     moderator: bool
     trust_level: int
     suspended: bool
-    groups: tuple[str, ...]     # names of the groups the bot can see the member in (automatic ones included)
+    groups: tuple[str, ...]  # names of the groups the bot can see the member in (automatic ones included)
 
     @property
     def staff(self) -> bool:
@@ -155,10 +159,15 @@ class Member:
 
     @classmethod
     def from_json(cls, user: dict[str, Any], *, now: datetime | None = None) -> Member:
-        return cls(id=int(user["id"]), username=str(user["username"]), admin=bool(user.get("admin")),
-                   moderator=bool(user.get("moderator")), trust_level=int(user.get("trust_level") or 0),
-                   suspended=_suspended(user.get("suspended_till"), now or datetime.now(timezone.utc)),
-                   groups=tuple(str(g["name"]) for g in user.get("groups") or () if isinstance(g, dict)))
+        return cls(
+            id=int(user["id"]),
+            username=str(user["username"]),
+            admin=bool(user.get("admin")),
+            moderator=bool(user.get("moderator")),
+            trust_level=int(user.get("trust_level") or 0),
+            suspended=_suspended(user.get("suspended_till"), now or datetime.now(UTC)),
+            groups=tuple(str(g["name"]) for g in user.get("groups") or () if isinstance(g, dict)),
+        )
 
 
 def _suspended(till: Any, now: datetime) -> bool:
@@ -169,7 +178,7 @@ def _suspended(till: Any, now: datetime) -> bool:
         moment = datetime.fromisoformat(str(till).replace("Z", "+00:00"))
     except ValueError:
         return True
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) > now
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) > now
 
 
 # ---------------------------------------------------------------------------------------------- the client
@@ -179,15 +188,25 @@ class _Client(DiscourseClient):
     """pydiscourse acting as one identity, whose every request goes through the Forum's budgeted session."""
 
     def __init__(self, forum: Forum, api_username: str):
-        super().__init__(forum.base_url, api_username=api_username, api_key=forum.settings.discourse_api_key,
-                         timeout=forum.timeout)
+        super().__init__(
+            forum.base_url, api_username=api_username, api_key=forum.settings.discourse_api_key, timeout=forum.timeout
+        )
         self._forum = forum
 
-    def _request(self, verb: str, path: str, params: Any = None, files: Any = None, data: Any = None,
-                 json: Any = None, override_request_kwargs: dict[str, Any] | None = None) -> Any:
+    def _request(
+        self,
+        verb: str,
+        path: str,
+        params: Any = None,
+        files: Any = None,
+        data: Any = None,
+        json: Any = None,
+        override_request_kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         """Replaces pydiscourse's request loop (which sleeps on 429 and opens a connection per call)."""
-        response = self._forum._send(self, verb, path, params=params, files=files, data=data, json=json,
-                                     **(override_request_kwargs or {}))
+        response = self._forum._send(
+            self, verb, path, params=params, files=files, data=data, json=json, **(override_request_kwargs or {})
+        )
         return _decode(response)
 
 
@@ -196,8 +215,11 @@ def _decode(response: requests.Response) -> Any:
     request = f"{response.request.method} {response.request.path_url}" if response.request is not None else ""
     status = response.status_code
     if 300 <= status < 400:
-        raise ForumRefused(status, [f"unexpected redirect to {response.headers.get('Location', '?')} "
-                                    "(is DISCOURSE_URL the forum's address?)"], request=request)
+        raise ForumRefused(
+            status,
+            [f"unexpected redirect to {response.headers.get('Location', '?')} (is DISCOURSE_URL the forum's address?)"],
+            request=request,
+        )
     is_json = JSON_TYPE in response.headers.get("Content-Type", "")
     body: Any = None
     if is_json and response.content.strip():
@@ -211,12 +233,14 @@ def _decode(response: requests.Response) -> Any:
         raise ForumRefused(status, [response.text[:200] or response.reason or str(status)], request=request)
     if body is None:
         if response.content.strip():
-            raise ForumUnavailable(f"{request}: expected JSON, got {response.headers.get('Content-Type')!r}",
-                                   status=status)
+            raise ForumUnavailable(
+                f"{request}: expected JSON, got {response.headers.get('Content-Type')!r}", status=status
+            )
         return None
-    if isinstance(body, dict) and body.get("errors"):        # e.g. POST /users.json answers 200 with errors
-        raise ForumRefused(status, _messages(body.get("message") or body["errors"]), body.get("error_type"),
-                           request=request)
+    if isinstance(body, dict) and body.get("errors"):  # e.g. POST /users.json answers 200 with errors
+        raise ForumRefused(
+            status, _messages(body.get("message") or body["errors"]), body.get("error_type"), request=request
+        )
     return body
 
 
@@ -224,8 +248,11 @@ def _messages(errors: Any) -> list[str]:
     if isinstance(errors, str):
         return [errors]
     if isinstance(errors, dict):
-        return [f"{field}: {message}" for field, messages in errors.items()
-                for message in (messages if isinstance(messages, list) else [messages])]
+        return [
+            f"{field}: {message}"
+            for field, messages in errors.items()
+            for message in (messages if isinstance(messages, list) else [messages])
+        ]
     return [str(e) for e in errors]
 
 
@@ -266,8 +293,9 @@ class Forum:
     `calls_made` counts the HTTP requests this instance actually sent (for the benchmarks).
     """
 
-    def __init__(self, settings: Settings, *, budget: ApiBudget, timeout: float = 10.0,
-                 session: requests.Session | None = None):
+    def __init__(
+        self, settings: Settings, *, budget: ApiBudget, timeout: float = 10.0, session: requests.Session | None = None
+    ):
         if not settings.discourse_url:
             raise ConfigError("DISCOURSE_URL is not set: the forum's address, e.g. https://forum.example.com")
         if not settings.discourse_api_key:
@@ -279,7 +307,7 @@ class Forum:
         self.timeout = timeout
         self.base_url = settings.discourse_url.rstrip("/")
         self.session = session or requests.Session()
-        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))   # API calls keep no cookies
+        self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # API calls keep no cookies
         self.calls_made = 0
         self._bot = _Client(self, settings.bot_username)
         self._admin = _Client(self, settings.discourse_api_username)
@@ -302,8 +330,11 @@ class Forum:
         if wait > 0:
             raise Throttled(wait, scope=Throttled.BUDGET)
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
-        headers = {"Accept": "application/json; charset=utf-8", "Api-Key": client.api_key,
-                   "Api-Username": client.api_username}
+        headers = {
+            "Accept": "application/json; charset=utf-8",
+            "Api-Key": client.api_key,
+            "Api-Username": client.api_username,
+        }
         kwargs.setdefault("allow_redirects", False)
         kwargs["timeout"] = self.timeout
         self.calls_made += 1
@@ -318,8 +349,9 @@ class Forum:
                 self.budget.pause(wait)
             raise Throttled(wait, scope=scope, account=client.api_username)
         if response.status_code >= 500:
-            raise ForumUnavailable(f"{method} {path}: the forum answered {response.status_code}",
-                                   status=response.status_code)
+            raise ForumUnavailable(
+                f"{method} {path}: the forum answered {response.status_code}", status=response.status_code
+            )
         return response
 
     # ------------------------------------------------------------------------------------------ members
@@ -337,8 +369,7 @@ class Forum:
         members), every page. 1 call per 1,000 members."""
         names: list[str] = []
         while True:
-            page = self._admin._get(f"/groups/{quote(group)}/members.json", limit=GROUP_MEMBERS_PAGE,
-                                    offset=len(names))
+            page = self._admin._get(f"/groups/{quote(group)}/members.json", limit=GROUP_MEMBERS_PAGE, offset=len(names))
             members = page.get("members") or []
             names.extend(str(m["username"]) for m in members)
             if not members or len(names) >= int(page.get("meta", {}).get("total", 0)):
@@ -365,7 +396,7 @@ class Forum:
             answer = self._bot.post_action_users(post_id, post_action_type_id=LIKE, page=page, limit=LIKERS_PAGE)
             rows = answer.get("post_action_users") or []
             likes.extend((int(row.get("id") or 0), str(row["username"])) for row in rows)
-            total = answer.get("total_rows_post_action_users")     # sent only when there is more than one page
+            total = answer.get("total_rows_post_action_users")  # sent only when there is more than one page
             if len(rows) < LIKERS_PAGE or not total or len(likes) >= int(total):
                 return likes
             page += 1
@@ -405,13 +436,17 @@ class Forum:
             target = urljoin(response.url, response.headers["Location"])
             if urlsplit(target)[:2] != urlsplit(self.settings.discourse_url)[:2]:
                 # the API key goes with every request: never to another host than DISCOURSE_URL's
-                raise ForumUnavailable(f"GET /t/external_id/{external_id}.json: the forum redirected to another "
-                                       f"site ({urlsplit(target).netloc}); not followed", status=response.status_code)
+                raise ForumUnavailable(
+                    f"GET /t/external_id/{external_id}.json: the forum redirected to another "
+                    f"site ({urlsplit(target).netloc}); not followed",
+                    status=response.status_code,
+                )
             response = self._send(client, "GET", target)
         return _decode(response)
 
-    def create_topic(self, *, title: str, raw: str, category_id: int | None, tags: list[str],
-                     external_id: str) -> dict[str, Any]:
+    def create_topic(
+        self, *, title: str, raw: str, category_id: int | None, tags: list[str], external_id: str
+    ) -> dict[str, Any]:
         """A new topic as the bot, exactly once per `external_id`: POST /posts.json. 1 call; 3 when a topic with
         that `external_id` already exists (the refusal, then the lookup).
 
@@ -425,10 +460,11 @@ class Forum:
         exactly once per `external_id`: POST /posts.json with archetype=private_message. Calls and answer as
         `create_topic`'s. MessageRefused when the forum will not deliver it (a final outcome: record it)."""
         try:
-            return self._create_once(external_id, raw, title=title, archetype="private_message",
-                                     target_recipients=",".join(recipients))
+            return self._create_once(
+                external_id, raw, title=title, archetype="private_message", target_recipients=",".join(recipients)
+            )
         except ForumRefused as refused:
-            if refused.status == 422:            # Discourse refuses a message with 422 (403 is about the sender)
+            if refused.status == 422:  # Discourse refuses a message with 422 (403 is about the sender)
                 raise MessageRefused(refused, recipients) from refused
             raise
 
@@ -443,7 +479,7 @@ class Forum:
             return _posted(self._bot.create_post(raw, external_id=external_id, **params))
         except ForumRefused:
             existing = self.topic_by_external_id(external_id)
-            if existing is None:                    # not made (or taken by a deleted topic): the refusal stands
+            if existing is None:  # not made (or taken by a deleted topic): the refusal stands
                 raise
             first = dict(existing["post_stream"]["posts"][0])
             first.setdefault("topic_id", existing["id"])
@@ -474,8 +510,9 @@ class Forum:
 
     def upload_png(self, filename: str, data: bytes) -> str:
         """An image for a post, as the bot: POST /uploads.json (multipart). 1 call. Returns its `upload://…` URL."""
-        answer = self._bot._post("/uploads.json", files={"file": (filename, data, "image/png")},
-                                 type="composer", synchronous="true")
+        answer = self._bot._post(
+            "/uploads.json", files={"file": (filename, data, "image/png")}, type="composer", synchronous="true"
+        )
         return str(answer["short_url"])
 
     def category_id(self, name_or_id: str | int) -> int | None:
@@ -511,12 +548,16 @@ class Forum:
 
     def create_user(self, *, username: str, name: str, email: str, password: str) -> int:
         """An active, approved account made by the admin: POST /users.json. 1 call. Returns its id."""
-        answer = self._admin._post("/users.json", username=username, name=name, email=email, password=password,
-                                   active="true", approved="true")
+        answer = self._admin._post(
+            "/users.json", username=username, name=name, email=email, password=password, active="true", approved="true"
+        )
         if not answer or not answer.get("success") or not answer.get("user_id"):
             # with hide_email_address_taken on, an email already in use answers "success" without a user_id
-            raise ForumRefused(200, [str((answer or {}).get("message") or "the forum did not create the user")],
-                               request="POST /users.json")
+            raise ForumRefused(
+                200,
+                [str((answer or {}).get("message") or "the forum did not create the user")],
+                request="POST /users.json",
+            )
         return int(answer["user_id"])
 
     def grant_moderation(self, user_id: int) -> None:
@@ -544,8 +585,11 @@ class Forum:
         """Every site setting's value as text (lists `|`-separated): GET /admin/site_settings.json as the admin.
         1 call."""
         answer = self._admin._get("/admin/site_settings.json")
-        return {str(s["setting"]): "" if s.get("value") is None else str(s["value"])
-                for s in answer.get("site_settings") or [] if isinstance(s, dict) and "setting" in s}
+        return {
+            str(s["setting"]): "" if s.get("value") is None else str(s["value"])
+            for s in answer.get("site_settings") or []
+            if isinstance(s, dict) and "setting" in s
+        }
 
     def tag_names(self) -> set[str]:
         """Names of every tag, as the admin sees them (unused ones too): GET /tags.json. 1 call."""
@@ -557,8 +601,9 @@ class Forum:
 
     def create_category(self, *, name: str, color: str, text_color: str, description: str) -> dict[str, Any]:
         """POST /categories.json as the admin (everyone may read and post). 1 call."""
-        return self._admin._post("/categories.json", name=name, color=color, text_color=text_color,
-                                 description=description)["category"]
+        return self._admin._post(
+            "/categories.json", name=name, color=color, text_color=text_color, description=description
+        )["category"]
 
     def web_hooks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Every webhook and the event types the forum offers: GET /admin/api/web_hooks.json as the admin.
@@ -596,8 +641,9 @@ def _posted(answer: dict[str, Any]) -> dict[str, Any]:
     (200 `{"action": "enqueued", "pending_post": …}`, FACTS.md): nothing was posted, and a moderator must approve
     it in the review queue — `doctor` and `install` name the setting that holds the bot's posts."""
     if isinstance(answer, dict) and answer.get("action") == "enqueued":
-        raise ForumRefused(200, ["the forum held the post for review instead of posting it"], "enqueued",
-                           request="POST /posts.json")
+        raise ForumRefused(
+            200, ["the forum held the post for review instead of posting it"], "enqueued", request="POST /posts.json"
+        )
     return answer
 
 
@@ -609,4 +655,3 @@ def _find_category(categories: list[dict[str, Any]], wanted: str) -> dict[str, A
         if str(category.get("name", "")).lower() == wanted or str(category.get("slug", "")).lower() == wanted:
             return category
     return None
-

@@ -8,6 +8,7 @@ round trip, the same as `Queue.enqueue`.
 Routing: a post that asks for "direct support" goes to the `care` queue (highest priority), everything else to
 `events`. Jobs carry the typed event as JSON (RQ's JSON serializer), never the raw request.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import now, utcformat
 
-from plugin.domain.events import Event, PostEvent
 from plugin.adapters.keys import Keys
+from plugin.domain.events import Event, PostEvent
 from plugin.queues import FAILURE_TTL, JOB_FOR_QUEUE, QUEUE_CARE, QUEUE_EVENTS, QUEUES, RETRY_FOR_QUEUE
 
 PER_JOB_FIELDS = frozenset({"data", "created_at", "enqueued_at", "description"})
@@ -58,9 +59,9 @@ return {1, ARGV[2]}
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str            # ACCEPTED or DUPLICATE
+    status: str  # ACCEPTED or DUPLICATE
     queue: str
-    job_id: str            # the job that carries the event (the earlier one, for a duplicate)
+    job_id: str  # the job that carries the event (the earlier one, for a duplicate)
 
 
 class Intake:
@@ -86,8 +87,14 @@ class Intake:
         queue = self.queues[self.route(event)]
         job_id, fields = self.job_fields(queue.name, event)
         accepted, kept_id = self._script(
-            keys=[self.keys.seen_delivery(event.delivery.event_id), self.keys.seen_fact(event.identity()),
-                  Job.key_for(job_id), queue.key, Queue.redis_queues_keys, self.keys.receiver_stats],
+            keys=[
+                self.keys.seen_delivery(event.delivery.event_id),
+                self.keys.seen_fact(event.identity()),
+                Job.key_for(job_id),
+                queue.key,
+                Queue.redis_queues_keys,
+                self.keys.receiver_stats,
+            ],
             args=[self.dedupe_ttl, job_id, f"{event.name}:", self._templates[queue.name], *fields],
         )
         return Outcome(ACCEPTED if accepted else DUPLICATE, queue.name, kept_id.decode())
@@ -102,13 +109,30 @@ class Intake:
         """
         stamp = utcformat(now())
         call = JSONSerializer.dumps((JOB_FOR_QUEUE[queue], None, (event.to_job(),), {}))
-        return uuid.uuid4().hex, ["data", call, "created_at", stamp, "enqueued_at", stamp,
-                                  "description", f"{event.name} {event.delivery.event_id}"]
+        return uuid.uuid4().hex, [
+            "data",
+            call,
+            "created_at",
+            stamp,
+            "enqueued_at",
+            stamp,
+            "description",
+            f"{event.name} {event.delivery.event_id}",
+        ]
 
     def _job_template(self, queue: str, job_timeout: int) -> str:
-        job = Job.create(JOB_FOR_QUEUE[queue], connection=self.connection, serializer=JSONSerializer,
-                         timeout=job_timeout, retry=RETRY_FOR_QUEUE[queue], failure_ttl=FAILURE_TTL)
-        self.queues[queue]._prepare_for_queue(job)   # RQ 2.12: origin, timeout, status (and one INFO, cached)
-        fixed = {name: value if isinstance(value, str) else str(value) for name, value in job.to_dict().items()
-                 if value is not None and name not in PER_JOB_FIELDS}
+        job = Job.create(
+            JOB_FOR_QUEUE[queue],
+            connection=self.connection,
+            serializer=JSONSerializer,
+            timeout=job_timeout,
+            retry=RETRY_FOR_QUEUE[queue],
+            failure_ttl=FAILURE_TTL,
+        )
+        self.queues[queue]._prepare_for_queue(job)  # RQ 2.12: origin, timeout, status (and one INFO, cached)
+        fixed = {
+            name: value if isinstance(value, str) else str(value)
+            for name, value in job.to_dict().items()
+            if value is not None and name not in PER_JOB_FIELDS
+        }
         return json.dumps(fixed)

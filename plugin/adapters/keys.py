@@ -3,6 +3,7 @@
 All keys start with the configured prefix (`COC_REDIS_PREFIX`, default `coc:`), so several forums — or the test
 suite — can share one Redis. RQ's own keys (`rq:queue:<name>`, `rq:job:<id>`) are RQ's and named by RQ.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ class Keys:
         """Lock: one digest job at a time works on a week (a manual run beside the scheduled one)."""
         return f"{self.prefix}lock:digest:{week}"
 
-    # ----------------------------------------------------------------------------- engagement (plugin.adapters.engagement_store)
+    # ------------------------------------------------------------------- engagement (plugin.adapters.engagement_store)
 
     @property
     def engagement_posts(self) -> str:

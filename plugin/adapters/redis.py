@@ -10,6 +10,7 @@ RQ takes such a client as it is: its worker forks the work horse with the client
 from the client's pool class and connection arguments, which carry the Sentinel lookup along. One redis-py 8.1
 default had to change for it (see `SentinelConnection`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,7 @@ from redis.connection import parse_url
 from redis.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
 from redis.utils import SENTINEL as UNSET
 
-from plugin.config import ConfigError, Settings
-from plugin.config import redact
+from plugin.config import ConfigError, Settings, redact
 
 SENTINEL_TIMEOUT = 2.0
 """Seconds to connect to one Sentinel and to wait for its answer, unless the caller's socket options say otherwise:
@@ -41,10 +41,20 @@ class _DisconnectOnError:
     PubSub passes the flag explicitly and is not affected.
     """
 
-    def read_response(self, disable_decoding: bool = False, *, timeout: float | object = UNSET,
-                      disconnect_on_error: bool = True, push_request: bool = False) -> Any:
-        return super().read_response(disable_decoding, timeout=timeout,  # type: ignore[misc]
-                                     disconnect_on_error=disconnect_on_error, push_request=push_request)
+    def read_response(
+        self,
+        disable_decoding: bool = False,
+        *,
+        timeout: float | object = UNSET,
+        disconnect_on_error: bool = True,
+        push_request: bool = False,
+    ) -> Any:
+        return super().read_response(
+            disable_decoding,
+            timeout=timeout,  # type: ignore[misc]
+            disconnect_on_error=disconnect_on_error,
+            push_request=push_request,
+        )
 
 
 class SentinelConnection(_DisconnectOnError, SentinelManagedConnection):
@@ -72,13 +82,17 @@ def connect(settings: Settings, **options: Any) -> redis.Redis:
     node = {name: value for name, value in node.items() if name not in LOCATION_ARGUMENTS}
     tls = urlsplit(settings.redis_url).scheme == "rediss"
     node["connection_class"] = SentinelSSLConnection if tls else SentinelConnection
-    asking = {"socket_connect_timeout": SENTINEL_TIMEOUT, "socket_timeout": SENTINEL_TIMEOUT,
-              **{name: value for name, value in options.items() if name.startswith("socket_") or name == "retry"}}
+    asking = {
+        "socket_connect_timeout": SENTINEL_TIMEOUT,
+        "socket_timeout": SENTINEL_TIMEOUT,
+        **{name: value for name, value in options.items() if name.startswith("socket_") or name == "retry"},
+    }
     if settings.redis_sentinel_password:
         asking["password"] = settings.redis_sentinel_password
     # As in from_url, what the URL says wins over the caller's options.
-    return Sentinel(sentinels, sentinel_kwargs=asking).master_for(settings.redis_sentinel_service,
-                                                                  **{**options, **node})
+    return Sentinel(sentinels, sentinel_kwargs=asking).master_for(
+        settings.redis_sentinel_service, **{**options, **node}
+    )
 
 
 def describe(settings: Settings) -> str:

@@ -4,6 +4,7 @@ Everything here can be rebuilt from the forum (`python -m plugin rebuild`): the 
 an amendment's draft is a topic whose `external_id` is the amendment id, and its decision is a tag and a reply.
 Key names come from `plugin.adapters.keys` only.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ from typing import Any, TypeVar
 
 from redis import Redis
 
+from plugin.adapters.keys import Keys
 from plugin.domain.amendments import DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.events import Post, Topic
-from plugin.adapters.keys import Keys
 
 T = TypeVar("T")
 
@@ -106,8 +107,12 @@ class Store:
         data = self.redis.hgetall(self.keys.document)
         if not data:
             return None
-        return {"topic_id": int(data[b"topic_id"]), "post_id": int(data[b"post_id"]),
-                "version": int(data.get(b"version", 0)), "raw": data.get(b"raw", b"").decode()}
+        return {
+            "topic_id": int(data[b"topic_id"]),
+            "post_id": int(data[b"post_id"]),
+            "version": int(data.get(b"version", 0)),
+            "raw": data.get(b"raw", b"").decode(),
+        }
 
     def save_document(self, *, topic_id: int, post_id: int, version: int, raw: str) -> bool:
         """Cache the document's text unless as new a version is already cached (webhooks arrive out of order),
@@ -123,8 +128,11 @@ class Store:
         previous = self.document()
         old = {s.slug: s.fingerprint for s in parse_document(previous["raw"]).sections} if previous else {}
         changed = [s.slug for s in parse_document(raw).sections if old.get(s.slug) != s.fingerprint]
-        return bool(self.redis.eval(script, 2, self.keys.document, self.keys.section_versions, topic_id, post_id,
-                                    version, raw, *changed))
+        return bool(
+            self.redis.eval(
+                script, 2, self.keys.document, self.keys.section_versions, topic_id, post_id, version, raw, *changed
+            )
+        )
 
     def section_versions(self) -> dict[str, int]:
         """How many texts each section has had (1 for the text at install)."""
@@ -132,15 +140,20 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ post versions
 
-    def admit_post(self, post_id: int, version: int, updated_at: str, action: str = SEE, *,
-                   regular: bool = True) -> bool:
+    def admit_post(
+        self, post_id: int, version: int, updated_at: str, action: str = SEE, *, regular: bool = True
+    ) -> bool:
         """Whether a post event is news: False for a snapshot older than one already applied (webhooks arrive out
         of order, and a late one carries the post as it was when it fired), or an edit of a deleted post.
         `action`: SEE (created or edited), DELETE or RECOVER. A snapshot as new as the newest is news again, so
         that a redelivered fact is applied again (every handler is idempotent). A regular post is also kept in
         the set of live posts until it is deleted."""
-        return bool(self._admit(keys=[self.keys.post_versions, self.keys.live_posts],
-                                args=[post_id, version, updated_at, action, "1" if regular else "0"]))
+        return bool(
+            self._admit(
+                keys=[self.keys.post_versions, self.keys.live_posts],
+                args=[post_id, version, updated_at, action, "1" if regular else "0"],
+            )
+        )
 
     def live_posts_between(self, low: int, high: int | str) -> list[int]:
         """Ids of the regular public posts seen and not deleted, from `low` to `high` (reconcile looks for the
@@ -156,7 +169,7 @@ class Store:
         """post id → (version, updated_at) of the newest snapshot seen (None: never seen; deleted counts as seen)."""
         values = self.redis.hmget(self.keys.post_versions, [str(i) for i in post_ids]) if post_ids else []
         known: dict[int, tuple[int, str] | None] = {}
-        for post_id, value in zip(post_ids, values):
+        for post_id, value in zip(post_ids, values, strict=True):
             version, _, stamp = (value or b"").decode().lstrip("D").partition("|")
             known[post_id] = (int(version), stamp) if version else None
         return known
@@ -173,9 +186,16 @@ class Store:
     # ------------------------------------------------------------------------------------------ topics
 
     def remember_topic(self, topic: Topic) -> None:
-        self.redis.hset(self.keys.topic(topic.id), mapping={
-            "tags": json.dumps(list(topic.tags)), "category_id": topic.category_id or 0,
-            "user_id": topic.user_id or 0, "archetype": topic.archetype, "title": topic.title})
+        self.redis.hset(
+            self.keys.topic(topic.id),
+            mapping={
+                "tags": json.dumps(list(topic.tags)),
+                "category_id": topic.category_id or 0,
+                "user_id": topic.user_id or 0,
+                "archetype": topic.archetype,
+                "title": topic.title,
+            },
+        )
 
     def remember_topic_tags(self, topic_id: int, tags: tuple[str, ...]) -> None:
         self.redis.hset(self.keys.topic(topic_id), "tags", json.dumps(list(tags)))
@@ -183,7 +203,7 @@ class Store:
     def topic_category(self, topic_id: int) -> int | None:
         """The topic's category as last told by a topic webhook (None if unknown or uncategorized)."""
         raw = self.redis.hget(self.keys.topic(topic_id), "category_id")
-        return int(raw or 0) or None                # stored as 0 when the topic has none
+        return int(raw or 0) or None  # stored as 0 when the topic has none
 
     def restricted_categories(self) -> set[int] | None:
         """The read-restricted categories' ids as last listed (None when not known, or known too long ago)."""
@@ -200,10 +220,14 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ members
 
-    def remember_member(self, username: str, *, trust_level: int | None = None, staff: bool | None = None,
-                        suspended: bool | None = None) -> None:
-        fields = {k: int(v) for k, v in (("trust_level", trust_level), ("staff", staff), ("suspended", suspended))
-                  if v is not None}
+    def remember_member(
+        self, username: str, *, trust_level: int | None = None, staff: bool | None = None, suspended: bool | None = None
+    ) -> None:
+        fields = {
+            k: int(v)
+            for k, v in (("trust_level", trust_level), ("staff", staff), ("suspended", suspended))
+            if v is not None
+        }
         if fields:
             key = self.keys.member(username)
             with self.redis.pipeline() as pipe:
@@ -217,8 +241,9 @@ class Store:
 
     def remember_post_author(self, post: Post) -> None:
         """Every post payload carries its author's trust level, staff flag and suspension: a free member record."""
-        self.remember_member(post.username, trust_level=post.trust_level, staff=post.staff,
-                             suspended=post.user_suspended)
+        self.remember_member(
+            post.username, trust_level=post.trust_level, staff=post.staff, suspended=post.user_suspended
+        )
 
     # ------------------------------------------------------------------------------------------ amendments
 
@@ -265,8 +290,9 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ discussion
 
-    def record_discussion(self, post_id: int, sections: Iterable[str], author: str, at: str, *,
-                          snapshot: tuple[int, str] | None = None) -> bool:
+    def record_discussion(
+        self, post_id: int, sections: Iterable[str], author: str, at: str, *, snapshot: tuple[int, str] | None = None
+    ) -> bool:
         """The sections a post discusses in its current text: it is entered in each and taken out of those an earlier
         version discussed (an edit may drop a quote), so the state does not depend on which versions were seen.
         `snapshot` (version, updated_at) of the text read: nothing is written unless it is still the newest admitted
@@ -274,9 +300,19 @@ class Store:
         it wrote."""
         slugs = sorted(set(sections))
         newest = "" if snapshot is None else f"{snapshot[0]}|{snapshot[1]}"
-        return bool(self._discuss(keys=[self.keys.post_versions, self.keys.discussed_sections],
-                                  args=[post_id, newest, self.keys.discussion(""),
-                                        json.dumps({"author": author, "at": at}), json.dumps(slugs), *slugs]))
+        return bool(
+            self._discuss(
+                keys=[self.keys.post_versions, self.keys.discussed_sections],
+                args=[
+                    post_id,
+                    newest,
+                    self.keys.discussion(""),
+                    json.dumps({"author": author, "at": at}),
+                    json.dumps(slugs),
+                    *slugs,
+                ],
+            )
+        )
 
     def forget_discussion(self, post_id: int) -> None:
         """Remove a post from every section's discussion (it was deleted, or it asked for care)."""
@@ -287,8 +323,7 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ effects
 
-    def once(self, effect_key: str, make: Callable[[], T], *,
-             already_made: Callable[[], bool] | None = None) -> bool:
+    def once(self, effect_key: str, make: Callable[[], T], *, already_made: Callable[[], bool] | None = None) -> bool:
         """Make a forum effect exactly once, even when the job runs twice or dies half-way.
 
         Marked "pending" before it is made and "done" after. Finding "pending" means an earlier attempt died
@@ -316,7 +351,7 @@ class Store:
     def refusal(self, effect_key: str) -> str | None:
         """The forum's words when it refused the effect for good, else None."""
         state = self.redis.get(self.keys.effect(effect_key)) or b""
-        return state[len(REFUSED):].decode() if state.startswith(REFUSED) else None
+        return state[len(REFUSED) :].decode() if state.startswith(REFUSED) else None
 
     def mark_done(self, effect_key: str) -> None:
         """Record an effect that the forum shows was made (a rebuild reads it there): it is never made again."""
@@ -349,14 +384,16 @@ class Store:
         support counts read at drafting time, caches that expire, the section fingerprint a decided amendment was
         proposed against): two stores that agree on this hold the same state. `rebuild`'s test and the
         fault-replay harness compare it."""
+
         def scan(pattern: str) -> list[str]:
             return sorted(k.decode() for k in self.redis.scan_iter(pattern, count=1000))
+
         document = self.document()
         sections = {s.slug: s.fingerprint for s in parse_document(document["raw"]).sections} if document else {}
         amendments = {}
         for a in self.all_amendments():
             data = {k: v for k, v in asdict(a).items() if k not in ("history", "supporters", "base_fingerprint")}
-            if a.status in (OPEN, DRAFTED):       # what an approval would check: is its section still as proposed?
+            if a.status in (OPEN, DRAFTED):  # what an approval would check: is its section still as proposed?
                 data["base_is_current"] = sections.get(a.section_slug) == a.base_fingerprint
             amendments[a.id] = data
         likers_prefix = self.keys.likers("")
@@ -367,12 +404,19 @@ class Store:
             "section_versions": self.section_versions(),
             "amendments": amendments,
             "care_posts": sorted(int(m) for m in self.redis.smembers(self.keys.care_posts)),
-            "likers": {k[len(likers_prefix):]: sorted(m.decode().lower() for m in self.redis.smembers(k))
-                       for k in scan(self.keys.likers("*"))},
-            "discussion": {k[len(discussion_prefix):]: sorted(self.discussion(k[len(discussion_prefix):]))
-                           for k in scan(self.keys.discussion("*"))},
-            "effects": sorted(k[len(effect_prefix):] for k in scan(self.keys.effect("*"))
-                              if self.redis.get(k) == b"done" or (self.redis.get(k) or b"").startswith(REFUSED)),
+            "likers": {
+                k[len(likers_prefix) :]: sorted(m.decode().lower() for m in self.redis.smembers(k))
+                for k in scan(self.keys.likers("*"))
+            },
+            "discussion": {
+                k[len(discussion_prefix) :]: sorted(self.discussion(k[len(discussion_prefix) :]))
+                for k in scan(self.keys.discussion("*"))
+            },
+            "effects": sorted(
+                k[len(effect_prefix) :]
+                for k in scan(self.keys.effect("*"))
+                if self.redis.get(k) == b"done" or (self.redis.get(k) or b"").startswith(REFUSED)
+            ),
         }
 
     @contextmanager

@@ -5,10 +5,11 @@ support, *drafted* once it reached the threshold and a draft topic exists, and t
 *withdrawn* or *stale* (the section changed after it was written). Nothing here does I/O: the worker loads an
 Amendment, asks these functions what should happen, and performs the effects through the forum adapter.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 OPEN, DRAFTED, APPLIED, REJECTED, WITHDRAWN, STALE = "open", "drafted", "applied", "rejected", "withdrawn", "stale"
 FINAL = frozenset({APPLIED, REJECTED, WITHDRAWN, STALE})
@@ -33,14 +34,14 @@ class Amendment:
     proposer: str
     section_slug: str
     section_title: str
-    base_fingerprint: str          # the section's fingerprint when the proposal was written (staleness)
+    base_fingerprint: str  # the section's fingerprint when the proposal was written (staleness)
     text: str
     status: str = OPEN
     draft_topic_id: int | None = None
     supporters: int = 1
     decided_by: str = ""
     reason: str = ""
-    history: tuple[str, ...] = field(default=())   # short, dated lines: what happened, in order
+    history: tuple[str, ...] = field(default=())  # short, dated lines: what happened, in order
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,19 @@ def reaches_threshold(supporters: int, threshold: int, *, discussants: int = 0, 
 class Decision:
     """What a command in a draft topic leads to."""
 
-    outcome: str            # APPLIED, REJECTED, WITHDRAWN, STALE, "not_allowed", "ignored"
+    outcome: str  # APPLIED, REJECTED, WITHDRAWN, STALE, "not_allowed", "ignored"
     reason: str = ""
 
 
-def decide(amendment: Amendment, *, verb: str, reason: str, actor: str, actor_is_moderator: bool,
-           current_fingerprint: str | None) -> Decision:
+def decide(
+    amendment: Amendment,
+    *,
+    verb: str,
+    reason: str,
+    actor: str,
+    actor_is_moderator: bool,
+    current_fingerprint: str | None,
+) -> Decision:
     """The outcome of `/approve`, `/reject <reason>` or `/withdraw` by `actor` on a drafted amendment.
 
     Authority comes from the forum (the caller checks staff and group membership), never from the text. A decided

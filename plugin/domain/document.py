@@ -4,6 +4,7 @@
 (`## 3. Consent`) starts a section; `###` and deeper stay inside a body, and so does anything inside a fenced code
 block. Nothing here does I/O except reading the bundled starter text once, at import.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,10 @@ STARTER_FILE = "starter_code_of_care.md"
 STARTER_TEXT = resources.files(__package__).joinpath(STARTER_FILE).read_text(encoding="utf-8")
 """The Code of Care that `python -m plugin install` posts when the forum has none yet."""
 
-STRUCTURE_CHANGED = ("the new text of section {label!r} would change the document's sections "
-                     "(a level-2 heading or an unclosed code fence in it); refusing to apply it")
+STRUCTURE_CHANGED = (
+    "the new text of section {label!r} would change the document's sections "
+    "(a level-2 heading or an unclosed code fence in it); refusing to apply it"
+)
 
 _HEADING = re.compile(r"##[ \t]+(?P<text>\S.*)")
 _CLOSING_HASHES = re.compile(r"[ \t]+#+[ \t]*$")
@@ -36,12 +39,12 @@ _UNDERLINE = re.compile(r"[ \t>]*(?:=+|-+)[ \t]*")
 
 @dataclass(frozen=True)
 class Section:
-    number: int | None      # from "## 3. Consent" → 3; None for an unnumbered "## Consent"
-    title: str              # "Consent"
-    slug: str               # "consent"
-    heading: str            # the heading line exactly as written, without its line ending
-    body: str               # the text after the heading line up to the next "## " heading, exactly as written
-    newline: str = "\n"     # the heading line's ending as written: "\n", "\r\n", or "" when the text ends there
+    number: int | None  # from "## 3. Consent" → 3; None for an unnumbered "## Consent"
+    title: str  # "Consent"
+    slug: str  # "consent"
+    heading: str  # the heading line exactly as written, without its line ending
+    body: str  # the text after the heading line up to the next "## " heading, exactly as written
+    newline: str = "\n"  # the heading line's ending as written: "\n", "\r\n", or "" when the text ends there
 
     @property
     def label(self) -> str:
@@ -58,7 +61,7 @@ class Section:
 
 @dataclass(frozen=True)
 class Document:
-    preamble: str                    # text before the first "## " heading, exactly as written
+    preamble: str  # text before the first "## " heading, exactly as written
     sections: tuple[Section, ...]
 
     def find(self, ref: str) -> Section | None:
@@ -91,17 +94,18 @@ class Document:
         document's sections (a `## ` line, or a code fence that never closes).
         """
         index = next((i for i, s in enumerate(self.sections) if s is section), None)
-        if index is None:               # an equal section from another parse of the same text
+        if index is None:  # an equal section from another parse of the same text
             index = next((i for i, s in enumerate(self.sections) if s == section), None)
         if index is None:
             raise ValueError(f"section {section.label!r} is not in this document")
-        if body_changes_structure(new_body):    # checked on the body itself: repeated headings can hide it below
+        if body_changes_structure(new_body):  # checked on the body itself: repeated headings can hide it below
             raise ValueError(STRUCTURE_CHANGED.format(label=section.label))
         is_last = index == len(self.sections) - 1
         body, newline = _fitted_body(section, new_body, is_last=is_last)
         edited = Section(section.number, section.title, section.slug, section.heading, body, newline)
-        result = parse_document(Document(self.preamble, (*self.sections[:index], edited,
-                                                         *self.sections[index + 1:])).render())
+        result = parse_document(
+            Document(self.preamble, (*self.sections[:index], edited, *self.sections[index + 1 :])).render()
+        )
         if [(s.number, s.title) for s in result.sections] != [(s.number, s.title) for s in self.sections]:
             raise ValueError(STRUCTURE_CHANGED.format(label=section.label))
         return result
@@ -114,7 +118,7 @@ def parse_document(raw: str) -> Document:
     """Split `raw` into its preamble and `## ` sections, keeping every byte."""
     preamble: list[str] = []
     sections: list[Section] = []
-    heading: tuple[str, str] | None = None      # (line without ending, ending) of the section being read
+    heading: tuple[str, str] | None = None  # (line without ending, ending) of the section being read
     body: list[str] = []
     fence: str | None = None
 
@@ -155,10 +159,10 @@ def shows_large_heading(text: str) -> bool:
     for line in _lines(text):
         content = _split_ending(line)[0]
         if fence is None:
-            own = content[_CONTAINER_MARKS.match(content).end():]
+            own = content[_CONTAINER_MARKS.match(content).end() :]
             if _LARGE_ATX.match(own) or (_UNDERLINE.fullmatch(content) and previous.strip(" \t")):
                 return True
-            previous = content.lstrip(" \t>")     # list markers count as text: "1." alone continues a paragraph
+            previous = content.lstrip(" \t>")  # list markers count as text: "1." alone continues a paragraph
         fence = _next_fence_state(fence, content)
         if fence is not None:
             previous = ""
@@ -195,7 +199,7 @@ def _split_ending(line: str) -> tuple[str, str]:
     """A line and its ending ("\r\n", "\n" or "" for the last line of a text)."""
     for ending in ("\r\n", "\n"):
         if line.endswith(ending):
-            return line[:-len(ending)], ending
+            return line[: -len(ending)], ending
     return line, ""
 
 
@@ -206,8 +210,12 @@ def _next_fence_state(fence: str | None, line: str) -> str | None:
         if match and not (match.group("fence")[0] == "`" and "`" in match.group("info")):
             return match.group("fence")
         return None
-    if match and match.group("fence")[0] == fence[0] and len(match.group("fence")) >= len(fence) \
-            and not match.group("info").strip():
+    if (
+        match
+        and match.group("fence")[0] == fence[0]
+        and len(match.group("fence")) >= len(fence)
+        and not match.group("info").strip()
+    ):
         return None
     return fence
 
@@ -239,17 +247,17 @@ def _key(text: str) -> str:
 
 
 def _slugify(title: str) -> str:
-    """"Harm and repair" → "harm-and-repair"; letters of every script are kept."""
+    """ "Harm and repair" → "harm-and-repair"; letters of every script are kept."""
     return _NON_WORD.sub("-", unicodedata.normalize("NFKC", _key_text(title)).casefold()).strip("-")
 
 
 def _fitted_body(old: Section, new_body: str, *, is_last: bool) -> tuple[str, str]:
     """`new_body` between the old body's leading blank lines and trailing newlines; and the heading's ending."""
     blank = _LEADING_BLANK_LINES.match(new_body)
-    core = (new_body[blank.end():] if blank else new_body).rstrip()
+    core = (new_body[blank.end() :] if blank else new_body).rstrip()
     if old.body.strip():
         blank = _LEADING_BLANK_LINES.match(old.body)
-        lead, tail = (blank.group() if blank else ""), old.body[len(old.body.rstrip()):]
+        lead, tail = (blank.group() if blank else ""), old.body[len(old.body.rstrip()) :]
     else:
         lead, tail = "", old.body
     if core and "\n" not in tail and not is_last:

@@ -5,9 +5,10 @@ Discourse's admin reports (`daily_engaged_users`, `new_contributors`, `likes`, `
 `topics_with_no_response`), CHAOSS metrics (New, Inactive and returning Contributors; Contributor Absence Factor)
 and NetworkX (`reciprocity` of a directed graph). Weeks are ISO weeks in UTC.
 
-The Redis-backed bookkeeping that gathers a week's activity from events lives in `plugin.adapters.engagement_store`; it hands
-a `WeekActivity` to `summarize_week`, which is where every figure of `WeekFigures` is computed.
+The Redis-backed bookkeeping that gathers a week's activity from events lives in `plugin.adapters.engagement_store`; it
+hands a `WeekActivity` to `summarize_week`, which is where every figure of `WeekFigures` is computed.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,10 +78,7 @@ def parse_time(value: str | float | datetime) -> float:
     """Epoch seconds from Discourse's `created_at` ("2026-11-17T09:26:53.589Z"), a datetime or a number."""
     if isinstance(value, (int, float)):
         return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
@@ -201,8 +199,8 @@ class PostFact(NamedTuple):
     username: str
     topic_id: int
     category_id: int | None
-    at: float                   # epoch seconds
-    number: int                 # post_number: 1 opens the topic
+    at: float  # epoch seconds
+    number: int  # post_number: 1 opens the topic
     reply_to: str | None = None  # the username of the post it answers (Discourse `reply_to_user`), if any
 
     @property
@@ -229,9 +227,9 @@ class WeekActivity:
 
     week: str
     posts: tuple[PostFact, ...]
-    likers: tuple[str, ...]                     # one entry per like given in the week
+    likers: tuple[str, ...]  # one entry per like given in the week
     topics: tuple[TopicStart, ...]
-    reply_edges: frozenset[tuple[str, str]]     # over the 4 weeks ending with this one
+    reply_edges: frozenset[tuple[str, str]]  # over the 4 weeks ending with this one
     earliest_day: Mapping[str, float]
     window: frozenset[str]
     now: float
@@ -248,8 +246,13 @@ def first_responses(opened: Iterable[PostFact], replies: Iterable[PostFact]) -> 
     first: dict[int, float] = {}
     for reply in replies:
         start = starts.get(reply.topic_id)
-        if (start is not None and reply.number > 1 and reply.username != start[0] and reply.at > start[1]
-                and reply.at < first.get(reply.topic_id, math.inf)):
+        if (
+            start is not None
+            and reply.number > 1
+            and reply.username != start[0]
+            and reply.at > start[1]
+            and reply.at < first.get(reply.topic_id, math.inf)
+        ):
             first[reply.topic_id] = reply.at
     return first
 
@@ -273,8 +276,9 @@ class Contributors:
     inactive: frozenset[str]
 
 
-def contributors(posters: Collection[str], earliest_day: Mapping[str, float], window: Collection[str],
-                 start_day: int) -> Contributors:
+def contributors(
+    posters: Collection[str], earliest_day: Mapping[str, float], window: Collection[str], start_day: int
+) -> Contributors:
     """CHAOSS contributor figures for a week that starts on `start_day`.
 
     new: posted this week and never before (first public post ever: Discourse `new_contributors`);
@@ -283,8 +287,11 @@ def contributors(posters: Collection[str], earliest_day: Mapping[str, float], wi
     """
     posted = set(posters)
     before = {m for m in posted if earliest_day.get(m, start_day) < start_day}
-    return Contributors(new=frozenset(posted - before), returning=frozenset(before - set(window)),
-                        inactive=frozenset(set(window) - posted))
+    return Contributors(
+        new=frozenset(posted - before),
+        returning=frozenset(before - set(window)),
+        inactive=frozenset(set(window) - posted),
+    )
 
 
 def response_summary(topics: Collection[TopicStart], now: float) -> tuple[float | None, ...]:
@@ -298,8 +305,9 @@ def response_summary(topics: Collection[TopicStart], now: float) -> tuple[float 
     shares: list[float | None] = []
     for horizon in NO_RESPONSE_HOURS:
         decided = [t for t in topics if now - t.at >= horizon * 3600]
-        unanswered = [t for t in decided
-                      if t.first_response_at is None or (t.first_response_at - t.at) / 3600 > horizon]
+        unanswered = [
+            t for t in decided if t.first_response_at is None or (t.first_response_at - t.at) / 3600 > horizon
+        ]
         shares.append(len(unanswered) / len(decided) if decided else None)
     return (percentile(hours, 0.5), percentile(hours, 0.9), mean(hours), *shares)
 
@@ -312,15 +320,21 @@ def summarize_week(activity: WeekActivity) -> WeekFigures:
     return WeekFigures(
         week=activity.week,
         engaged_members=len(set(posts_per_member) | set(activity.likers)),
-        new_contributors=len(who.new), returning_contributors=len(who.returning),
+        new_contributors=len(who.new),
+        returning_contributors=len(who.returning),
         inactive_contributors=len(who.inactive),
         topics=sum(1 for p in activity.posts if p.number == 1),
-        posts=len(activity.posts), replies=sum(1 for p in activity.posts if p.number > 1),
+        posts=len(activity.posts),
+        replies=sum(1 for p in activity.posts if p.number > 1),
         likes=len(activity.likers),
-        ttfr_median_hours=median, ttfr_p90_hours=p90, ttfr_mean_hours=average,
-        topics_no_response_24h=no_24h, topics_no_response_7d=no_7d,
+        ttfr_median_hours=median,
+        ttfr_p90_hours=p90,
+        ttfr_mean_hours=average,
+        topics_no_response_24h=no_24h,
+        topics_no_response_7d=no_7d,
         reciprocity=reciprocity(activity.reply_edges),
-        gini=gini(posts_per_member.values()), absence_factor=absence_factor(posts_per_member.values()),
+        gini=gini(posts_per_member.values()),
+        absence_factor=absence_factor(posts_per_member.values()),
     )
 
 
@@ -364,8 +378,9 @@ def figures_table(figures: WeekFigures, *, category_id: int | None = None, froze
     """The week's figures as an aligned two-column table, under a heading that names the week and scope."""
     start, end = week_bounds(figures.week)
     scope = "the whole forum" if category_id is None else f"category {category_id}"
-    heading = (f"Engagement in {figures.week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC), "
-               f"{scope}" + (" — frozen when its digest was posted" if frozen else ""))
+    heading = f"Engagement in {figures.week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC), {scope}" + (
+        " — frozen when its digest was posted" if frozen else ""
+    )
     width = max(len(label) for _, label, _ in ROWS)
     lines = [heading, ""]
     lines += [f"{label:<{width}}  {format_value(getattr(figures, name), kind):>8}" for name, label, kind in ROWS]

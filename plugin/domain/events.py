@@ -9,14 +9,16 @@ What Discourse sends is described in `shared/reference/discourse/FACTS.md`: the 
 and payloads are serialized as an admin sees them, so whispers and private messages arrive too: they are
 marked `private` here so that nothing downstream can mistake them for public words.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 # Discourse's post types.
 POST_REGULAR, POST_MODERATOR_ACTION, POST_SMALL_ACTION, POST_WHISPER = 1, 2, 3, 4
@@ -25,16 +27,27 @@ MIN_SECRET_LENGTH = 12
 """Discourse refuses webhook secrets shorter than this."""
 
 POST_EVENTS = frozenset({"post_created", "post_edited", "post_destroyed", "post_recovered"})
-TOPIC_EVENTS = frozenset({"topic_created", "topic_edited", "topic_destroyed", "topic_recovered",
-                          "topic_closed_status_updated", "topic_archived_status_updated",
-                          "topic_visible_status_updated", "topic_pinned_status_updated"})
+TOPIC_EVENTS = frozenset(
+    {
+        "topic_created",
+        "topic_edited",
+        "topic_destroyed",
+        "topic_recovered",
+        "topic_closed_status_updated",
+        "topic_archived_status_updated",
+        "topic_visible_status_updated",
+        "topic_pinned_status_updated",
+    }
+)
 LIKE_EVENTS = frozenset({"post_liked"})
 USED_EVENTS = POST_EVENTS | TOPIC_EVENTS | LIKE_EVENTS
 """The events this service acts on; every other event is acknowledged and ignored."""
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
 _DIRECT_SUPPORT = re.compile(r"\bdirect\s+support\b", re.IGNORECASE)
-_QUOTED = re.compile(r"\[quote[^\]]*\].*?\[/quote\]|^>.*?$|```.*?```|`[^`\n]*`", re.IGNORECASE | re.DOTALL | re.MULTILINE)
+_QUOTED = re.compile(
+    r"\[quote[^\]]*\].*?\[/quote\]|^>.*?$|```.*?```|`[^`\n]*`", re.IGNORECASE | re.DOTALL | re.MULTILINE
+)
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -161,7 +174,7 @@ class Post:
     reply_to_username: str | None = None
     trust_level: int | None = None
     staff: bool = False
-    user_suspended: bool = False     # Discourse adds `user_suspended` to a post payload only when it is true
+    user_suspended: bool = False  # Discourse adds `user_suspended` to a post payload only when it is true
     hidden: bool = False
     deleted_at: str | None = None
     edit_reason: str | None = None
@@ -184,18 +197,29 @@ class Post:
     def from_payload(cls, data: Mapping[str, Any]) -> Post:
         reply_to = data.get("reply_to_user") or {}
         return cls(
-            id=_int(data, "id"), topic_id=_int(data, "topic_id"), post_number=_int(data, "post_number"),
-            user_id=_int(data, "user_id"), username=_str(data, "username"),
-            post_type=_int(data, "post_type", POST_REGULAR), created_at=_str(data, "created_at"),
-            updated_at=_str(data, "updated_at"), version=_int(data, "version", 1), raw=_str(data, "raw"),
-            topic_title=_str(data, "topic_title"), topic_slug=_str(data, "topic_slug"),
+            id=_int(data, "id"),
+            topic_id=_int(data, "topic_id"),
+            post_number=_int(data, "post_number"),
+            user_id=_int(data, "user_id"),
+            username=_str(data, "username"),
+            post_type=_int(data, "post_type", POST_REGULAR),
+            created_at=_str(data, "created_at"),
+            updated_at=_str(data, "updated_at"),
+            version=_int(data, "version", 1),
+            raw=_str(data, "raw"),
+            topic_title=_str(data, "topic_title"),
+            topic_slug=_str(data, "topic_slug"),
             topic_archetype=_str(data, "topic_archetype", "regular") or "regular",
-            category_id=_opt_int(data, "category_id"), category_slug=data.get("category_slug"),
+            category_id=_opt_int(data, "category_id"),
+            category_slug=data.get("category_slug"),
             reply_to_post_number=_opt_int(data, "reply_to_post_number"),
             reply_to_username=reply_to.get("username") if isinstance(reply_to, Mapping) else None,
-            trust_level=_opt_int(data, "trust_level"), staff=bool(data.get("staff")),
+            trust_level=_opt_int(data, "trust_level"),
+            staff=bool(data.get("staff")),
             user_suspended=bool(data.get("user_suspended")),
-            hidden=bool(data.get("hidden")), deleted_at=data.get("deleted_at"), edit_reason=data.get("edit_reason"),
+            hidden=bool(data.get("hidden")),
+            deleted_at=data.get("deleted_at"),
+            edit_reason=data.get("edit_reason"),
             topic_posts_count=_opt_int(data, "topic_posts_count"),
         )
 
@@ -249,12 +273,20 @@ class Topic:
         if user_id is None and isinstance(created_by, Mapping):
             user_id = _opt_int(created_by, "id")
         return cls(
-            id=_int(data, "id"), title=_str(data, "title"), slug=_str(data, "slug"),
-            archetype=_str(data, "archetype", "regular") or "regular", category_id=_opt_int(data, "category_id"),
-            user_id=user_id, created_at=_str(data, "created_at"), tags=read_tags(data.get("tags")),
-            closed=bool(data.get("closed")), archived=bool(data.get("archived")),
-            visible=data.get("visible", True) is not False, deleted_at=data.get("deleted_at"),
-            external_id=data.get("external_id"), posts_count=_opt_int(data, "posts_count"),
+            id=_int(data, "id"),
+            title=_str(data, "title"),
+            slug=_str(data, "slug"),
+            archetype=_str(data, "archetype", "regular") or "regular",
+            category_id=_opt_int(data, "category_id"),
+            user_id=user_id,
+            created_at=_str(data, "created_at"),
+            tags=read_tags(data.get("tags")),
+            closed=bool(data.get("closed")),
+            archived=bool(data.get("archived")),
+            visible=data.get("visible", True) is not False,
+            deleted_at=data.get("deleted_at"),
+            external_id=data.get("external_id"),
+            posts_count=_opt_int(data, "posts_count"),
         )
 
 
@@ -265,8 +297,10 @@ class TopicEvent(Event):
 
     def identity(self) -> str:
         t = self.topic
-        state = json.dumps([t.title, t.category_id, sorted(t.tags), t.closed, t.archived, t.visible, t.deleted_at],
-                           separators=(",", ":"))
+        state = json.dumps(
+            [t.title, t.category_id, sorted(t.tags), t.closed, t.archived, t.visible, t.deleted_at],
+            separators=(",", ":"),
+        )
         return f"{self.name}:{t.id}:{hashlib.sha1(state.encode()).hexdigest()[:16]}"
 
     @property
@@ -289,8 +323,9 @@ class LikeEvent(Event):
         return self.post.private
 
 
-EVENT_KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (PingEvent, IgnoredEvent, PostEvent, TopicEvent,
-                                                                  LikeEvent)}
+EVENT_KINDS: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (PingEvent, IgnoredEvent, PostEvent, TopicEvent, LikeEvent)
+}
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -308,16 +343,20 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, *, secret: str) -> E
     """
     lower = {k.lower(): v for k, v in headers.items()}
     verify_signature(body, signature=lower.get("x-discourse-event-signature"), secret=secret)
-    missing = [h for h in ("X-Discourse-Event", "X-Discourse-Event-Type", "X-Discourse-Event-Id")
-               if not lower.get(h.lower())]
+    missing = [
+        h for h in ("X-Discourse-Event", "X-Discourse-Event-Type", "X-Discourse-Event-Id") if not lower.get(h.lower())
+    ]
     if missing:
         raise BadDelivery("missing header(s): " + ", ".join(missing))
     event_id = lower["x-discourse-event-id"].strip()
     if not EVENT_ID.fullmatch(event_id):
         raise BadDelivery("X-Discourse-Event-Id must be the delivery's number (at most 64 letters, digits, - or _)")
-    delivery = Delivery(event_id=event_id, event_name=lower["x-discourse-event"].strip(),
-                        event_type=lower["x-discourse-event-type"].strip(),
-                        instance=lower.get("x-discourse-instance", "").strip())
+    delivery = Delivery(
+        event_id=event_id,
+        event_name=lower["x-discourse-event"].strip(),
+        event_type=lower["x-discourse-event-type"].strip(),
+        instance=lower.get("x-discourse-instance", "").strip(),
+    )
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -338,8 +377,12 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, *, secret: str) -> E
         if delivery.event_name in LIKE_EVENTS and delivery.event_type == "like":
             like = _object(content, "like")
             user = _object(like.get("user"), "like.user")
-            return LikeEvent(delivery, post=Post.from_payload(_object(like.get("post"), "like.post")),
-                             liker_id=_int(user, "id"), liker_username=_str(user, "username"))
+            return LikeEvent(
+                delivery,
+                post=Post.from_payload(_object(like.get("post"), "like.post")),
+                liker_id=_int(user, "id"),
+                liker_username=_str(user, "username"),
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise BadDelivery(f"{delivery.event_name} payload is malformed: {exc}") from None
     raise BadDelivery(f"event {delivery.event_name!r} does not belong to type {delivery.event_type!r}")

@@ -4,6 +4,7 @@ Pure functions over text. Bad input never raises: it becomes a Problem whose mes
 specifically, what to change. Text inside `[quote]…[/quote]`, `[code]…[/code]`, fenced code blocks and inline code
 is not read for proposals: a quoted or shown proposal is not a new one.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,6 +12,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from plugin.domain.document import Document, body_changes_structure, fenced_code, shows_large_heading
 
@@ -21,36 +23,44 @@ MIN_QUOTED_CHARS = 12
 
 # Problem kinds, and the message templates the member reads (one sentence or two, what to change and how).
 UNTERMINATED, NESTED, STRAY_CLOSE, NO_SECTION, EMPTY, TOO_LONG, TOO_MANY, HEADING, OPEN_FENCE, UNKNOWN_SECTION = (
-    "unterminated", "nested", "stray_close", "no_section", "empty", "too_long", "too_many", "heading",
-    "open_fence", "unknown_section")
+    "unterminated",
+    "nested",
+    "stray_close",
+    "no_section",
+    "empty",
+    "too_long",
+    "too_many",
+    "heading",
+    "open_fence",
+    "unknown_section",
+)
 INCOMPLETE_TAG, OPEN_MARKUP = "incomplete_tag", "open_markup"
 MESSAGES = {
     UNTERMINATED: "{where} has no closing [/amend], so I can't tell where the new wording ends. Please add [/amend] "
-                  "on the line after it.",
+    "on the line after it.",
     NESTED: "{where} has another [amend] inside it. Proposals can't be nested: please close the first one with "
-            "[/amend] before you start the next.",
-    STRAY_CLOSE: "I found a closing [/amend] without an opening [amend section=\"…\"] before it. If you meant to "
-                 "propose new wording, check that the opening tag is complete, with its ] on the same line.",
+    "[/amend] before you start the next.",
+    STRAY_CLOSE: 'I found a closing [/amend] without an opening [amend section="…"] before it. If you meant to '
+    "propose new wording, check that the opening tag is complete, with its ] on the same line.",
     NO_SECTION: "{where} doesn't say which section it changes. Please write the opening tag as "
-                "[amend section=\"Consent\"], with the section's number, title or both.",
-    EMPTY: "{where} has no text between [amend] and [/amend]. Please put the new wording of the section between "
-           "them.",
+    '[amend section="Consent"], with the section\'s number, title or both.',
+    EMPTY: "{where} has no text between [amend] and [/amend]. Please put the new wording of the section between them.",
     TOO_LONG: "{where} is {length:,} characters long, and a proposal can have at most {limit:,}. Could you shorten "
-              "it, or split it into proposals for separate sections?",
+    "it, or split it into proposals for separate sections?",
     TOO_MANY: "Your post has {count} proposals, and I read at most {limit} in one post, so I left out the ones after "
-              "the first {limit}. Please move the others into a new post.",
+    "the first {limit}. Please move the others into a new post.",
     HEADING: "{where} has a line that would show as a heading as large as a section of the Code (a line starting "
-             "with \"# \" or \"## \", or text with a line of === or --- right under it). A proposal changes one "
-             "section: please use \"### \" for a heading inside it, and leave a blank line before a --- rule.",
+    'with "# " or "## ", or text with a line of === or --- right under it). A proposal changes one '
+    'section: please use "### " for a heading inside it, and leave a blank line before a --- rule.',
     OPEN_FENCE: "{where} opens a code block with {fence} that never closes. Please close it with {fence} on a line "
-                "of its own before [/amend].",
+    "of its own before [/amend].",
     OPEN_MARKUP: "{where} opens {opening} and never closes it, so the rest of the Code after this section would "
-                 "end up inside it. Please close it with {closing} before [/amend].",
+    "end up inside it. Please close it with {closing} before [/amend].",
     INCOMPLETE_TAG: "I found an opening [amend tag that isn't complete, so I can't tell which section it changes. "
-                    "Please write it on one line with its closing ], like [amend section=\"Consent\"], and end the "
-                    "new wording with [/amend].",
-    UNKNOWN_SECTION: "I couldn't find a section called \"{ref}\" in the Code of Care. The sections are: {sections}. "
-                     "You can name one by its number, its title or both, like section=\"{example}\".",
+    'Please write it on one line with its closing ], like [amend section="Consent"], and end the '
+    "new wording with [/amend].",
+    UNKNOWN_SECTION: 'I couldn\'t find a section called "{ref}" in the Code of Care. The sections are: {sections}. '
+    'You can name one by its number, its title or both, like section="{example}".',
 }
 NO_SECTIONS_YET = "(none yet)"
 COMMAND_VERBS = ("approve", "reject", "withdraw")
@@ -68,21 +78,55 @@ _MARKUP = re.compile(
     r"|<(?P<html_close>/)?(?P<html>[A-Za-z][A-Za-z0-9-]*)(?=[\s/>]|$)(?P<html_end>[^<>]*>)?"
     r"|(?P<bb_start>^(?:[^\S\n]|>|[-+*](?=\s)|\d{1,9}[.)](?=\s))*)?"
     r"\[(?P<bb_close>/)?(?P<bb>quote|details|spoiler|poll|wrap|code)(?=[\s=\]])[^\]\n]*\]",
-    re.IGNORECASE | re.MULTILINE)
+    re.IGNORECASE | re.MULTILINE,
+)
 """What a section body may open and must close: HTML comments and declarations, HTML elements, BBCode blocks
 (which open only at the start of a line or of a quoted line or list item: elsewhere Discourse shows the tag as it
 is)."""
 _SPECIAL_ENDS = {"<!--": "-->", "<?": "?>", "<![cdata[": "]]>"}
 """Where markdown's raw HTML blocks that are not elements end (any other `<!X` ends at the next `>`)."""
-_HTML_UNCLOSED = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-                            "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody",
-                            "tfoot", "option", "optgroup", "rt", "rp", "colgroup", "caption"})
+_HTML_UNCLOSED = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "tr",
+        "td",
+        "th",
+        "thead",
+        "tbody",
+        "tfoot",
+        "option",
+        "optgroup",
+        "rt",
+        "rp",
+        "colgroup",
+        "caption",
+    }
+)
 """Elements that need no closing tag: void ones, and those the next heading (or their container) closes."""
 _HTML_RAW_TEXT = frozenset({"script", "pre", "style", "textarea"})
 """Elements whose start alone opens a markdown HTML block that runs until their closing tag, `>` or not."""
 _SECTION_ATTR = re.compile(
     r"""(?:(?<![\w-])section\s*=|^\s*=)\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|“(?P<cq>[^”]*)”|‘(?P<csq>[^’]*)’"""
-    r"""|(?P<bare>.*))""", re.IGNORECASE)
+    r"""|(?P<bare>.*))""",
+    re.IGNORECASE,
+)
 _QUOTE_SOURCE = re.compile(r"(?<![\w-])(?P<key>topic|post)\s*:\s*(?P<id>\d{1,12})", re.IGNORECASE)
 _COMMAND = re.compile(r"/(?P<verb>approve|reject|withdraw)\b(?P<rest>.*)", re.IGNORECASE | re.DOTALL)
 _BACKTICKS = re.compile(r"`+")
@@ -91,7 +135,8 @@ _NOT_PLAIN = re.compile(r"[*_`~#>\\|\x00-\x1f\x7f]+")
 _WHITESPACE = re.compile(r"\s+")
 _CARRIAGE_RETURN = re.compile(r"\r\n?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""The control characters the service's posts leave out (`plugin.text.drafts`): without them, text may read otherwise."""
+"""The control characters the service's posts leave out (`plugin.text.drafts`): without them, text may read
+otherwise."""
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\r?\n)+")
 _ORDINALS = ("first", "second", "third", "fourth", "fifth")
@@ -99,21 +144,21 @@ _ORDINALS = ("first", "second", "third", "fourth", "fifth")
 
 @dataclass(frozen=True)
 class Proposal:
-    index: int          # 1-based position among the post's [amend] blocks (the n in coc-amendment-<post id>-<n>)
-    section_ref: str    # as written in section="…"
-    text: str           # the proposed new body, stripped of the surrounding blank lines
+    index: int  # 1-based position among the post's [amend] blocks (the n in coc-amendment-<post id>-<n>)
+    section_ref: str  # as written in section="…"
+    text: str  # the proposed new body, stripped of the surrounding blank lines
 
 
 @dataclass(frozen=True)
 class Problem:
-    message: str        # a kind, specific sentence to the member: what to change and how (shown in a reply)
-    kind: str = ""      # which of MESSAGES it is (UNTERMINATED, NESTED, …)
+    message: str  # a kind, specific sentence to the member: what to change and how (shown in a reply)
+    kind: str = ""  # which of MESSAGES it is (UNTERMINATED, NESTED, …)
 
 
 @dataclass(frozen=True)
 class Command:
-    verb: str          # "approve" | "reject" | "withdraw"
-    reason: str        # for reject ("" if none given)
+    verb: str  # "approve" | "reject" | "withdraw"
+    reason: str  # for reject ("" if none given)
 
 
 # ------------------------------------------------------------------------------------------------ proposals
@@ -148,11 +193,21 @@ def _amend_blocks(raw: str) -> tuple[list[_Block], bool, bool]:
     """The outermost [amend] blocks of `raw` outside quotes and code, whether a stray [/amend] was found, and
     whether an opening tag outside every block was left incomplete."""
     visible = _visible(raw)
-    tags = sorted((m for pattern in (_AMEND_OPEN, _AMEND_CLOSE) for m in pattern.finditer(visible)
-                   if not _escaped(raw, m.start())), key=lambda m: m.start())
+    tags = sorted(
+        (
+            m
+            for pattern in (_AMEND_OPEN, _AMEND_CLOSE)
+            for m in pattern.finditer(visible)
+            if not _escaped(raw, m.start())
+        ),
+        key=lambda m: m.start(),
+    )
     complete = {tag.start() for tag in tags if tag.re is _AMEND_OPEN}
-    tags = sorted(tags + [m for m in _AMEND_START.finditer(visible)
-                          if m.start() not in complete and not _escaped(raw, m.start())], key=lambda m: m.start())
+    tags = sorted(
+        tags
+        + [m for m in _AMEND_START.finditer(visible) if m.start() not in complete and not _escaped(raw, m.start())],
+        key=lambda m: m.start(),
+    )
     blocks: list[_Block] = []
     depth, stray, incomplete = 0, False, False
     for tag in tags:
@@ -177,18 +232,17 @@ def unknown_section_problem(ref: str, document: Document) -> Problem:
     """The Problem for a proposal naming a section the document does not have, listing the ones it has."""
     labels = [section.label for section in document.sections]
     example = next((str(s.number) for s in document.sections if s.number is not None), labels[0] if labels else "1")
-    return _problem(UNKNOWN_SECTION, ref=_shorten(ref), sections="; ".join(labels) or NO_SECTIONS_YET,
-                    example=example)
+    return _problem(UNKNOWN_SECTION, ref=_shorten(ref), sections="; ".join(labels) or NO_SECTIONS_YET, example=example)
 
 
 def _read_block(raw: str, index: int, block: _Block) -> tuple[Proposal | None, list[Problem]]:
     ref = _section_ref(block.opening.group("attrs"))
-    where = f"your proposal for section \"{_shorten(ref)}\"" if ref else f"your {_ordinal(index)} [amend] block"
+    where = f'your proposal for section "{_shorten(ref)}"' if ref else f"your {_ordinal(index)} [amend] block"
     if block.nested or block.closing is None:
         return None, [_problem(NESTED if block.nested else UNTERMINATED, where=where)]
-    inside = raw[block.opening.end():block.closing.start()]
+    inside = raw[block.opening.end() : block.closing.start()]
     text = _LEADING_BLANK_LINES.sub("", inside).rstrip()
-    if not _LEADING_BLANK_LINES.match(inside):      # the text starts on the tag's own line
+    if not _LEADING_BLANK_LINES.match(inside):  # the text starts on the tag's own line
         text = text.lstrip(" \t")
     problems = [] if ref else [_problem(NO_SECTION, where=where)]
     if not text.strip():
@@ -237,7 +291,7 @@ def _ordinal(index: int) -> str:
 def _shorten(text: str, limit: int = 60) -> str:
     """Member text quoted back in a message: one line, at most `limit` characters."""
     text = _WHITESPACE.sub(" ", text).strip()
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -288,7 +342,7 @@ def _quotes_document(tag: str, document_topic_id: int) -> bool:
 def _outside_children(raw: str, pairs: list[tuple[int, int, int, int]], start: int, end: int) -> str:
     """raw[start:end] without the quotes nested in it (`pairs` are sorted by where they open)."""
     pieces, position = [], start
-    for opening, _, _, closing_end in pairs[bisect_left(pairs, (start,)):]:
+    for opening, _, _, closing_end in pairs[bisect_left(pairs, (start,)) :]:
         if opening >= end:
             break
         if opening >= position and closing_end <= end:
@@ -313,8 +367,11 @@ def _sections_quoted(quote: str, document: Document, full: str, spans: list[tupl
     if not quote:
         return set()
     if len(quote) < MIN_QUOTED_CHARS:
-        return {s.slug for s in document.sections
-                if quote in (_plain(s.title), _plain(s.label), _plain(s.heading.lstrip("#")))}
+        return {
+            s.slug
+            for s in document.sections
+            if quote in (_plain(s.title), _plain(s.label), _plain(s.heading.lstrip("#")))
+        }
     found: set[str] = set()
     position = full.find(quote)
     while position >= 0 and len(found) < len(spans):
@@ -348,11 +405,14 @@ def _without_code(raw: str) -> str:
     return _blank(text, _inline_code(text, raw))
 
 
-def _pairs(text: str, opening_re: re.Pattern[str], closing_re: re.Pattern[str], *, nesting: bool,
-           escaped_in: str) -> list[tuple[int, int, int, int]]:
+def _pairs(
+    text: str, opening_re: re.Pattern[str], closing_re: re.Pattern[str], *, nesting: bool, escaped_in: str
+) -> list[tuple[int, int, int, int]]:
     """Matched tag pairs as (opening start, opening end, closing start, closing end), outermost first."""
-    tokens = sorted([(m.start(), m.end(), True) for m in opening_re.finditer(text)]
-                    + [(m.start(), m.end(), False) for m in closing_re.finditer(text)])
+    tokens = sorted(
+        [(m.start(), m.end(), True) for m in opening_re.finditer(text)]
+        + [(m.start(), m.end(), False) for m in closing_re.finditer(text)]
+    )
     stack: list[tuple[int, int]] = []
     pairs: list[tuple[int, int, int, int]] = []
     for start, end, is_opening in tokens:
@@ -375,12 +435,12 @@ def _unclosed_markup(text: str) -> tuple[str, str] | None:
     every later section, a `<details>` folds them away, a `[quote]` could pair with a `[/quote]` further down.
     """
     visible = _without_code(text)
-    still_open: list[tuple[str, str, str]] = []          # (name, how it opened, what closes it)
+    still_open: list[tuple[str, str, str]] = []  # (name, how it opened, what closes it)
     position = 0
     while (match := _MARKUP.search(visible, position)) is not None:
         position = match.end()
         if match.group("bb") and _escaped(text, match.start("bb") - 1 - bool(match.group("bb_close"))):
-            continue            # (a backslash does not stop HTML: inside an HTML block, markdown reads no escape)
+            continue  # (a backslash does not stop HTML: inside an HTML block, markdown reads no escape)
         if match.group("special"):
             opening = match.group("special")
             closing = _SPECIAL_ENDS.get(opening.lower(), ">")
@@ -394,12 +454,15 @@ def _unclosed_markup(text: str) -> tuple[str, str] | None:
         if match.group("html_close") or match.group("bb_close"):
             found = [i for i, (other, shown, _) in enumerate(still_open) if other == name and shown[0] == kind]
             if found:
-                del still_open[found[-1]:]
+                del still_open[found[-1] :]
             continue
         if kind == "<":
             end = match.group("html_end")
-            if name in _HTML_UNCLOSED or (end is not None and end.endswith("/>")) or \
-                    (end is None and name not in _HTML_RAW_TEXT):
+            if (
+                name in _HTML_UNCLOSED
+                or (end is not None and end.endswith("/>"))
+                or (end is None and name not in _HTML_RAW_TEXT)
+            ):
                 continue
             still_open.append((name, f"<{name}>", f"</{name}>"))
         elif match.group("bb_start") is not None:
@@ -411,7 +474,7 @@ def _inline_code(text: str, raw: str) -> list[tuple[int, int]]:
     """Inline code spans (a run of n backticks up to the next run of exactly n), never across a blank line."""
     spans: list[tuple[int, int]] = []
     bounds = [0] + [m.end() for m in _BLANK_LINE.finditer(text)] + [len(text)]
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in pairwise(bounds):
         runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text, start, end)]
         by_length: dict[int, list[int]] = defaultdict(list)
         for i, (run_start, run_end) in enumerate(runs):
@@ -442,7 +505,7 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     """`text` with every character of `spans` but newlines replaced by a space (offsets stay the same)."""
     pieces, position = [], 0
     for start, end in sorted(spans):
-        if start < position:          # inside a span already blanked
+        if start < position:  # inside a span already blanked
             start = position
         pieces.append(text[position:start])
         pieces.append(_NOT_NEWLINE.sub(" ", text[start:end]))

@@ -3,6 +3,7 @@
 Each runner takes the parsed arguments and returns the exit code. The worker and the receiver are imported only
 by the commands that run them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,9 @@ def serve(args: argparse.Namespace) -> int:
     from webhooks.serve import ReceiverServer  # noqa: PLC0415
 
     logs.configure()
-    ReceiverServer(Settings.from_env(), host=args.host, port=args.port, workers=args.workers,
-                   threads=args.threads).run()
+    ReceiverServer(
+        Settings.from_env(), host=args.host, port=args.port, workers=args.workers, threads=args.threads
+    ).run()
     return 0
 
 
@@ -83,8 +85,11 @@ def stats(args: argparse.Namespace) -> int:
     settings, engagement = services.settings, services.engagement
     week = args.week or week_of(time.time())
     try:
-        print(figures_table(engagement.figures(week, args.category), category_id=args.category,
-                            frozen=engagement.is_frozen(week)))
+        print(
+            figures_table(
+                engagement.figures(week, args.category), category_id=args.category, frozen=engagement.is_frozen(week)
+            )
+        )
     except redis.ConnectionError as exc:
         print(f"Redis at {describe(settings)} is not reachable: {exc}", file=sys.stderr)
         return 1
@@ -101,8 +106,10 @@ def digest(args: argparse.Namespace) -> int:
         if args.dry_run:
             draft = preview_digest(services, args.week)
             print(f"{draft.title}\n\n{draft.raw}", end="")
-            print(f"(dry run: the chart is a {len(draft.chart)}-byte PNG; nothing was frozen, uploaded or posted)",
-                  file=sys.stderr)
+            print(
+                f"(dry run: the chart is a {len(draft.chart)}-byte PNG; nothing was frozen, uploaded or posted)",
+                file=sys.stderr,
+            )
         else:
             print(post_digest(services, args.week))
     except (WeekNotOver, ForumError) as exc:

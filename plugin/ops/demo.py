@@ -8,8 +8,10 @@ rejected, a "direct support" post, and the weekly digest. Each step waits (with 
 appear in the forum; if one does not, the demo says which and exits 1. At the end it prints a summary and the
 address of the simulator's HTML view; the forum is saved to `demo-forum.sim.json` to browse again later.
 """
+
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import os
 import secrets
@@ -18,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,9 @@ import redis
 import requests
 from pydiscourse import DiscourseClient
 
+from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 from plugin.ops.processes import free_port, stop_process, wait_until
 from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
-from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The directory that holds `plugin/` and `simulator/`; every subprocess runs from here."""
@@ -42,8 +44,16 @@ SECRET = "demo-webhook-secret-" + "0" * 8
 DATA_FILE = REPO_ROOT / "demo-forum.sim.json"
 STEP_TIMEOUT = 60.0
 """Seconds each step of the story may take to show its effect in the forum."""
-MEMBERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol", "dave": "Dave", "erin": "Erin", "frank": "Frank",
-           "sam": "Sam (moderator)", "pat": "Pat (peer support)"}
+MEMBERS = {
+    "alice": "Alice",
+    "bob": "Bob",
+    "carol": "Carol",
+    "dave": "Dave",
+    "erin": "Erin",
+    "frank": "Frank",
+    "sam": "Sam (moderator)",
+    "pat": "Pat (peer support)",
+}
 APPROVE = "/approve\nThank you all: this says it more plainly and more kindly."
 REJECT = "/reject This would make the Privacy section weaker; let's talk it through in that thread first."
 
@@ -70,8 +80,14 @@ class Processes:
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = (self.workdir / f"{name}.log").open("wb")
-        process = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.processes.append((name, process))
         return process
 
@@ -101,10 +117,8 @@ def run_demo(*, keep_open: bool | None = None, out: Callable[[str], None] = prin
         story.run()
         if keep_open if keep_open is not None else sys.stdin.isatty():
             out(f"\nThe forum stays open at {story.sim_url}/ — press Enter (or Ctrl-C) to stop.")
-            try:
+            with contextlib.suppress(EOFError, KeyboardInterrupt):
                 input()
-            except (EOFError, KeyboardInterrupt):
-                pass
         return 0
     except DemoFailed as exc:
         out(f"\ndemo FAILED: {exc}")
@@ -139,9 +153,11 @@ class Story:
             if value:
                 found.append(value)
             return bool(value)
+
         if not wait_until(check, timeout=timeout, interval=0.1):
-            logs = "\n".join(f"--- {name} log ---\n{self.processes.log_tail(name)}"
-                             for name in ("receiver", "worker-1", "simulator"))
+            logs = "\n".join(
+                f"--- {name} log ---\n{self.processes.log_tail(name)}" for name in ("receiver", "worker-1", "simulator")
+            )
             raise DemoFailed(f"{what} did not happen within {timeout:.0f} s.\n{logs}")
         return found[0]
 
@@ -149,8 +165,13 @@ class Story:
         return DiscourseClient(self.sim_url, api_username=username, api_key=self.api_key, timeout=10)
 
     def http(self, method: str, path: str, username: str = ADMIN, **kwargs: Any) -> Any:
-        response = requests.request(method, self.sim_url + path, timeout=10,
-                                    headers={"Api-Key": self.api_key, "Api-Username": username}, **kwargs)
+        response = requests.request(
+            method,
+            self.sim_url + path,
+            timeout=10,
+            headers={"Api-Key": self.api_key, "Api-Username": username},
+            **kwargs,
+        )
         if response.status_code >= 400:
             raise DemoFailed(f"{method} {path} as {username} answered {response.status_code}: {response.text[:300]}")
         return response.json() if response.content else {}
@@ -160,8 +181,11 @@ class Story:
         return (self.week_start + timedelta(days=day, hours=hour)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     def topic_by_external_id(self, external_id: str) -> dict | None:
-        response = requests.get(f"{self.sim_url}/t/external_id/{external_id}.json", timeout=10,
-                                headers={"Api-Key": self.api_key, "Api-Username": ADMIN})
+        response = requests.get(
+            f"{self.sim_url}/t/external_id/{external_id}.json",
+            timeout=10,
+            headers={"Api-Key": self.api_key, "Api-Username": ADMIN},
+        )
         return response.json() if response.status_code == 200 else None
 
     # ------------------------------------------------------------------------------------------ the story
@@ -175,13 +199,19 @@ class Story:
             raise DemoFailed("install did not create the living document")
         doc_topic = document["id"]
         self.conversation(doc_topic)
-        first = self.backed_proposal(doc_topic, "alice", ("bob", "carol"), "Consent",
-                                     "We ask before we share anything about another member, and we ask again if "
-                                     "time has passed. A yes can become a no at any time.")
+        first = self.backed_proposal(
+            doc_topic,
+            "alice",
+            ("bob", "carol"),
+            "Consent",
+            "We ask before we share anything about another member, and we ask again if "
+            "time has passed. A yes can become a no at any time.",
+        )
         self.member_tries_to_decide(first)
         self.moderator_approves(first, doc_topic)
-        second = self.backed_proposal(doc_topic, "frank", ("dave", "erin"), "Privacy",
-                                      "What is shared here may be quoted anywhere on the forum.")
+        second = self.backed_proposal(
+            doc_topic, "frank", ("dave", "erin"), "Privacy", "What is shared here may be quoted anywhere on the forum."
+        )
         self.moderator_rejects(second, "frank")
         self.direct_support()
         figures = self.weekly_digest()
@@ -191,76 +221,128 @@ class Story:
         port = free_port(HOST)
         self.sim_url = f"http://{HOST}:{port}"
         DATA_FILE.unlink(missing_ok=True)
-        self.processes.start("simulator", ["-m", "simulator", "--host", HOST, "--port", str(port), "--api-key",
-                                          self.api_key, "--data", str(DATA_FILE), "--rate-limit", "600"],
-                            dict(os.environ))
+        self.processes.start(
+            "simulator",
+            [
+                "-m",
+                "simulator",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--api-key",
+                self.api_key,
+                "--data",
+                str(DATA_FILE),
+                "--rate-limit",
+                "600",
+            ],
+            dict(os.environ),
+        )
         receiver_port = free_port(HOST)
         self.receiver_url = f"http://{HOST}:{receiver_port}"
-        self.env = {**os.environ, "DISCOURSE_URL": self.sim_url, "DISCOURSE_API_KEY": self.api_key,
-                    "DISCOURSE_API_USERNAME": ADMIN, "DISCOURSE_WEBHOOK_SECRET": SECRET, "REDIS_URL": self.redis_url,
-                    "REDIS_SENTINELS": "",             # the demo's own Redis, even where Sentinels are configured
-                    "COC_REDIS_PREFIX": PREFIX, "COC_PUBLIC_URL": self.receiver_url, "COC_API_BUDGET_PER_MIN": "300"}
+        self.env = {
+            **os.environ,
+            "DISCOURSE_URL": self.sim_url,
+            "DISCOURSE_API_KEY": self.api_key,
+            "DISCOURSE_API_USERNAME": ADMIN,
+            "DISCOURSE_WEBHOOK_SECRET": SECRET,
+            "REDIS_URL": self.redis_url,
+            "REDIS_SENTINELS": "",  # the demo's own Redis, even where Sentinels are configured
+            "COC_REDIS_PREFIX": PREFIX,
+            "COC_PUBLIC_URL": self.receiver_url,
+            "COC_API_BUDGET_PER_MIN": "300",
+        }
         connection = redis.Redis.from_url(self.redis_url)
         for key in [*connection.scan_iter(PREFIX + "*"), *connection.scan_iter("rq:*")]:
-            connection.delete(key)                     # the demo's own database: start from nothing
-        self.processes.start("receiver", ["-m", "plugin", "serve", "--host", HOST, "--port", str(receiver_port),
-                                         "--workers", "1"], self.env)
+            connection.delete(key)  # the demo's own database: start from nothing
+        self.processes.start(
+            "receiver",
+            ["-m", "plugin", "serve", "--host", HOST, "--port", str(receiver_port), "--workers", "1"],
+            self.env,
+        )
         for n in (1, 2):
             self.processes.start(f"worker-{n}", ["-m", "plugin", "worker"], self.env)
         self.wait("the forum simulator answering", lambda: ok(self.sim_url + "/site.json"))
         self.wait("the webhook receiver answering", lambda: ok(self.receiver_url + "/readyz"))
-        self.step(f"started: forum simulator {self.sim_url}, receiver {self.receiver_url}, 2 workers, "
-                  f"Redis ({self.processes.redis.source})")
+        self.step(
+            f"started: forum simulator {self.sim_url}, receiver {self.receiver_url}, 2 workers, "
+            f"Redis ({self.processes.redis.source})"
+        )
 
     def install(self) -> None:
-        result = subprocess.run([sys.executable, "-m", "plugin", "install"], cwd=REPO_ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "plugin", "install"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
             raise DemoFailed(f"install failed:\n{result.stdout}\n{result.stderr}")
         created = sum(1 for line in result.stdout.splitlines() if line.startswith("created"))
-        self.step(f"installed on the forum: {created} things created (bot, groups, tags, drafts category, "
-                  "living document, webhook)")
+        self.step(
+            f"installed on the forum: {created} things created (bot, groups, tags, drafts category, "
+            "living document, webhook)"
+        )
 
     def community_arrives(self) -> None:
         for username, name in MEMBERS.items():
-            self.http("POST", "/users.json", data={"username": username, "name": name, "active": "true",
-                                                   "email": f"{username}@example.invalid",
-                                                   "password": secrets.token_hex(12)})
+            self.http(
+                "POST",
+                "/users.json",
+                data={
+                    "username": username,
+                    "name": name,
+                    "active": "true",
+                    "email": f"{username}@example.invalid",
+                    "password": secrets.token_hex(12),
+                },
+            )
         users = {u: self.http("GET", f"/u/{u}.json")["user"]["id"] for u in MEMBERS}
         # The story plays these members at machine speed; their own pace is not what the demo shows, so the
         # simulator's test-only /_sim/ route exempts them from Discourse's per-user rate limits (simulator/limits.py).
         # The service's own account is never exempted: it meets every limit Discourse would apply to it.
-        response = requests.post(f"{self.sim_url}/_sim/scripted_members", json={"usernames": list(MEMBERS)},
-                                 timeout=10)
+        response = requests.post(f"{self.sim_url}/_sim/scripted_members", json={"usernames": list(MEMBERS)}, timeout=10)
         if response.status_code != 200:
             raise DemoFailed(f"marking the scripted members answered {response.status_code}: {response.text[:300]}")
         self.http("PUT", f"/admin/users/{users['sam']}/grant_moderation.json")
         for group, members in (("peer-support", ["pat"]), ("coc-credit", ["alice", "bob"])):
             group_id = self.http("GET", f"/groups/{group}.json")["group"]["id"]
             self.http("PUT", f"/groups/{group_id}/members.json", data={"usernames": ",".join(members)})
-        self.step(f"{len(MEMBERS)} members joined: sam is a moderator, pat is on the peer-support team, "
-                  "alice and bob chose to be credited by name")
+        self.step(
+            f"{len(MEMBERS)} members joined: sam is a moderator, pat is on the peer-support team, "
+            "alice and bob chose to be credited by name"
+        )
 
     def conversation(self, doc_topic: int) -> None:
-        lines = [("bob", "Reading this together helps. I like that care comes before rules here."),
-                 ("carol", "Could we say more about what repair looks like after harm? That part feels thin."),
-                 ("dave", "Thank you for writing this; it is the first code I have read that sounds like people.")]
-        posts = [self.client(who).create_post(raw, topic_id=doc_topic, created_at=self.when(0, 9 + n))
-                 for n, (who, raw) in enumerate(lines)]
+        lines = [
+            ("bob", "Reading this together helps. I like that care comes before rules here."),
+            ("carol", "Could we say more about what repair looks like after harm? That part feels thin."),
+            ("dave", "Thank you for writing this; it is the first code I have read that sounds like people."),
+        ]
+        posts = [
+            self.client(who).create_post(raw, topic_id=doc_topic, created_at=self.when(0, 9 + n))
+            for n, (who, raw) in enumerate(lines)
+        ]
         self.http("POST", "/post_actions.json", "erin", data={"id": posts[1]["id"], "post_action_type_id": 2})
         self.step("members reply on the Code of Care thread and like each other's replies")
 
-    def backed_proposal(self, doc_topic: int, proposer: str, backers: tuple[str, str], section: str,
-                        text: str) -> dict:
-        post = self.client(proposer).create_post(f'I would like to change this section:\n\n[amend section="{section}"]'
-                                                 f"\n{text}\n[/amend]", topic_id=doc_topic,
-                                                 created_at=self.when(1, 10))
+    def backed_proposal(self, doc_topic: int, proposer: str, backers: tuple[str, str], section: str, text: str) -> dict:
+        post = self.client(proposer).create_post(
+            f'I would like to change this section:\n\n[amend section="{section}"]\n{text}\n[/amend]',
+            topic_id=doc_topic,
+            created_at=self.when(1, 10),
+        )
         for who in backers:
             self.http("POST", "/post_actions.json", who, data={"id": post["id"], "post_action_type_id": 2})
         key = f"coc-amendment-{post['id']}-1"
         draft = self.wait(f"the draft topic {key}", lambda: self.topic_by_external_id(key))
-        self.step(f"{proposer} proposed new wording for {section}; {' and '.join(backers)} liked it → draft topic "
-                  f"{draft['id']} \"{draft['title']}\"")
+        self.step(
+            f"{proposer} proposed new wording for {section}; {' and '.join(backers)} liked it → draft topic "
+            f'{draft["id"]} "{draft["title"]}"'
+        )
         return {"post": post, "key": key, "draft": draft, "section": section}
 
     def bot_replies(self, topic_id: int) -> list[dict]:
@@ -281,46 +363,62 @@ class Story:
         def decided() -> bool:
             topic = self.http("GET", f"/t/{draft}.json")
             return topic.get("closed") and tag in tag_names(topic)
+
         self.wait(f"the draft {draft} closed and tagged {tag}", decided)
 
     def moderator_approves(self, proposal: dict, doc_topic: int) -> None:
         self.moderator_decides(proposal, APPROVE, "coc-approved")
         first_post = self.http("GET", f"/t/{doc_topic}.json")["post_stream"]["stream"][0]
         revision = self.http("GET", f"/posts/{first_post}/revisions/latest.json")
-        self.step(f"sam approved → the Code's {proposal['section']} section changed (revision "
-                  f"\"{revision.get('edit_reason') or 'latest'}\"); the draft is tagged coc-approved and closed")
+        self.step(
+            f"sam approved → the Code's {proposal['section']} section changed (revision "
+            f'"{revision.get("edit_reason") or "latest"}"); the draft is tagged coc-approved and closed'
+        )
 
     def moderator_rejects(self, proposal: dict, proposer: str) -> None:
         self.moderator_decides(proposal, REJECT, "coc-rejected")
-        self.step(f"sam rejected {proposal['section']} with a reason → tagged coc-rejected, closed, and {proposer} "
-                  "was told privately why")
+        self.step(
+            f"sam rejected {proposal['section']} with a reason → tagged coc-rejected, closed, and {proposer} "
+            "was told privately why"
+        )
 
     def direct_support(self) -> None:
-        post = self.client("erin").create_post("This week was a lot. I'm not sure I'm okay, and I would like "
-                                               "direct support if someone has time.",
-                                               title="Having a hard week, checking in", created_at=self.when(3, 21))
+        post = self.client("erin").create_post(
+            "This week was a lot. I'm not sure I'm okay, and I would like direct support if someone has time.",
+            title="Having a hard week, checking in",
+            created_at=self.when(3, 21),
+        )
         wanted = {TEAM_TITLE.format(post_id=post["id"]), MEMBER_TITLE.format(post_id=post["id"])}
 
         def routed() -> bool:
             sent = self.http("GET", "/topics/private-messages/care-bot.json")["topic_list"]["topics"]
             return wanted <= {t["title"] for t in sent}
+
         self.wait("both care messages", routed, timeout=30)
-        self.step("erin asked for direct support → the peer-support team and erin each got one private message "
-                  "(the team's links to the post, never copies it)")
+        self.step(
+            "erin asked for direct support → the peer-support team and erin each got one private message "
+            "(the team's links to the post, never copies it)"
+        )
 
     def weekly_digest(self) -> dict:
         week = iso_week(self.week_start)
-        result = subprocess.run([sys.executable, "-m", "plugin", "digest", "--week", week], cwd=REPO_ROOT,
-                                env=self.env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "plugin", "digest", "--week", week],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
             raise DemoFailed(f"the digest command failed:\n{result.stdout}\n{result.stderr}")
-        digest = self.wait(f"the digest topic coc-digest-{week}", lambda: self.topic_by_external_id(
-            f"coc-digest-{week}"))
+        digest = self.wait(
+            f"the digest topic coc-digest-{week}", lambda: self.topic_by_external_id(f"coc-digest-{week}")
+        )
         first = self.http("GET", f"/posts/{digest['post_stream']['stream'][0]}.json")
         if "upload://" not in first["raw"]:
             raise DemoFailed("the digest has no chart")
-        self.step(f"the weekly digest for {week} is posted: topic {digest['id']} \"{digest['title']}\", with its "
-                  "chart")
+        self.step(f'the weekly digest for {week} is posted: topic {digest["id"]} "{digest["title"]}", with its chart')
         return {"week": week, "topic": digest["id"], "raw": first["raw"]}
 
     def summary(self, first: dict, second: dict, digest: dict) -> None:
@@ -333,10 +431,14 @@ class Story:
         self.out(f"  digest:   {digest['week']}, topic {digest['topic']}")
         for line in figures[:8]:
             self.out(f"            {line}")
-        self.out(f"\nSee it in the forum: {self.sim_url}/  (the draft, the changed Code with its revision, the "
-                 "digest with its chart)")
-        self.out(f"Browse it again later: .venv/bin/python -m simulator --port 4200 --api-key demo --data "
-                 f"{DATA_FILE.name}   then open http://127.0.0.1:4200/")
+        self.out(
+            f"\nSee it in the forum: {self.sim_url}/  (the draft, the changed Code with its revision, the "
+            "digest with its chart)"
+        )
+        self.out(
+            f"Browse it again later: .venv/bin/python -m simulator --port 4200 --api-key demo --data "
+            f"{DATA_FILE.name}   then open http://127.0.0.1:4200/"
+        )
 
 
 def ok(url: str) -> bool:
@@ -351,7 +453,7 @@ def tag_names(topic: dict) -> list[str]:
 
 
 def monday_of_last_week(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     return monday - timedelta(days=7)
 

@@ -3,6 +3,7 @@
 Each check prints `ok` or `problem` with what to do; the command exits 1 if any check has a problem. It reads
 only: a handful of forum calls from the shared API budget, and Redis.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,12 +15,12 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from plugin.adapters.budget import ApiBudget
-from plugin.config import ConfigError, Settings
-from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.forum import Forum, ForumError, ForumRefused, Member
-from plugin.queues import QUEUE_CARE, QUEUES
 from plugin.adapters.keys import Keys
+from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.store import Store
+from plugin.config import ConfigError, Settings
+from plugin.queues import QUEUE_CARE, QUEUES
 
 OK, PROBLEM = "ok", "problem"
 MAX_QUEUE_DEPTH = 500
@@ -50,23 +51,39 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
     try:
         connection.ping()
     except redis.RedisError as exc:
-        report(Check("Redis", PROBLEM, f"{describe(settings)} does not answer ({exc}): start Redis or fix "
-                                       f"{config_hint(settings)}"))
+        report(
+            Check(
+                "Redis",
+                PROBLEM,
+                f"{describe(settings)} does not answer ({exc}): start Redis or fix {config_hint(settings)}",
+            )
+        )
         return 1
     version = str(connection.info("server").get("redis_version", "0"))
     too_old = redis_too_old(version)
-    report(Check("Redis", PROBLEM, f"{describe(settings)} runs Redis {version}: {too_old}") if too_old
-           else Check("Redis", OK, f"{describe(settings)} answers (Redis {version})"))
+    report(
+        Check("Redis", PROBLEM, f"{describe(settings)} runs Redis {version}: {too_old}")
+        if too_old
+        else Check("Redis", OK, f"{describe(settings)} answers (Redis {version})")
+    )
     queues(connection, report)
     keys = Keys(settings.redis_prefix)
     document = Store(connection, keys).document()
-    report(Check("living document", OK, f"topic {document['topic_id']}, version {document['version']}")
-           if document else Check("living document", PROBLEM, "not known to the workers: run `python -m plugin install`"))
+    report(
+        Check("living document", OK, f"topic {document['topic_id']}, version {document['version']}")
+        if document
+        else Check("living document", PROBLEM, "not known to the workers: run `python -m plugin install`")
+    )
     if settings.discourse_url and settings.discourse_api_key:
         budget = ApiBudget.for_settings(connection, settings)
-        report(Check("API budget", OK if budget.remaining() else PROBLEM,
-                     f"{budget.remaining()} of {settings.api_budget_per_min} calls left this minute"
-                     + ("" if budget.remaining() else f"; paused {budget.paused_for():.0f} s (the forum said 429?)")))
+        report(
+            Check(
+                "API budget",
+                OK if budget.remaining() else PROBLEM,
+                f"{budget.remaining()} of {settings.api_budget_per_min} calls left this minute"
+                + ("" if budget.remaining() else f"; paused {budget.paused_for():.0f} s (the forum said 429?)"),
+            )
+        )
         with Forum(settings, budget=budget) as forum:
             forum_checks(settings, forum, report)
     return 1 if any(c.outcome == PROBLEM for c in checks) else 0
@@ -86,8 +103,11 @@ def config(settings: Settings, report: Callable[[Check], None]) -> None:
         report(Check("DISCOURSE_WEBHOOK_SECRET", OK, "set, long enough"))
     except ConfigError as exc:
         report(Check("DISCOURSE_WEBHOOK_SECRET", PROBLEM, str(exc)))
-    for name, value in (("DISCOURSE_URL", settings.discourse_url), ("DISCOURSE_API_KEY", settings.discourse_api_key),
-                        ("COC_PUBLIC_URL", settings.public_url)):
+    for name, value in (
+        ("DISCOURSE_URL", settings.discourse_url),
+        ("DISCOURSE_API_KEY", settings.discourse_api_key),
+        ("COC_PUBLIC_URL", settings.public_url),
+    ):
         report(Check(name, OK, "set") if value else Check(name, PROBLEM, "not set: see the README's Configuration"))
 
 
@@ -97,8 +117,14 @@ def queues(connection: redis.Redis, report: Callable[[Check], None]) -> None:
         failed, waiting = queue.failed_job_registry.count, queue.count
         if failed:
             what = "people who asked for direct support may not have been reached: " if name == QUEUE_CARE else ""
-            report(Check(f"queue {name}", PROBLEM, f"{what}{failed} failed job(s); inspect with `rq info` and "
-                                                   f"requeue with `rq requeue --queue {name} --all`"))
+            report(
+                Check(
+                    f"queue {name}",
+                    PROBLEM,
+                    f"{what}{failed} failed job(s); inspect with `rq info` and "
+                    f"requeue with `rq requeue --queue {name} --all`",
+                )
+            )
         elif waiting > MAX_QUEUE_DEPTH:
             report(Check(f"queue {name}", PROBLEM, f"{waiting} jobs waiting: start more workers"))
         else:
@@ -131,8 +157,14 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
     last = forum.web_hook_events(int(hook["id"]))[:10]
     bad = [e for e in last if not (200 <= int(e.get("status") or 0) < 300)]
     if bad:
-        report(Check("webhook", PROBLEM, f"{len(bad)} of the last {len(last)} deliveries failed (last status "
-                                         f"{bad[0].get('status')}): check the receiver, then press Redeliver"))
+        report(
+            Check(
+                "webhook",
+                PROBLEM,
+                f"{len(bad)} of the last {len(last)} deliveries failed (last status "
+                f"{bad[0].get('status')}): check the receiver, then press Redeliver",
+            )
+        )
     else:
         report(Check("webhook", OK, f"{url} active; last {len(last)} deliveries succeeded"))
 
@@ -146,24 +178,40 @@ def bot_account(settings: Settings, forum: Forum) -> Check:
         return Check("bot account", PROBLEM, f"there is no account {name}: run `python -m plugin install`")
     member = Member.from_json(user)
     if member.suspended:
-        return Check("bot account", PROBLEM, f"{name} is suspended until {user.get('suspended_till')}: the forum "
-                                             f"refuses every call it makes; unsuspend it (Admin → Users → {name})")
+        return Check(
+            "bot account",
+            PROBLEM,
+            f"{name} is suspended until {user.get('suspended_till')}: the forum "
+            f"refuses every call it makes; unsuspend it (Admin → Users → {name})",
+        )
     if not member.staff:
-        return Check("bot account", PROBLEM, f"{name} is not staff, so the forum's per-user limits hold it back: "
-                     f"{account_limits(forum.site_settings())}. Run `python -m plugin install` (it makes the bot a "
-                     "moderator) or grant moderation in Admin → Users")
-    return Check("bot account", OK, f"{name} is {'an admin' if member.admin else 'a moderator'}: the forum's "
-                                    "per-user limits and refusals do not apply to it")
+        return Check(
+            "bot account",
+            PROBLEM,
+            f"{name} is not staff, so the forum's per-user limits hold it back: "
+            f"{account_limits(forum.site_settings())}. Run `python -m plugin install` (it makes the bot a "
+            "moderator) or grant moderation in Admin → Users",
+        )
+    return Check(
+        "bot account",
+        OK,
+        f"{name} is {'an admin' if member.admin else 'a moderator'}: the forum's "
+        "per-user limits and refusals do not apply to it",
+    )
 
 
 def account_limits(values: dict[str, str]) -> str:
     """What Discourse's per-user limits mean for a non-staff account, from the forum's site settings."""
+
     def value(name: str, default: str) -> str:
         return values.get(name) or default
-    return (f"one new topic or message every {value('rate_limit_create_topic', '15')} s, "
-            f"{value('max_personal_messages_per_day', '20')} messages and {value('max_topics_per_day', '20')} "
-            f"topics a day, one reply every {value('rate_limit_create_post', '5')} s; it may send messages only if "
-            f"it is in personal_message_enabled_groups ({value('personal_message_enabled_groups', '11')})")
+
+    return (
+        f"one new topic or message every {value('rate_limit_create_topic', '15')} s, "
+        f"{value('max_personal_messages_per_day', '20')} messages and {value('max_topics_per_day', '20')} "
+        f"topics a day, one reply every {value('rate_limit_create_post', '5')} s; it may send messages only if "
+        f"it is in personal_message_enabled_groups ({value('personal_message_enabled_groups', '11')})"
+    )
 
 
 def main(settings: Settings) -> int:

@@ -21,24 +21,26 @@ Then the command caches the living document in Redis and seeds the engagement fi
 Every forum call goes through the adapter and the shared API budget; when the budget is spent, install waits (it
 is a command, not a worker) and carries on.
 """
+
 from __future__ import annotations
 
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 
 from plugin.adapters.budget import ApiBudget
-from plugin.config import ConfigError, Settings
-from plugin.adapters.redis import connect, describe
 from plugin.adapters.engagement_store import Engagement, seed_from_forum
 from plugin.adapters.forum import Forum, ForumRefused, ForumUnavailable, Member, Throttled
 from plugin.adapters.keys import Keys
+from plugin.adapters.redis import connect, describe
 from plugin.adapters.store import Store
+from plugin.config import ConfigError, Settings
 
 EXISTS, CREATED, UPDATED = "exists", "created", "updated"
 WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
@@ -51,8 +53,9 @@ DOCUMENT_EXTERNAL_ID = "coc-document"
 DOCUMENT_TITLE = "Our Code of Care"
 DOCUMENT_TAGS = ("code-of-care",)
 CATEGORY_COLOR, CATEGORY_TEXT_COLOR = "7B5EA7", "FFFFFF"
-CATEGORY_DESCRIPTION = ("Proposed changes to our Code of Care. Every member may read and reply; moderators decide "
-                        "with /approve or /reject.")
+CATEGORY_DESCRIPTION = (
+    "Proposed changes to our Code of Care. Every member may read and reply; moderators decide with /approve or /reject."
+)
 
 EVERYONE = 99
 """Group messageable/mentionable level "everyone"."""
@@ -62,12 +65,29 @@ PUBLIC = 0
 CONTENT_TYPE_JSON = 1
 """Webhook content type id for application/json."""
 
-WEBHOOK_EVENTS = ("topic_created", "topic_edited", "topic_destroyed", "topic_recovered",
-                  "post_created", "post_edited", "post_destroyed", "post_recovered", "post_liked")
+WEBHOOK_EVENTS = (
+    "topic_created",
+    "topic_edited",
+    "topic_destroyed",
+    "topic_recovered",
+    "post_created",
+    "post_edited",
+    "post_destroyed",
+    "post_recovered",
+    "post_liked",
+)
 """The events the receiver uses (`topic_<status>_status_updated` arrive under `topic_edited`)."""
-KNOWN_EVENT_TYPE_IDS = {"topic_created": 101, "topic_edited": 103, "topic_destroyed": 104, "topic_recovered": 105,
-                        "post_created": 201, "post_edited": 202, "post_destroyed": 203, "post_recovered": 204,
-                        "post_liked": 1501}
+KNOWN_EVENT_TYPE_IDS = {
+    "topic_created": 101,
+    "topic_edited": 103,
+    "topic_destroyed": 104,
+    "topic_recovered": 105,
+    "post_created": 201,
+    "post_edited": 202,
+    "post_destroyed": 203,
+    "post_recovered": 204,
+    "post_liked": 1501,
+}
 """Discourse's `WebHookEventType` ids, used only if the forum does not list its event types."""
 
 MAX_WAIT_SECONDS = 600.0
@@ -78,8 +98,8 @@ MAX_WAIT_SECONDS = 600.0
 class Step:
     """One line of install's answer."""
 
-    subject: str        # "bot user care-bot"
-    outcome: str        # EXISTS, CREATED, UPDATED, WOULD_CREATE, WOULD_UPDATE, OK or PROBLEM
+    subject: str  # "bot user care-bot"
+    outcome: str  # EXISTS, CREATED, UPDATED, WOULD_CREATE, WOULD_UPDATE, OK or PROBLEM
     detail: str = ""
 
     @property
@@ -105,9 +125,16 @@ class Installer:
     `on_wait(seconds)` is told whenever install waits for the API budget.
     """
 
-    def __init__(self, settings: Settings, forum: Forum, *, dry_run: bool = False,
-                 sleep: Callable[[float], None] = time.sleep, max_wait: float = MAX_WAIT_SECONDS,
-                 on_wait: Callable[[float], None] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        forum: Forum,
+        *,
+        dry_run: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = MAX_WAIT_SECONDS,
+        on_wait: Callable[[float], None] | None = None,
+    ):
         self.settings = settings
         self.forum = forum
         self.dry_run = dry_run
@@ -119,31 +146,45 @@ class Installer:
         self._hooks: list[dict[str, Any]] = []
         self._event_types: list[dict[str, Any]] = []
         self._categories: list[dict[str, Any]] | None = None
-        self._made: set[str] = set()        # what this run created (a step retried after a wait finds it)
+        self._made: set[str] = set()  # what this run created (a step retried after a wait finds it)
 
     def run(self, report: Callable[[Step], None] | None = None) -> list[Step]:
         steps: list[Step] = []
-        for step in (self.check_api_key, self.bot_user, self.groups, self.tags, self.drafts_category,
-                     self.living_document, self.webhook):
+        for step in (
+            self.check_api_key,
+            self.bot_user,
+            self.groups,
+            self.tags,
+            self.drafts_category,
+            self.living_document,
+            self.webhook,
+        ):
             done = self._attempt(step)
             steps.extend(done)
             if report is not None:
                 for result in done:
                     report(result)
             if step == self.check_api_key and any(s.problem for s in done):
-                break                           # nothing else can work without a good admin key
+                break  # nothing else can work without a good admin key
         return steps
 
     def _attempt(self, step: Callable[[], list[Step]]) -> list[Step]:
         """Run a step; wait out the API budget and run it again (steps look before they act, so this is safe)."""
         while True:
             try:
-                return [Step(s.subject, CREATED, s.detail) if s.outcome == EXISTS and s.subject in self._made else s
-                        for s in step()]
+                return [
+                    Step(s.subject, CREATED, s.detail) if s.outcome == EXISTS and s.subject in self._made else s
+                    for s in step()
+                ]
             except Throttled as exc:
                 if self.waited + exc.retry_after > self.max_wait:
-                    return [Step(step.__name__.replace("_", " "), PROBLEM,
-                                 f"gave up after waiting {self.waited:.0f} s for the API budget; run install again")]
+                    return [
+                        Step(
+                            step.__name__.replace("_", " "),
+                            PROBLEM,
+                            f"gave up after waiting {self.waited:.0f} s for the API budget; run install again",
+                        )
+                    ]
                 self.waited += exc.retry_after
                 if self.on_wait is not None:
                     self.on_wait(exc.retry_after)
@@ -159,8 +200,14 @@ class Installer:
             user = self.forum.admin_user(self.settings.discourse_api_username)
         except ForumRefused as exc:
             if exc.status == 403:
-                return [Step(subject, PROBLEM, "the forum refused the key: check DISCOURSE_API_KEY and "
-                                               "DISCOURSE_API_USERNAME (Admin → API → Keys)")]
+                return [
+                    Step(
+                        subject,
+                        PROBLEM,
+                        "the forum refused the key: check DISCOURSE_API_KEY and "
+                        "DISCOURSE_API_USERNAME (Admin → API → Keys)",
+                    )
+                ]
             raise
         if user is None:
             return [Step(subject, PROBLEM, "there is no such user: set DISCOURSE_API_USERNAME to an admin's")]
@@ -170,8 +217,14 @@ class Installer:
             self._hooks, self._event_types = self.forum.web_hooks()
         except ForumRefused as exc:
             if exc.status in (403, 404):
-                return [Step(subject, PROBLEM, "the key cannot use the admin API: create an all-scope (\"Global\") "
-                                               "key for an admin; granular keys do not cover what the service does")]
+                return [
+                    Step(
+                        subject,
+                        PROBLEM,
+                        'the key cannot use the admin API: create an all-scope ("Global") '
+                        "key for an admin; granular keys do not cover what the service does",
+                    )
+                ]
             raise
         return [Step(subject, OK, "the key works, its user is an admin and it reaches the admin API")]
 
@@ -188,27 +241,40 @@ class Installer:
         name = self.settings.bot_username
         subject = f"bot user {name}"
         user = self.forum.admin_user(name)
-        outcome = CREATED if subject in self._made else EXISTS      # made by this run before a budget wait
+        outcome = CREATED if subject in self._made else EXISTS  # made by this run before a budget wait
         if user is None:
             if self.dry_run:
                 return [Step(subject, WOULD_CREATE, f"active, a moderator, trust level 1, email {self.bot_email()}")]
             try:
-                self.forum.create_user(username=name, name=BOT_NAME, email=self.bot_email(),
-                                       password=secrets.token_urlsafe(32))
+                self.forum.create_user(
+                    username=name, name=BOT_NAME, email=self.bot_email(), password=secrets.token_urlsafe(32)
+                )
             except ForumRefused as exc:
-                return [Step(subject, PROBLEM, f"the forum did not create the account ({'; '.join(exc.errors)}). "
-                                               f"If {self.bot_email()} is already some account's email (the forum "
-                                               "does not say so when hide_email_address_taken is on), set "
-                                               "COC_BOT_EMAIL to an address no account uses")]
+                return [
+                    Step(
+                        subject,
+                        PROBLEM,
+                        f"the forum did not create the account ({'; '.join(exc.errors)}). "
+                        f"If {self.bot_email()} is already some account's email (the forum "
+                        "does not say so when hide_email_address_taken is on), set "
+                        "COC_BOT_EMAIL to an address no account uses",
+                    )
+                ]
             self._made.add(subject)
             user = self.forum.admin_user(name)
             if user is None:
                 return [Step(subject, PROBLEM, "the forum said it created the account but does not show it")]
             outcome = CREATED
         if Member.from_json(user).suspended:
-            return [Step(subject, PROBLEM, f"the account is suspended until {user.get('suspended_till')}: the forum "
-                                           f"refuses every call it makes. Unsuspend it (Admin → Users → {name})")]
-        changes = []                            # what is or would be changed, as the step's detail says it
+            return [
+                Step(
+                    subject,
+                    PROBLEM,
+                    f"the account is suspended until {user.get('suspended_till')}: the forum "
+                    f"refuses every call it makes. Unsuspend it (Admin → Users → {name})",
+                )
+            ]
+        changes = []  # what is or would be changed, as the step's detail says it
         if not (user.get("admin") or user.get("moderator")):
             changes.append("moderator (the forum's per-user limits and refusals never hold it back)")
             if not self.dry_run:
@@ -220,8 +286,13 @@ class Installer:
         if changes:
             done = WOULD_UPDATE if self.dry_run else CREATED if outcome == CREATED else UPDATED
             return [Step(subject, done, "made " + " and ".join(changes))]
-        return [Step(subject, outcome, f"trust level {user.get('trust_level')}, "
-                                       f"{'an admin' if user.get('admin') else 'a moderator'}")]
+        return [
+            Step(
+                subject,
+                outcome,
+                f"trust level {user.get('trust_level')}, {'an admin' if user.get('admin') else 'a moderator'}",
+            )
+        ]
 
     def bot_email(self) -> str:
         if self.settings.bot_email:
@@ -234,18 +305,34 @@ class Installer:
     def group_plans(self) -> list[GroupPlan]:
         s = self.settings
         plans = [
-            GroupPlan(s.care_group, "Peer support",
-                      {"visibility_level": PUBLIC, "mentionable_level": NOBODY, "messageable_level": EVERYONE},
-                      "care group"),
-            GroupPlan(s.consent_group, "Credited by name in Code of Care drafts",
-                      {"visibility_level": PUBLIC, "mentionable_level": NOBODY, "messageable_level": NOBODY,
-                       "public_admission": True, "public_exit": True},
-                      "consent group"),
+            GroupPlan(
+                s.care_group,
+                "Peer support",
+                {"visibility_level": PUBLIC, "mentionable_level": NOBODY, "messageable_level": EVERYONE},
+                "care group",
+            ),
+            GroupPlan(
+                s.consent_group,
+                "Credited by name in Code of Care drafts",
+                {
+                    "visibility_level": PUBLIC,
+                    "mentionable_level": NOBODY,
+                    "messageable_level": NOBODY,
+                    "public_admission": True,
+                    "public_exit": True,
+                },
+                "consent group",
+            ),
         ]
         if s.moderators_group:
-            plans.append(GroupPlan(s.moderators_group, "Code of Care moderators",
-                                   {"visibility_level": PUBLIC, "mentionable_level": NOBODY,
-                                    "messageable_level": NOBODY}, "moderators group"))
+            plans.append(
+                GroupPlan(
+                    s.moderators_group,
+                    "Code of Care moderators",
+                    {"visibility_level": PUBLIC, "mentionable_level": NOBODY, "messageable_level": NOBODY},
+                    "moderators group",
+                )
+            )
         return plans
 
     def groups(self) -> list[Step]:
@@ -256,9 +343,15 @@ class Installer:
             if group is not None:
                 wanted = plan.fields.get("messageable_level")
                 if wanted == EVERYONE and group.get("messageable_level") != EVERYONE:
-                    steps.append(Step(subject, PROBLEM, "exists, but the bot cannot message it: set \"Who can "
-                                                        "message this group\" to Everyone (Admin → Groups → "
-                                                        f"{plan.name} → Interaction)"))
+                    steps.append(
+                        Step(
+                            subject,
+                            PROBLEM,
+                            'exists, but the bot cannot message it: set "Who can '
+                            'message this group" to Everyone (Admin → Groups → '
+                            f"{plan.name} → Interaction)",
+                        )
+                    )
                 else:
                     steps.append(Step(subject, EXISTS))
                 continue
@@ -286,8 +379,15 @@ class Installer:
         except ForumRefused as exc:
             if exc.status != 422:
                 raise
-            return steps + [Step(f"tag {t}", PROBLEM, f"could not create it ({'; '.join(exc.errors)}): add it to "
-                                                       f"the tag group “{TAG_GROUP}” (Admin → Tags)") for t in missing]
+            return steps + [
+                Step(
+                    f"tag {t}",
+                    PROBLEM,
+                    f"could not create it ({'; '.join(exc.errors)}): add it to "
+                    f"the tag group “{TAG_GROUP}” (Admin → Tags)",
+                )
+                for t in missing
+            ]
         return steps + [Step(f"tag {t}", CREATED, f"in tag group “{TAG_GROUP}”") for t in missing]
 
     # ------------------------------------------------------------------------------------------ 5. category
@@ -308,12 +408,19 @@ class Installer:
         if found is not None:
             return [Step(subject, EXISTS, f"id {found['id']}")]
         if name.strip().isdigit():
-            return [Step(subject, PROBLEM, "there is no category with that id: set COC_DRAFTS_CATEGORY to a name "
-                                           "(install creates it) or to an existing category's id")]
+            return [
+                Step(
+                    subject,
+                    PROBLEM,
+                    "there is no category with that id: set COC_DRAFTS_CATEGORY to a name "
+                    "(install creates it) or to an existing category's id",
+                )
+            ]
         if self.dry_run:
             return [Step(subject, WOULD_CREATE, "everyone may read and reply")]
-        created = self.forum.create_category(name=name, color=CATEGORY_COLOR, text_color=CATEGORY_TEXT_COLOR,
-                                             description=CATEGORY_DESCRIPTION)
+        created = self.forum.create_category(
+            name=name, color=CATEGORY_COLOR, text_color=CATEGORY_TEXT_COLOR, description=CATEGORY_DESCRIPTION
+        )
         self._made.add(subject)
         self._categories = None
         return [Step(subject, CREATED, f"id {created['id']}, everyone may read and reply")]
@@ -339,9 +446,15 @@ class Installer:
         try:
             from plugin.domain.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
         except ImportError as exc:
-            return [Step(subject, PROBLEM, "the bundled starter text (plugin.domain.document.STARTER_TEXT) is missing "
-                                           f"from this installation ({exc}); or adopt a topic with "
-                                           "COC_DOCUMENT_TOPIC_ID")]
+            return [
+                Step(
+                    subject,
+                    PROBLEM,
+                    "the bundled starter text (plugin.domain.document.STARTER_TEXT) is missing "
+                    f"from this installation ({exc}); or adopt a topic with "
+                    "COC_DOCUMENT_TOPIC_ID",
+                )
+            ]
         category_name = self.settings.document_category or self.settings.drafts_category
         category = self._find_category(category_name)
         if self.dry_run:
@@ -349,22 +462,39 @@ class Installer:
         if category is None:
             return [Step(subject, PROBLEM, f"there is no category “{category_name}” to put it in")]
         try:
-            post = self.forum.create_topic(title=DOCUMENT_TITLE, raw=STARTER_TEXT, category_id=int(category["id"]),
-                                           tags=list(DOCUMENT_TAGS), external_id=DOCUMENT_EXTERNAL_ID)
+            post = self.forum.create_topic(
+                title=DOCUMENT_TITLE,
+                raw=STARTER_TEXT,
+                category_id=int(category["id"]),
+                tags=list(DOCUMENT_TAGS),
+                external_id=DOCUMENT_EXTERNAL_ID,
+            )
         except ForumRefused as exc:
             if exc.status != 422 or not any("title" in e.lower() for e in exc.errors):
                 raise
-            return [Step(subject, PROBLEM, f"a topic titled “{DOCUMENT_TITLE}” already exists and the forum refuses "
-                                           f"a second ({'; '.join(exc.errors)}): adopt it as the living document "
-                                           "with COC_DOCUMENT_TOPIC_ID=<its id>, or rename it, then run install again")]
+            return [
+                Step(
+                    subject,
+                    PROBLEM,
+                    f"a topic titled “{DOCUMENT_TITLE}” already exists and the forum refuses "
+                    f"a second ({'; '.join(exc.errors)}): adopt it as the living document "
+                    "with COC_DOCUMENT_TOPIC_ID=<its id>, or rename it, then run install again",
+                )
+            ]
         self.document = {"topic_id": int(post["topic_id"]), "post_id": int(post["id"])}
         return [Step(subject, CREATED, f"topic {post['topic_id']} “{DOCUMENT_TITLE}” in “{category_name}”")]
 
     # ------------------------------------------------------------------------------------------ 7. the webhook
 
     def webhook_fields(self, secret: str) -> dict[str, Any]:
-        return {"payload_url": self.payload_url(), "secret": secret, "content_type": CONTENT_TYPE_JSON,
-                "wildcard_web_hook": False, "web_hook_event_type_ids": self.event_type_ids(), "active": True}
+        return {
+            "payload_url": self.payload_url(),
+            "secret": secret,
+            "content_type": CONTENT_TYPE_JSON,
+            "wildcard_web_hook": False,
+            "web_hook_event_type_ids": self.event_type_ids(),
+            "active": True,
+        }
 
     def payload_url(self) -> str:
         return self.settings.public_url.rstrip("/") + self.settings.webhook_path
@@ -377,16 +507,24 @@ class Installer:
 
     def webhook(self) -> list[Step]:
         if not self.settings.public_url:
-            return [Step("webhook", PROBLEM, "COC_PUBLIC_URL is not set: the address where the forum reaches this "
-                                             "service's receiver, e.g. https://coc.example.org")]
+            return [
+                Step(
+                    "webhook",
+                    PROBLEM,
+                    "COC_PUBLIC_URL is not set: the address where the forum reaches this "
+                    "service's receiver, e.g. https://coc.example.org",
+                )
+            ]
         subject = f"webhook {self.payload_url()}"
         try:
             secret = self.settings.require_webhook_secret()
         except ConfigError as exc:
             return [Step(subject, PROBLEM, str(exc))]
         wanted = self.webhook_fields(secret)
-        existing = next((h for h in self._hooks if str(h.get("payload_url", "")).rstrip("/")
-                         == wanted["payload_url"].rstrip("/")), None)
+        existing = next(
+            (h for h in self._hooks if str(h.get("payload_url", "")).rstrip("/") == wanted["payload_url"].rstrip("/")),
+            None,
+        )
         if existing is None:
             if self.dry_run:
                 return [Step(subject, WOULD_CREATE, f"{len(wanted['web_hook_event_type_ids'])} event types, JSON")]
@@ -467,8 +605,14 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
     connection = connect(settings)
     try:
         with Forum(settings, budget=ApiBudget.for_settings(connection, settings)) as forum:
-            installer = Installer(settings, forum, dry_run=dry_run, on_wait=lambda seconds: print(
-                f"waiting {seconds:.0f} s for the shared API budget", file=sys.stderr, flush=True))
+            installer = Installer(
+                settings,
+                forum,
+                dry_run=dry_run,
+                on_wait=lambda seconds: print(
+                    f"waiting {seconds:.0f} s for the shared API budget", file=sys.stderr, flush=True
+                ),
+            )
             steps = installer.run(report=lambda step: print(step.line(), flush=True))
             if not dry_run and installer.document:
                 cache_document(Store(connection, Keys(settings.redis_prefix)), forum, installer.document)
@@ -479,8 +623,11 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
         print(f"the forum is unavailable: {exc}", file=sys.stderr)
         return 1
     except redis.ConnectionError as exc:
-        print(f"Redis at {describe(settings)} is not reachable ({exc}): install spends the forum API budget "
-              "it shares with the workers there", file=sys.stderr)
+        print(
+            f"Redis at {describe(settings)} is not reachable ({exc}): install spends the forum API budget "
+            "it shares with the workers there",
+            file=sys.stderr,
+        )
         return 1
     finally:
         connection.close()

@@ -21,9 +21,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from plugin.ops.processes import free_port, stop_process, wait_until
@@ -168,7 +168,8 @@ def start_redis_server(
                     command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
                 )
             answered = wait_until(
-                lambda: process.poll() is not None or ping(LOOPBACK, port), timeout=timeout
+                lambda process=process, port=port: process.poll() is not None or ping(LOOPBACK, port),
+                timeout=timeout,
             )
             if answered and process.poll() is None:
                 runtime = RedisRuntime(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
 POLL_INTERVAL = 0.02
 """Seconds between two checks of a condition while waiting for it."""

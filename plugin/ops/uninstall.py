@@ -4,12 +4,13 @@ It removes the webhook that install registered (the one whose payload URL is `CO
 and nothing else: the living document, the drafts and their decisions, the digests, the tags, groups, category and
 the bot account are the community's record and remain in the forum. Redis state can simply be dropped.
 """
+
 from __future__ import annotations
 
 from plugin.adapters.budget import ApiBudget
-from plugin.config import Settings
-from plugin.adapters.redis import connect
 from plugin.adapters.forum import Forum
+from plugin.adapters.redis import connect
+from plugin.config import Settings
 from plugin.ops.install import OK, PROBLEM, Step
 
 REMOVED, WOULD_REMOVE = "removed", "would remove"
@@ -32,6 +33,9 @@ def run_uninstall(settings: Settings, *, dry_run: bool = False, out=print) -> in
                 out(Step(f"webhook {url}", WOULD_REMOVE if dry_run else REMOVED, f"id {hook['id']}").line())
     finally:
         connection.close()
-    out(Step("forum content", OK, "the document, drafts, digests, tags, groups and bot account are left as they are")
-        .line())
+    out(
+        Step(
+            "forum content", OK, "the document, drafts, digests, tags, groups and bot account are left as they are"
+        ).line()
+    )
     return 0

@@ -4,6 +4,7 @@ The team's message links to the post and names the member, but never copies what
 where they put them. The member's message is gentle, says a person from the team will write to them by name, and
 names the team's group — without an @, so nobody is pinged but the people the message is for.
 """
+
 from __future__ import annotations
 
 from plugin.text.drafts import escape_inline, neutralize_mentions
@@ -47,9 +48,12 @@ contacted, respect that."""
 
 def team_message(*, member: str, group: str, post_id: int, post_url: str, private: bool) -> tuple[str, str]:
     """(title, raw) of the message to the peer-support group."""
-    body = TEAM_BODY.format(member=neutralize_mentions(member), group=group,
-                            where=WHERE_PRIVATE if private else WHERE_PUBLIC,
-                            link=PRIVATE_LINK if private else post_url)
+    body = TEAM_BODY.format(
+        member=neutralize_mentions(member),
+        group=group,
+        where=WHERE_PRIVATE if private else WHERE_PUBLIC,
+        link=PRIVATE_LINK if private else post_url,
+    )
     return TEAM_TITLE.format(post_id=post_id), body
 
 
@@ -60,8 +64,9 @@ def member_message(*, member: str, group: str, post_id: int) -> tuple[str, str]:
 
 def unreachable_notice(*, member: str, reason: str) -> str:
     """The note for the team when the forum refused the member's message (`reason` is the forum's own words)."""
-    return UNREACHABLE_BODY.format(member=f"**{escape_inline(member)}**", marker=UNREACHABLE_MARKER,
-                                   reason=escape_inline(reason[:300]))
+    return UNREACHABLE_BODY.format(
+        member=f"**{escape_inline(member)}**", marker=UNREACHABLE_MARKER, reason=escape_inline(reason[:300])
+    )
 
 
 def message_ids(post_id: int) -> tuple[str, str]:

@@ -5,6 +5,7 @@ no display), so it is safe in a worker and gives the same bytes for the same fig
 upload for a rerun (Discourse dedupes uploads by their SHA-1). Importing this module loads matplotlib (about a
 second): import it only where a chart is drawn, never on the path of every job.
 """
+
 from __future__ import annotations
 
 import io
@@ -61,8 +62,7 @@ def chart_figure(history: Sequence[WeekFigures]) -> Figure:
 
     members_axis.set_title(TITLE.format(n=len(history)), fontsize=11)
     handles = [bars, *hours_axis.get_lines()]
-    figure.legend(handles, [ENGAGED_LABEL, TTFR_LABEL], loc="outside lower center", ncols=2, fontsize=8,
-                  frameon=False)
+    figure.legend(handles, [ENGAGED_LABEL, TTFR_LABEL], loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return figure
 
 

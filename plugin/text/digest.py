@@ -9,35 +9,40 @@ members who consented), and anything about a care post: those never reach the en
 Care state, and `section_activity` leaves out the posts it is told to exclude, so they are not even counted.
 Titles and names are flattened to one line with every markdown mark escaped and every `@` neutralized.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from plugin.domain.amendments import WITHDRAWN, Amendment
 from plugin.config import ConfigError
+from plugin.domain.amendments import WITHDRAWN, Amendment
 from plugin.domain.document import parse_document
-from plugin.text.drafts import neutralize_mentions
 from plugin.domain.engagement import WeekFigures, check_week, iso_week, week_bounds
+from plugin.text.drafts import neutralize_mentions
 
 DIGEST_TAG = "coc-digest"
 EXTERNAL_ID = "coc-digest-{week}"
 
 TITLE = "Weekly digest: {dates} ({week})"
-INTRO = ("How our community took part in the week of {dates} ({week}), beside the week before. Posts in topics "
-         "count, as numbers only where a category is closed to some; private messages, whispers, deleted posts "
-         "and the companion's own posts never do.")
+INTRO = (
+    "How our community took part in the week of {dates} ({week}), beside the week before. Posts in topics "
+    "count, as numbers only where a category is closed to some; private messages, whispers, deleted posts "
+    "and the companion's own posts never do."
+)
 FIGURES_HEADER = "| {what} | this week | the week before | change |\n|---|---:|---:|---:|"
 NO_VALUE = "—"
 NO_CHANGE = "no change"
 CHART = "![Participation and response time over the last weeks]({url})"
 
 CODE_HEADING = "### The Code of Care this week"
-CODE_QUIET = ("A quiet week for the Code of Care: nobody discussed a section or proposed new wording. Everyone is "
-              "welcome to, in the Code's topic or with `[amend section=\"…\"]`.")
+CODE_QUIET = (
+    "A quiet week for the Code of Care: nobody discussed a section or proposed new wording. Everyone is "
+    'welcome to, in the Code\'s topic or with `[amend section="…"]`.'
+)
 GENERAL_SLUG = "general"
 """The discussion bucket for replies in the document topic that name no section (worker.feedback.GENERAL)."""
 GENERAL_TITLE = "The Code as a whole"
@@ -51,36 +56,47 @@ WELCOME_NONE = "Nobody posted here for the first time this week; the door stays 
 WELCOME_ONE = "Thank you to the member who posted here for the first time this week: welcome!"
 WELCOME_MANY = "Thank you to the {count} members who posted here for the first time this week: welcome!"
 WELCOME_NAMED = " Among them, {names} chose to be named."
-FOOTER = ("*Each figure's definition and source (Discourse's reports, CHAOSS, NetworkX) is in the companion's "
-          "README. The figures of a week are frozen when its digest is posted.*")
+FOOTER = (
+    "*Each figure's definition and source (Discourse's reports, CHAOSS, NetworkX) is in the companion's "
+    "README. The figures of a week are frozen when its digest is posted.*"
+)
 
 MAX_TITLE_CHARS = 120
 MAX_NAMES = 50
 
 COUNT, HOURS, SHARE, RATIO = "count", "hours", "share", "ratio"
 FIGURE_TABLES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
-    ("Taking part", (
-        ("Members who took part (started a topic, replied or liked)", "engaged_members", COUNT),
-        ("New contributors (first post ever)", "new_contributors", COUNT),
-        ("Returning contributors (back after 90 days or more)", "returning_contributors", COUNT),
-        ("Inactive contributors (posted in the 90 days before, not this week)", "inactive_contributors", COUNT),
-        ("Topics", "topics", COUNT),
-        ("Posts", "posts", COUNT),
-        ("Replies", "replies", COUNT),
-        ("Likes given", "likes", COUNT),
-    )),
-    ("Being answered", (
-        ("Time to first response, median", "ttfr_median_hours", HOURS),
-        ("Time to first response, 90th percentile", "ttfr_p90_hours", HOURS),
-        ("Time to first response, mean (Discourse-comparable)", "ttfr_mean_hours", HOURS),
-        ("Topics without a response after 24 hours", "topics_no_response_24h", SHARE),
-        ("Topics without a response after 7 days", "topics_no_response_7d", SHARE),
-    )),
-    ("Answering each other", (
-        ("Reciprocity: replies answered in kind (last 4 weeks, 0 to 1)", "reciprocity", RATIO),
-        ("Concentration: participation Gini (0 = everyone posts alike)", "gini", RATIO),
-        ("Absence factor: fewest members who wrote half the posts", "absence_factor", COUNT),
-    )),
+    (
+        "Taking part",
+        (
+            ("Members who took part (started a topic, replied or liked)", "engaged_members", COUNT),
+            ("New contributors (first post ever)", "new_contributors", COUNT),
+            ("Returning contributors (back after 90 days or more)", "returning_contributors", COUNT),
+            ("Inactive contributors (posted in the 90 days before, not this week)", "inactive_contributors", COUNT),
+            ("Topics", "topics", COUNT),
+            ("Posts", "posts", COUNT),
+            ("Replies", "replies", COUNT),
+            ("Likes given", "likes", COUNT),
+        ),
+    ),
+    (
+        "Being answered",
+        (
+            ("Time to first response, median", "ttfr_median_hours", HOURS),
+            ("Time to first response, 90th percentile", "ttfr_p90_hours", HOURS),
+            ("Time to first response, mean (Discourse-comparable)", "ttfr_mean_hours", HOURS),
+            ("Topics without a response after 24 hours", "topics_no_response_24h", SHARE),
+            ("Topics without a response after 7 days", "topics_no_response_7d", SHARE),
+        ),
+    ),
+    (
+        "Answering each other",
+        (
+            ("Reciprocity: replies answered in kind (last 4 weeks, 0 to 1)", "reciprocity", RATIO),
+            ("Concentration: participation Gini (0 = everyone posts alike)", "gini", RATIO),
+            ("Absence factor: fewest members who wrote half the posts", "absence_factor", COUNT),
+        ),
+    ),
 )
 """The digest's figure tables: (heading, rows of (label, WeekFigures field, kind))."""
 
@@ -111,7 +127,7 @@ def last_completed_week(now: datetime, zone: tzinfo) -> str:
     """The latest ISO week whose Sunday is over on the calendar of `zone` at `now` (on a Monday: last week)."""
     today = now.astimezone(zone).date()
     sunday = today - timedelta(days=today.isoweekday())
-    return iso_week(datetime.combine(sunday, time(12, 0), tzinfo=timezone.utc))
+    return iso_week(datetime.combine(sunday, time(12, 0), tzinfo=UTC))
 
 
 def digest_external_id(week: str) -> str:
@@ -123,8 +139,9 @@ def digest_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"COC_TIMEZONE must be an IANA time zone name such as UTC or Europe/Berlin, "
-                          f"got {name!r}") from None
+        raise ConfigError(
+            f"COC_TIMEZONE must be an IANA time zone name such as UTC or Europe/Berlin, got {name!r}"
+        ) from None
 
 
 def digest_clock(text: str) -> tuple[int, int]:
@@ -142,21 +159,27 @@ def digest_clock(text: str) -> tuple[int, int]:
 class SectionActivity:
     """One section's Code of Care activity in a week."""
 
-    title: str                      # as people name it: "3. Consent"
-    discussion: int = 0             # posts that discussed it
-    proposals: int = 0              # new wording proposed
-    drafts: int = 0                 # drafts opened (a proposal reached its support)
-    decisions: int = 0              # drafts decided: approved, rejected, withdrawn, or found stale
-    applied: tuple[int, ...] = ()   # draft topics whose change was applied to the Code
+    title: str  # as people name it: "3. Consent"
+    discussion: int = 0  # posts that discussed it
+    proposals: int = 0  # new wording proposed
+    drafts: int = 0  # drafts opened (a proposal reached its support)
+    decisions: int = 0  # drafts decided: approved, rejected, withdrawn, or found stale
+    applied: tuple[int, ...] = ()  # draft topics whose change was applied to the Code
 
     @property
     def quiet(self) -> bool:
         return not (self.discussion or self.proposals or self.drafts or self.decisions or self.applied)
 
 
-def section_activity(*, document_raw: str, amendments: Iterable[Amendment],
-                     discussions: Mapping[str, Mapping[int, Mapping[str, str]]], start: datetime, end: datetime,
-                     excluded_posts: Container[int] = ()) -> list[SectionActivity]:
+def section_activity(
+    *,
+    document_raw: str,
+    amendments: Iterable[Amendment],
+    discussions: Mapping[str, Mapping[int, Mapping[str, str]]],
+    start: datetime,
+    end: datetime,
+    excluded_posts: Container[int] = (),
+) -> list[SectionActivity]:
     """Each section's activity between `start` (included) and `end` (excluded), in the document's order, the
     Code as a whole last; sections with nothing that week are left out.
 
@@ -193,9 +216,14 @@ def section_activity(*, document_raw: str, amendments: Iterable[Amendment],
                     applied.setdefault(amendment.section_slug, []).append(amendment.draft_topic_id)
     order = [slug for slug in titles if slug in counts] + sorted(s for s in counts if s not in titles)
     order.sort(key=lambda slug: slug == GENERAL_SLUG)
-    activities = [SectionActivity(title=titles.get(slug) or (GENERAL_TITLE if slug == GENERAL_SLUG else slug),
-                                  applied=tuple(sorted(applied.get(slug, ()))), **counts[slug])
-                  for slug in order]
+    activities = [
+        SectionActivity(
+            title=titles.get(slug) or (GENERAL_TITLE if slug == GENERAL_SLUG else slug),
+            applied=tuple(sorted(applied.get(slug, ()))),
+            **counts[slug],
+        )
+        for slug in order
+    ]
     return [a for a in activities if not a.quiet]
 
 
@@ -217,15 +245,23 @@ def _moment(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------------------------ the post
 
 
-def render_digest(*, week: str, figures: WeekFigures, previous: WeekFigures | None,
-                  sections: Sequence[SectionActivity], threads: Sequence[tuple[int, str, int]], new_count: int,
-                  credited_names: Sequence[str], chart_url: str | None) -> tuple[str, str]:
+def render_digest(
+    *,
+    week: str,
+    figures: WeekFigures,
+    previous: WeekFigures | None,
+    sections: Sequence[SectionActivity],
+    threads: Sequence[tuple[int, str, int]],
+    new_count: int,
+    credited_names: Sequence[str],
+    chart_url: str | None,
+) -> tuple[str, str]:
     """(title, raw) of the digest topic for `week`.
 
     `threads` are (topic id, public title, posts that week), most active first; `credited_names` are new
@@ -238,8 +274,10 @@ def render_digest(*, week: str, figures: WeekFigures, previous: WeekFigures | No
         for label, name, kind in rows:
             now = getattr(figures, name)
             before = getattr(previous, name) if previous is not None else None
-            lines.append(f"| {label} | {format_value(now, kind)} | {format_value(before, kind)} | "
-                         f"{format_change(now, before, kind)} |")
+            lines.append(
+                f"| {label} | {format_value(now, kind)} | {format_value(before, kind)} | "
+                f"{format_change(now, before, kind)} |"
+            )
         parts.append("\n".join(lines))
     if chart_url:
         parts.append(CHART.format(url=chart_url))
@@ -299,10 +337,12 @@ def _code_of_care(sections: Sequence[SectionActivity]) -> str:
         return f"{CODE_HEADING}\n\n{CODE_QUIET}"
     lines = [CODE_HEADING, ""]
     for section in active:
-        said = [_counted(section.discussion, "post discussed it", "posts discussed it"),
-                _counted(section.proposals, "proposal", "proposals"),
-                _counted(section.drafts, "draft opened", "drafts opened"),
-                _counted(section.decisions, "decision", "decisions")]
+        said = [
+            _counted(section.discussion, "post discussed it", "posts discussed it"),
+            _counted(section.proposals, "proposal", "proposals"),
+            _counted(section.drafts, "draft opened", "drafts opened"),
+            _counted(section.decisions, "decision", "decisions"),
+        ]
         line = f"- **{inline_text(section.title)}**: " + ", ".join(part for part in said if part)
         if section.applied:
             links = ", ".join(f"[change {n}](/t/{topic_id})" for n, topic_id in enumerate(section.applied, 1))
@@ -320,8 +360,14 @@ def _threads(threads: Sequence[tuple[int, str, int]]) -> str:
         return f"{THREADS_HEADING}\n\n{THREADS_NONE}"
     lines = [THREADS_HEADING, ""]
     for n, (topic_id, title, posts) in enumerate(threads, 1):
-        lines.append(THREAD_LINE.format(n=n, title=inline_text(title, MAX_TITLE_CHARS) or "(untitled)",
-                                        topic_id=int(topic_id), posts="1 post" if posts == 1 else f"{posts} posts"))
+        lines.append(
+            THREAD_LINE.format(
+                n=n,
+                title=inline_text(title, MAX_TITLE_CHARS) or "(untitled)",
+                topic_id=int(topic_id),
+                posts="1 post" if posts == 1 else f"{posts} posts",
+            )
+        )
     return "\n".join(lines)
 
 
@@ -332,8 +378,13 @@ def _welcome(new_count: int, credited_names: Sequence[str]) -> str:
     names = _unique(inline_text(name) for name in credited_names)
     if names:
         shown, more = names[:MAX_NAMES], len(names) - MAX_NAMES
-        listed = (", ".join(shown) + f" and {more} more" if more > 0
-                  else shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1])
+        listed = (
+            ", ".join(shown) + f" and {more} more"
+            if more > 0
+            else shown[0]
+            if len(shown) == 1
+            else ", ".join(shown[:-1]) + " and " + shown[-1]
+        )
         text += WELCOME_NAMED.format(names=listed)
     return f"{WELCOME_HEADING}\n\n{text}"
 
@@ -354,5 +405,5 @@ def inline_text(text: str, limit: int = 0) -> str:
     every markdown mark escaped, no mention."""
     flat = _WHITESPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
     if limit and len(flat) > limit:
-        flat = flat[:limit - 1].rstrip() + "…"
+        flat = flat[: limit - 1].rstrip() + "…"
     return _INLINE_MARKS.sub(lambda m: "\\" + m.group(), neutralize_mentions(flat))

@@ -8,6 +8,7 @@ around it, nor ping anyone:
   fence cannot open;
 - short pieces (names, reasons in a sentence, titles) are flattened to one line with every markdown mark escaped.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -16,11 +17,11 @@ import re
 from plugin.domain.proposals import COMMAND_VERBS, Problem
 
 ZWSP = "\u200b"
-MAX_TITLE_CHARS = 255          # Discourse's max_topic_title_length
-MAX_POST_CHARS = 32_000        # Discourse's max_post_length
-MAX_LISTED = 50                # names or links listed in a draft; the rest are counted
+MAX_TITLE_CHARS = 255  # Discourse's max_topic_title_length
+MAX_POST_CHARS = 32_000  # Discourse's max_post_length
+MAX_LISTED = 50  # names or links listed in a draft; the rest are counted
 MAX_TITLE_SECTION_CHARS = 120
-MAX_TITLE_WORD_CHARS = 30      # Discourse's title_max_word_length: a longer word makes the title invalid
+MAX_TITLE_WORD_CHARS = 30  # Discourse's title_max_word_length: a longer word makes the title invalid
 EXACT_DIFF_LIMIT = 1_000_000
 """Above this many (old word, new word) pairs the diff lets difflib skip very common words (its `autojunk`), which
 keeps an adversarial text from costing seconds of worker time; ordinary sections are far below it."""
@@ -67,7 +68,7 @@ SHORTENED = "… (shortened to fit in one post)"
 
 DECISIONS = {
     "approve": "Approved by {who}, and applied to the Code of Care. The forum keeps the earlier wording in the "
-               "document's history. Thank you to everyone who proposed, supported and discussed this change.",
+    "document's history. Thank you to everyone who proposed, supported and discussed this change.",
     "reject": "Not adopted: {who} declined this proposal.",
     "withdraw": "Withdrawn by {who}, who proposed it. Thank you for taking part: new proposals are always welcome.",
 }
@@ -75,14 +76,20 @@ REASON_GIVEN = "The reason given:"
 NO_REASON = "No reason was given; anyone may ask for one here."
 REJECTED_CLOSING = "Thank you to everyone who took part. This section can always be proposed again."
 
-APPLIED_ANNOUNCEMENT = ("**{section}** of the Code of Care has new wording, approved by the moderators after members "
-                        "proposed and supported it. The proposal, the discussion and the decision are here: {draft}")
-STALE = ("This proposal can't be applied as it stands: **{section}** has changed since it was proposed, and applying "
-         "it would undo those changes. The member who proposed it is warmly invited to propose again against the "
-         "current text: copy the section as it is now, make the change, and post it between "
-         "\\[amend section=\"{ref}\"] and \\[/amend].")
-NOT_ALLOWED = ("Thank you for caring about this amendment. Only {who_may} can {verb} it, so your /{verb} didn't "
-               "change anything. If you support it, a like on the proposal helps, and your thoughts are welcome here.")
+APPLIED_ANNOUNCEMENT = (
+    "**{section}** of the Code of Care has new wording, approved by the moderators after members "
+    "proposed and supported it. The proposal, the discussion and the decision are here: {draft}"
+)
+STALE = (
+    "This proposal can't be applied as it stands: **{section}** has changed since it was proposed, and applying "
+    "it would undo those changes. The member who proposed it is warmly invited to propose again against the "
+    "current text: copy the section as it is now, make the change, and post it between "
+    '\\[amend section="{ref}"] and \\[/amend].'
+)
+NOT_ALLOWED = (
+    "Thank you for caring about this amendment. Only {who_may} can {verb} it, so your /{verb} didn't "
+    "change anything. If you support it, a like on the proposal helps, and your thoughts are welcome here."
+)
 REJECTION_PM_TITLE = "About your proposed change to {section}"
 REJECTION_PM_BODY = """\
 Thank you for proposing new wording for **{section}** of the Code of Care, and for the care you put into it.
@@ -120,7 +127,7 @@ _FENCE_START = re.compile(r"^( {0,3})(?=`{3}|~{3})", re.MULTILINE)
 _WORD = re.compile(r"\S+")
 _UNDERLINE_WORD = re.compile(r"[-=]+")
 """A word that, alone on a line of the diff under text, would make that text a heading (a setext underline)."""
-_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_TITLE_WORD_CHARS + 1))
+_LONG_WORD = re.compile(rf"\S{{{MAX_TITLE_WORD_CHARS + 1},}}")
 _WHITESPACE = re.compile(r"\s+")
 _URL = re.compile(r"https?://[^\s<>\[\]\"'`\\@]+")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -143,7 +150,7 @@ def word_diff(old: str, new: str) -> str:
     """
     old_words, old_separators = _words(old)
     new_words, new_separators = _words(new)
-    pieces: list[tuple[str, str]] = []          # (separator before, markdown)
+    pieces: list[tuple[str, str]] = []  # (separator before, markdown)
     exact = len(old_words) * len(new_words) <= EXACT_DIFF_LIMIT
     matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=not exact)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -154,8 +161,7 @@ def word_diff(old: str, new: str) -> str:
             words = " ".join(_escape_word(old_words[i]) for i in group)
             pieces.append((old_separators[group[0]] if n == 0 else "\n\n", f"<del>{words}</del>"))
         for n, group in enumerate(_paragraphs(range(j1, j2), new_separators)):
-            words = "".join((new_separators[j] if j != group[0] else "") + _escape_word(new_words[j])
-                            for j in group)
+            words = "".join((new_separators[j] if j != group[0] else "") + _escape_word(new_words[j]) for j in group)
             pieces.append((" " if n == 0 and op == "replace" else new_separators[group[0]], f"<ins>{words}</ins>"))
     return "".join((sep or " ") + text for sep, text in pieces).lstrip()
 
@@ -173,25 +179,40 @@ def quote_member_text(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ posts
 
 
-def render_draft(*, amendment_id: str, section_title: str, section_number: int | None, current: str,
-                 proposed: str, supporters: int, credited: list[str], source_links: list[str],
-                 threshold: int) -> tuple[str, str]:
+def render_draft(
+    *,
+    amendment_id: str,
+    section_title: str,
+    section_number: int | None,
+    current: str,
+    proposed: str,
+    supporters: int,
+    credited: list[str],
+    source_links: list[str],
+    threshold: int,
+) -> tuple[str, str]:
     """(title, raw body) of an amendment's draft topic; the body always fits in one Discourse post."""
     label = _label(section_number, section_title)
     number = _AMENDMENT_NUMBER.fullmatch(amendment_id)
     title = _title(DRAFT_TITLE, section=label, number=number.group(1) if number else amendment_id)
     support = (SUPPORT_ONE if supporters == 1 else SUPPORT_MANY).format(count=supporters, threshold=threshold)
     names = _deduplicated(credited)
-    credits = (CREDITED.format(names=_listed([escape_inline(n) for n in names], ", "))
-               if names else NOT_CREDITED)
+    credits = CREDITED.format(names=_listed([escape_inline(n) for n in names], ", ")) if names else NOT_CREDITED
     links = _deduplicated(source_links)
     sources = _listed([f"- {_link(link)}" for link in links], "\n") if links else NO_SOURCES
     shown_id = f"`{amendment_id}`" if _SAFE_ID.fullmatch(amendment_id) else escape_inline(amendment_id)
 
     def body(current_text: str, proposed_text: str, diff: str) -> str:
-        return DRAFT_BODY.format(section=escape_inline(label), support=support, diff=diff, credits=credits,
-                                 current=quote_member_text(current_text), proposed=quote_member_text(proposed_text),
-                                 sources=sources, amendment_id=shown_id)
+        return DRAFT_BODY.format(
+            section=escape_inline(label),
+            support=support,
+            diff=diff,
+            credits=credits,
+            current=quote_member_text(current_text),
+            proposed=quote_member_text(proposed_text),
+            sources=sources,
+            amendment_id=shown_id,
+        )
 
     diff = word_diff(current, proposed)
     raw = body(current, proposed, f"[quote]\n{diff}\n[/quote]" if diff else quote_member_text(""))
@@ -235,8 +256,9 @@ def render_rejection_pm(*, section_title: str, reason: str, draft_url: str) -> t
     """(title, raw) of the private message telling the proposer their proposal was not adopted, and why."""
     title = _title(REJECTION_PM_TITLE, section=section_title)
     explained = f"{REASON_GIVEN}\n\n{quote_member_text(reason)}" if reason.strip() else NO_REASON
-    return title, REJECTION_PM_BODY.format(section=escape_inline(section_title), reason=explained,
-                                           draft=_link(draft_url))
+    return title, REJECTION_PM_BODY.format(
+        section=escape_inline(section_title), reason=explained, draft=_link(draft_url)
+    )
 
 
 def render_problem_reply(problems: list[Problem], *, about: str = "") -> str:
@@ -284,16 +306,18 @@ def _label(number: int | None, title: str) -> str:
 
 def _title(template: str, **fields: str) -> str:
     """A topic title within Discourse's limits: one line, no mention, the member part shortened if need be."""
-    shortened = {name: _shortened(_WHITESPACE.sub(" ", _clean(value)).strip(), MAX_TITLE_SECTION_CHARS, "…")
-                 for name, value in fields.items()}
+    shortened = {
+        name: _shortened(_WHITESPACE.sub(" ", _clean(value)).strip(), MAX_TITLE_SECTION_CHARS, "…")
+        for name, value in fields.items()
+    }
     title = neutralize_mentions(template.format(**shortened))
-    return _LONG_WORD.sub(lambda m: m.group()[:MAX_TITLE_WORD_CHARS - 1] + "…", title)[:MAX_TITLE_CHARS]
+    return _LONG_WORD.sub(lambda m: m.group()[: MAX_TITLE_WORD_CHARS - 1] + "…", title)[:MAX_TITLE_CHARS]
 
 
 def _shortened(text: str, limit: int, marker: str = SHORTENED) -> str:
     if len(text) <= limit:
         return text
-    return text[:max(limit, 0)].rstrip() + marker
+    return text[: max(limit, 0)].rstrip() + marker
 
 
 def _deduplicated(items: list[str]) -> list[str]:
@@ -323,7 +347,7 @@ def _words(text: str) -> tuple[list[str], list[str]]:
     words, separators, position = [], [], 0
     for match in _WORD.finditer(text):
         words.append(match.group())
-        separators.append(_separator(text[position:match.start()]) if position else "")
+        separators.append(_separator(text[position : match.start()]) if position else "")
         position = match.end()
     return words, separators
 
