@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv browser test demo bench clean
+.PHONY: venv browser lint test demo bench clean
 
 venv: $(STAMP)
 
@@ -25,7 +25,15 @@ $(STAMP): requirements.txt constraints.txt
 browser:
 	@sh scripts/install-browser.sh
 
-test: venv browser
+# Lint, format, types and import contracts of plugin/, worker/ and webhooks/, as configured in pyproject.toml;
+# `make test` runs it before the tests, so CI checks them too.
+lint: venv
+	$(PY) -m ruff check
+	$(PY) -m ruff format --check
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
+
+test: venv lint browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: venv

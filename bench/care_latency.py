@@ -29,7 +29,7 @@ import time
 from collections import Counter
 
 from bench._companion import running_companion
-from plugin.domain.amendments import amendment_id
+from plugin.domain.names import amendment_id
 from plugin.adapters.budget import ApiBudget
 from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
 from plugin.ops.demo import REPO_ROOT

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 
 import redis
 
-from plugin.domain.engagement import figures_table, parse_time
+from plugin.domain.engagement import parse_time
+from plugin.text.figures import figures_table
 from plugin.adapters.engagement_store import Engagement
 from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
 from plugin.adapters.keys import Keys

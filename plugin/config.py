@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.domain.events import MIN_SECRET_LENGTH
 
@@ -206,3 +207,24 @@ def redact(url: str) -> str:
         netloc = f"{user.partition(':')[0]}:{HIDDEN}@{place}"
     shown = urlencode([(name, HIDDEN if name == "password" else value) for name, value in query], safe="*")
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{shown}" if shown else "")
+
+
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def digest_zone(name: str) -> ZoneInfo:
+    """`COC_TIMEZONE` as a time zone, or ConfigError saying what it must be."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"COC_TIMEZONE must be an IANA time zone name such as UTC or Europe/Berlin, got {name!r}"
+        ) from None
+
+
+def digest_clock(text: str) -> tuple[int, int]:
+    """`COC_DIGEST_TIME` ("HH:MM", 24-hour) as (hour, minute), or ConfigError saying what it must be."""
+    match = _CLOCK.fullmatch(text.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ConfigError(f"COC_DIGEST_TIME must be a time of day as HH:MM (24-hour), e.g. 09:00; got {text!r}")
+    return int(match.group(1)), int(match.group(2))

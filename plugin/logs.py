@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -43,7 +44,7 @@ class CurrentJob(logging.Filter):
         return True
 
 
-def configure(level: int = logging.INFO, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+def configure(level: int = logging.INFO, stream: TextIO = sys.stderr) -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonLines())
     handler.addFilter(CurrentJob())

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from plugin.domain.amendments import (APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, Voter,
-                               amendment_id, count_support, decide, reaches_threshold, record)
+                               count_support, decide, reaches_threshold, record)
+from plugin.domain.names import amendment_id
 
 BOT = "care-bot"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.domain.amendments import APPLIED, DRAFTED, REJECTED, STALE, WITHDRAWN, amendment_id
+from plugin.domain.amendments import APPLIED, DRAFTED, REJECTED, STALE, WITHDRAWN
+from plugin.domain.names import amendment_id
 from plugin.domain.document import parse_document
 from plugin.text.drafts import DECISIONS, NOT_ALLOWED
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)

@@ -1,8 +1,8 @@
 """Care first, end to end: a member who writes "direct support" is routed privately, at once, exactly once."""
 from __future__ import annotations
 
-from plugin.domain.amendments import amendment_id
-from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, member_message, message_ids
+from plugin.domain.names import amendment_id, care_effects, care_message_ids
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, member_message
 from plugin.domain.events import parse_delivery
 from tests.companion import SECRET, Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import like
@@ -74,12 +74,12 @@ def test_a_crash_after_sending_sends_nothing_twice_however_many_messages_came_si
         c.sim.forum.create_post(bot, title=f"Another member asked for support ({n})", raw=WORDS,
                                 archetype="private_message", target_recipients=[c.settings.care_group])
     row = created_delivery(c, post["id"])
-    for key in care.effect_keys(post["id"]):
+    for key in care_effects(post["id"]):
         c.conn.set(c.keys.effect(key), "pending")                           # died between sending and marking done
     care.route(c.services, parse_delivery(row.headers, row.payload.encode(), secret=SECRET))
     assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
     assert len(messages(c, MEMBER_TITLE.format(post_id=post["id"]))) == 1
-    assert all(c.conn.get(c.keys.effect(key)) == b"done" for key in care.effect_keys(post["id"]))
+    assert all(c.conn.get(c.keys.effect(key)) == b"done" for key in care_effects(post["id"]))
 
 
 def test_a_private_message_to_the_bot_is_routed_without_a_link(companion: Companion) -> None:
@@ -155,10 +155,10 @@ def test_a_job_that_met_the_refusal_and_died_still_tells_the_team_when_it_runs_a
     purpose, as above: the non-staff bot's intervals are 0."""
     c, forum = companion, companion.sim.forum
     post = unreachable_bob_asks(c)                                      # delivered; its job has not run yet
-    _, member_key = care.effect_keys(post["id"])
+    _, member_key = care_effects(post["id"])
     title, raw = member_message(member="bob", group=c.settings.care_group, post_id=post["id"])
     first = message_once(c.services, member_key, title=title, raw=raw, recipients=["bob"],
-                         external_id=message_ids(post["id"])[1])  # an earlier run met the refusal, then died
+                         external_id=care_message_ids(post["id"])[1])  # an earlier run met the refusal, then died
     assert "not accepting messages" in first
     c.settle()
     (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))

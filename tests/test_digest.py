@@ -11,11 +11,13 @@ import pytest
 
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, Amendment
 from plugin.config import ConfigError
-from plugin.text.digest import (CHART, CODE_QUIET, COUNT, DIGEST_TAG, FIGURE_TABLES, HOURS, NO_CHANGE, NO_VALUE, RATIO,
-                           SHARE, THREADS_NONE, WELCOME_NONE, SectionActivity, digest_clock, digest_external_id,
-                           digest_zone, format_change, format_value, last_completed_week, render_digest,
-                           section_activity, week_dates)
-from plugin.text.drafts import ZWSP
+from plugin.domain.names import TAG_DIGEST as DIGEST_TAG, digest_external_id
+from plugin.text.digest import CHART, CODE_QUIET, FIGURE_TABLES, THREADS_NONE, WELCOME_NONE, render_digest, week_dates
+from plugin.text.figures import COUNT, HOURS, NO_CHANGE, NO_VALUE, RATIO, SHARE, format_change, format_value
+from plugin.config import digest_clock, digest_zone
+from plugin.domain.activity import SectionActivity, section_activity
+from plugin.domain.engagement import last_completed_week
+from plugin.domain.safety import ZWSP
 from plugin.domain.engagement import WeekFigures
 
 UTC = timezone.utc

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from plugin.__main__ import main
-from plugin.text.digest import CHART, DIGEST_TAG, inline_text
+from plugin.domain.names import TAG_DIGEST as DIGEST_TAG
+from plugin.text.digest import CHART, inline_text
 from plugin.domain.document import parse_document
 from plugin.adapters.engagement_store import Engagement
 from plugin.queues import QUEUE_DIGEST

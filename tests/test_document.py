@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from plugin.domain.document import STARTER_TEXT, STRUCTURE_CHANGED, Document, Section, body_changes_structure, \
     fenced_code, parse_document
-from plugin.domain.events import mentions_direct_support
+from plugin.domain.safety import mentions_direct_support
 from plugin.domain.proposals import parse_proposals
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

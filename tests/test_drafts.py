@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from plugin.domain.document import STARTER_TEXT, fenced_code, parse_document
+from plugin.domain.safety import ZWSP, neutralize_mentions
 from plugin.text.drafts import (ABOUT, AND_MORE, APPLIED_ANNOUNCEMENT, CREDITED, DECISIONS, DIFF_TOO_LONG, DRAFT_TITLE,
                            EMPTY_TEXT, MAX_LISTED, MAX_POST_CHARS, MAX_TITLE_CHARS, MAX_TITLE_WORD_CHARS, NO_REASON,
                            NO_SOURCES, NOT_ALLOWED, NOT_CREDITED, PROBLEM_REPLY, REASON_GIVEN, REJECTED_CLOSING,
-                           REJECTION_PM_TITLE, SHORTENED, STALE, SUPPORT_MANY, SUPPORT_ONE, ZWSP,
-                           neutralize_mentions, quote_member_text, render_applied_announcement, render_decision,
+                           REJECTION_PM_TITLE, SHORTENED, STALE, SUPPORT_MANY, SUPPORT_ONE,
+                           quote_member_text, render_applied_announcement, render_decision,
                            render_draft, render_not_allowed, render_problem_reply, render_rejection_pm,
                            render_stale, word_diff)
 from plugin.domain.proposals import MESSAGES, NESTED, Problem, parse_proposals, unknown_section_problem

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
+from plugin.domain.safety import asks_for_care, mentions_direct_support
 from plugin.domain.events import (BadDelivery, InvalidSignature, LikeEvent, PingEvent, PostEvent, TopicEvent,
-                           event_from_job, mentions_direct_support, parse_delivery, sign, verify_signature)
+                           event_from_job, parse_delivery, sign, verify_signature)
 from tests.reference import reference_dir
 
 SAMPLE_SECRET = "test-webhook-secret-0123"   # the secret the reference samples are signed with (FACTS.md)
@@ -41,7 +42,7 @@ def test_post_created_sample_is_typed() -> None:
     assert (event.post.id, event.post.topic_id, event.post.post_number) == (body["id"], body["topic_id"], 3)
     assert event.post.raw == body["raw"] and event.post.username == "bob" and event.post.user_id == 42
     assert event.post.reply_to_post_number == 2 and event.post.reply_to_username == "alice"
-    assert not event.private and not event.needs_care
+    assert not event.private and not asks_for_care(event, "coc-bot")
 
 
 def test_post_edited_and_liked_samples() -> None:

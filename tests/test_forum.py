@@ -14,7 +14,9 @@ from flask import Flask, Response, jsonify
 from plugin.adapters.budget import WINDOW_SECONDS, ApiBudget
 from plugin.config import ConfigError, Settings
 from plugin.adapters.forum import (ADMIN_BUCKET_ERROR_CODE, DEFAULT_WAIT_SECONDS, GROUP_MEMBERS_PAGE, LIKERS_PAGE,
-                          TOPIC_CHUNK, Forum, ForumRefused, ForumUnavailable, Member, MessageRefused, Throttled)
+                          TOPIC_CHUNK, Forum, ForumRefused, ForumUnavailable, Member, MessageRefused, Throttled,
+                          TopicView)
+from plugin.domain.events import Post
 from plugin.adapters.keys import Keys
 from simulator.auth import AdminApiBucket
 from simulator.state import Forum as SimForum
@@ -124,7 +126,7 @@ def test_likers_are_who_likes_the_post_now_oldest_first(sim: Sim, forum: Forum, 
     assert forum.likers(post.id) == ["carol", "bob"] and spent(forum, before) == 1
     sim.forum.unlike(carol, post)                      # no webhook for this: only the forum knows
     assert forum.likers(post.id) == ["bob"]
-    assert forum.post(post.id)["actions_summary"][0] == {"id": 2, "count": 1, "can_act": True}
+    assert forum.post(post.id).like_count == 1                 # from its actions_summary entry {"id": 2, "count": 1}
 
 
 def test_likers_reads_every_page(sim: Sim, forum: Forum, general: int) -> None:
@@ -160,10 +162,28 @@ def test_post_topic_and_latest_posts(sim: Sim, forum: Forum, general: int) -> No
     topic = forum.topic(first.topic_id)
     latest = forum.latest_posts()
     assert spent(forum, before) == 3
-    assert post["raw"] == "And it should be easy to withdraw." and post["version"] == 1
-    assert topic["id"] == first.topic_id and [t["name"] for t in topic["tags"]] == ["code-of-care"]
-    assert [p["id"] for p in latest] == [reply.id, first.id]
-    assert [p["id"] for p in forum.latest_posts(before=reply.id)] == [first.id]
+    assert post.raw == "And it should be easy to withdraw." and post.version == 1
+    assert topic.topic.id == first.topic_id and topic.topic.tags == ("code-of-care",)
+    assert topic.stream == (first.id, reply.id) and topic.first_post_id == first.id
+    assert [p.id for p in latest] == [reply.id, first.id]
+    assert [p.id for p in forum.latest_posts(before=reply.id)] == [first.id]
+
+
+def test_answers_are_read_into_the_domains_types_at_the_edge() -> None:
+    view = TopicView.from_json({
+        "id": 5, "slug": "our-code", "title": "Our Code", "tags": [{"id": 1, "name": "code-of-care", "slug": "x"}],
+        "closed": True, "post_stream": {"stream": [50, 51], "posts": [
+            {"id": 50, "post_number": 1, "username": "gone", "user_id": None, "cooked": "<p>Hello</p>",
+             "actions_summary": [{"id": 3, "can_act": True}, {"id": 2, "count": 3}]}]}})
+    assert (view.topic.id, view.topic.tags, view.topic.closed) == (5, ("code-of-care",), True)
+    assert view.stream == (50, 51) and view.first_post_id == 50
+    (first,) = view.posts
+    # the topic's id and slug when the post does not say them; no author id (an account that is gone): 0
+    assert (first.topic_id, first.topic_slug, first.user_id, first.like_count) == (5, "our-code", 0, 3)
+    assert first.cooked == ""                                   # the HTML only when asked for (a job need not carry it)
+    assert Post.from_payload({"id": 1, "topic_id": 2, "post_number": 1, "user_id": 3, "cooked": "<p>Hi</p>"},
+                             cooked=True).cooked == "<p>Hi</p>"
+    assert TopicView.from_json({"id": 5, "post_stream": {"posts": [{"id": 9, "post_number": 1}]}}).first_post_id == 9
 
 
 def test_recent_posts_costs_one_call_for_a_short_topic_and_two_for_a_long_one(sim: Sim, forum: Forum,
@@ -173,7 +193,7 @@ def test_recent_posts_costs_one_call_for_a_short_topic_and_two_for_a_long_one(si
                                   category_id=general)
     sim.forum.create_post(alice, topic_id=short.topic_id, raw="A second post in the short thread.")
     before = forum.calls_made
-    assert [p["post_number"] for p in forum.recent_posts(short.topic_id)] == [1, 2]
+    assert [p.post_number for p in forum.recent_posts(short.topic_id)] == [1, 2]
     assert spent(forum, before) == 1
     long = sim.forum.create_post(alice, title="A long thread indeed", raw="This thread will have many posts.",
                                  category_id=general)
@@ -182,8 +202,8 @@ def test_recent_posts_costs_one_call_for_a_short_topic_and_two_for_a_long_one(si
     before = forum.calls_made
     recent = forum.recent_posts(long.topic_id)
     assert spent(forum, before) == 2
-    assert [p["post_number"] for p in recent] == list(range(7, TOPIC_CHUNK + 7))
-    assert [p["post_number"] for p in forum.recent_posts(long.topic_id, count=3)] == [24, 25, 26]
+    assert [p.post_number for p in recent] == list(range(7, TOPIC_CHUNK + 7))
+    assert [p.post_number for p in forum.recent_posts(long.topic_id, count=3)] == [24, 25, 26]
 
 
 def test_topic_by_external_id_follows_the_redirect(sim: Sim, forum: Forum, general: int) -> None:
@@ -196,7 +216,7 @@ def test_topic_by_external_id_follows_the_redirect(sim: Sim, forum: Forum, gener
     before = forum.calls_made
     topic = forum.topic_by_external_id("coc-document")
     assert spent(forum, before) == 2                   # the 301 and the topic: both count in the forum's bucket
-    assert topic is not None and topic["id"] == made.topic_id and topic["external_id"] == "coc-document"
+    assert topic is not None and topic.topic.id == made.topic_id and topic.topic.external_id == "coc-document"
 
 
 def test_create_topic_is_idempotent_by_external_id(sim: Sim, forum: Forum, bot: User, general: int) -> None:
@@ -205,7 +225,7 @@ def test_create_topic_is_idempotent_by_external_id(sim: Sim, forum: Forum, bot: 
     created = forum.create_topic(title="Amendment to section Consent", raw="The proposed new wording is here.",
                                  category_id=general, tags=["coc-amendment"], external_id="coc-amendment-7-1")
     assert spent(forum, before) == 1
-    topic = sim.forum.topics[created["topic_id"]]
+    topic = sim.forum.topics[created.topic_id]
     assert (topic.external_id, topic.tags, topic.category_id, topic.user_id) == (
         "coc-amendment-7-1", ["coc-amendment"], general, bot.id)
     count = len(sim.forum.topics)
@@ -218,7 +238,7 @@ def test_create_topic_is_idempotent_by_external_id(sim: Sim, forum: Forum, bot: 
                                category_id=general, tags=["coc-amendment"], external_id="coc-amendment-7-1")
     assert spent(forum, before) == 3
     assert len(sim.forum.topics) == count
-    assert (again["id"], again["topic_id"], again["post_number"]) == (created["id"], created["topic_id"], 1)
+    assert (again.id, again.topic_id, again.post_number) == (created.id, created.topic_id, 1)
 
 
 def test_create_topic_passes_other_refusals_on(forum: Forum, general: int) -> None:
@@ -261,7 +281,7 @@ def test_create_once_looks_the_key_up_after_any_refusal_whatever_its_words(redis
     with serving(lost_answer_forum(422, refused, topic)) as served, stub_forum(served.url, redis_conn) as adapter:
         made = adapter.create_topic(title="Proposed change to Consent", raw="The proposed new wording is here.",
                                     category_id=3, tags=[], external_id="coc-amendment-7-1")
-    assert (made["id"], made["topic_id"], made["topic_slug"]) == (50, 5, "proposed-change")
+    assert (made.id, made.topic_id, made.topic_slug) == (50, 5, "proposed-change")
     assert adapter.calls_made == 3                    # the refusal, the look-up's redirect and the topic
 
 
@@ -301,10 +321,10 @@ def test_reply_message_edit_tags_and_close(sim: Sim, forum: Forum, bot: User, ge
     forum.set_tags(first.topic_id, ["coc-amendment", "coc-approved"])
     forum.close_topic(first.topic_id)
     assert spent(forum, before) == 5
-    assert (reply["username"], reply["reply_to_post_number"]) == (BOT, 1)
-    message = sim.forum.topics[pm["topic_id"]]
+    assert (reply.username, reply.reply_to_post_number) == (BOT, 1)
+    message = sim.forum.topics[pm.topic_id]
     assert message.is_pm and message.allowed_group_ids == [care.id] and alice.id in message.allowed_user_ids
-    assert edited["version"] == 2
+    assert edited.version == 2
     revision = sim.forum.posts[first.id].revisions[-1]
     assert (revision.edit_reason, revision.user_id) == ("Amendment x applied", system.id)   # as the admin
     topic = sim.forum.topics[first.topic_id]
@@ -313,7 +333,7 @@ def test_reply_message_edit_tags_and_close(sim: Sim, forum: Forum, bot: User, ge
     assert topic.tags == []
     again = forum.private_message(title="A member asked for support", raw="Someone asked for direct support.",
                                   recipients=["peer-support", "alice"], external_id="coc-care-team-1")
-    assert again["topic_id"] == pm["topic_id"]                              # the forum refused a second message
+    assert again.topic_id == pm.topic_id                              # the forum refused a second message
     assert sum(t.is_pm for t in sim.forum.topics.values()) == 1
 
 

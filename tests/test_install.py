@@ -17,8 +17,9 @@ from plugin.domain.document import STARTER_TEXT
 from plugin.adapters.forum import Forum
 from plugin.adapters.keys import Keys
 from plugin.adapters.store import Store
-from plugin.ops.install import (CREATED, DOCUMENT_EXTERNAL_ID, DOCUMENT_TAGS, DOCUMENT_TITLE, EVERYONE, EXISTS, OK,
-                            PROBLEM, TAG_GROUP, TAGS, UPDATED, WEBHOOK_EVENTS, WOULD_CREATE, WOULD_UPDATE, Installer,
+from plugin.domain.names import DOCUMENT_EXTERNAL_ID, TAG_CODE_OF_CARE, TAG_GROUP, TAGS
+from plugin.ops.install import (CREATED, DOCUMENT_TITLE, EVERYONE, EXISTS, OK,
+                            PROBLEM, UPDATED, WEBHOOK_EVENTS, WOULD_CREATE, WOULD_UPDATE, Installer,
                             Step)
 from plugin.adapters.keys import Keys
 from simulator.state import Forum as SimForum
@@ -93,7 +94,7 @@ def test_a_fresh_forum_gets_everything_it_needs(sim: Sim, redis_conn: redis.Redi
     assert document is not None
     first = f.first_post(document)
     assert (document.title, document.tags, document.category_id, first.user_id) == (
-        DOCUMENT_TITLE, list(DOCUMENT_TAGS), drafts.id, bot.id)
+        DOCUMENT_TITLE, [TAG_CODE_OF_CARE], drafts.id, bot.id)
     assert first.raw == STARTER_TEXT
     assert installer.document == {"topic_id": document.id, "post_id": first.id}
     (hook,) = f.web_hooks.values()

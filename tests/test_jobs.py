@@ -6,7 +6,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
-from plugin.domain.amendments import OPEN, amendment_id
+from plugin.domain.amendments import OPEN
+from plugin.domain.names import amendment_id
 from plugin.adapters.budget import ApiBudget
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import like, propose

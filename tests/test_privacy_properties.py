@@ -23,10 +23,12 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, amendment_id, decide
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, WITHDRAWN, Amendment, decide
+from plugin.domain.names import amendment_id
 from plugin.text.care import member_message, team_message
 from plugin.text.digest import SectionActivity, render_digest
-from plugin.text.drafts import NOT_ALLOWED, ZWSP, render_decision, render_draft, render_not_allowed
+from plugin.domain.safety import ZWSP
+from plugin.text.drafts import NOT_ALLOWED, render_decision, render_draft, render_not_allowed
 from plugin.domain.engagement import WeekFigures
 from plugin.adapters.engagement_store import Engagement
 from plugin.queues import QUEUE_DIGEST

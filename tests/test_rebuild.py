@@ -15,7 +15,8 @@ from dataclasses import asdict, replace
 import pytest
 
 from bench.faults import differences
-from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN, amendment_id
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, WITHDRAWN
+from plugin.domain.names import amendment_id
 from plugin.adapters.budget import ApiBudget
 from plugin.domain.engagement import iso_week
 from plugin.adapters.forum import Forum, Throttled

@@ -17,7 +17,8 @@ import requests
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from plugin.domain.amendments import DRAFTED, OPEN, amendment_id
+from plugin.domain.amendments import DRAFTED, OPEN
+from plugin.domain.names import amendment_id
 from plugin.domain.events import sign
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.forum import LATEST_POSTS_PAGE, Forum, Throttled
@@ -27,7 +28,8 @@ from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixt
 from tests.test_amendments_e2e import NEW_CONSENT, like, propose
 from worker.reconcile import AlreadyRunning, reconcile
 from worker.services import Services
-from worker.schedule import RECONCILE_CRON_NAME, ReconcileCron, build_scheduler
+from plugin.domain.names import CRON_RECONCILE as RECONCILE_CRON_NAME
+from worker.schedule import ReconcileCron, build_scheduler
 
 T1, T2, T3 = "2026-11-01T10:00:00.000Z", "2026-11-01T10:01:00.000Z", "2026-11-01T10:09:00.000Z"
 

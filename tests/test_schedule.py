@@ -18,7 +18,8 @@ from plugin.config import ConfigError, Settings
 from plugin.ops.demo import REPO_ROOT
 from plugin.queues import JOB_POST_DIGEST, QUEUE_DIGEST, RETRY_FOR_QUEUE
 from plugin.ops.processes import stop_process, wait_until
-from worker.schedule import (CRON_NAME, GRACE, RECONCILE_CRON_NAME, DigestCron, build_scheduler,
+from plugin.domain.names import CRON_DIGEST as CRON_NAME, CRON_RECONCILE as RECONCILE_CRON_NAME
+from worker.schedule import (GRACE, DigestCron, build_scheduler,
                              digest_cron_expression)
 
 UTC = timezone.utc

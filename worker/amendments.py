@@ -26,9 +26,19 @@ from plugin.domain.amendments import (
     rejection_message_id,
 )
 from plugin.domain.document import parse_document
+from plugin.domain.names import (
+    TAG_APPROVED,
+    TAG_DRAFT,
+    TAG_REJECTED,
+    announce_effect,
+    decision_effect,
+    not_allowed_effect,
+    problems_effect,
+    rejection_effect,
+)
 from plugin.domain.proposals import Problem, parse_command
+from plugin.domain.safety import neutralize_mentions
 from plugin.text.drafts import (
-    neutralize_mentions,
     render_applied_announcement,
     render_decision,
     render_draft,
@@ -39,36 +49,6 @@ from plugin.text.drafts import (
 )
 from worker.feedback import withdraw_post
 from worker.services import Services
-
-TAG_DRAFT, TAG_APPROVED, TAG_REJECTED = "coc-amendment", "coc-approved", "coc-rejected"
-
-
-# The effects (`Store.once` keys) these functions make; `worker.rebuild` marks the ones the forum shows as made.
-
-
-def not_allowed_effect(post_id: int) -> str:
-    """The kind answer to a command by someone who may not decide."""
-    return f"not-allowed-{post_id}"
-
-
-def problems_effect(post_id: int, count: int) -> str:
-    """The one reply that lists a post's problems."""
-    return f"problems-{post_id}-{count}"
-
-
-def decision_effect(amendment_id: str) -> str:
-    """The reply in the draft that says how it was decided."""
-    return f"decision-{amendment_id}"
-
-
-def announce_effect(amendment_id: str) -> str:
-    """The announcement of an applied change in the document's topic."""
-    return f"announce-{amendment_id}"
-
-
-def rejection_effect(amendment_id: str) -> str:
-    """The message that tells the proposer their proposal was not adopted."""
-    return f"rejection-pm-{amendment_id}"
 
 
 def decision_effects(amendment_id: str, outcome: str) -> list[str]:
@@ -132,7 +112,7 @@ def draft(s: Services, key: str) -> str:
         now(),
         f"drafted with {len(supporters)} supporters",
         status=DRAFTED,
-        draft_topic_id=topic["topic_id"] if "topic_id" in topic else topic["id"],
+        draft_topic_id=topic.topic_id,
         supporters=len(supporters),
     )
     s.store.save_amendment(drafted)
@@ -180,24 +160,25 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
     """Apply an approved amendment to the document, one at a time; a section that moved on makes it stale."""
     with s.store.document_lock():
         document = s.store.document()
+        assert document is not None, "the living document is not cached (install or rebuild caches it)"
         fresh = s.forum.post(document["post_id"])
-        doc = parse_document(fresh["raw"])
+        doc = parse_document(fresh.raw)
         section = doc.find(amendment.section_slug)
         text = neutralize_mentions(amendment.text)  # the document is the bot's post: member words never ping
         if section is not None and section.body.strip() == text.strip():
-            new_raw = fresh["raw"]  # an earlier run of this approval applied it: finish the job
+            new_raw = fresh.raw  # an earlier run of this approval applied it: finish the job
         elif section is None or section.fingerprint != amendment.base_fingerprint:
             return close(s, amendment, post, STALE, "")
         else:
             new_raw = doc.replace(section, text).render()
         reason = f"Amendment {amendment.id} approved by {post['username']}"
-        if new_raw != fresh["raw"]:
-            edited = s.forum.edit_post(document["post_id"], raw=new_raw, edit_reason=reason)
-            version = edited.get("version", document["version"] + 1)
+        if new_raw != fresh.raw:
+            version = s.forum.edit_post(document["post_id"], raw=new_raw, edit_reason=reason).version
         else:
-            version = fresh.get("version", document["version"])
+            version = fresh.version
         s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version, raw=new_raw)
-    draft_url = f"{s.settings.discourse_url}/t/{amendment.draft_topic_id}"
+    assert amendment.draft_topic_id is not None, "only a drafted amendment is decided"
+    draft_url = s.forum.topic_url(amendment.draft_topic_id)
     reply_once(
         s,
         announce_effect(amendment.id),
@@ -212,6 +193,7 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
 def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: str, version: int | None = None) -> str:
     """Tag, answer and close the draft; tell the proposer by PM when it was rejected."""
     topic_id = amendment.draft_topic_id
+    assert topic_id is not None, "only a drafted amendment is decided"
     tags = [TAG_DRAFT] + ([TAG_APPROVED] if outcome == APPLIED else [TAG_REJECTED] if outcome == REJECTED else [])
     s.forum.set_tags(topic_id, tags)
     if outcome == STALE:
@@ -223,7 +205,7 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
     line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
     if outcome == REJECTED:
         title, raw = render_rejection_pm(
-            section_title=amendment.section_title, reason=reason, draft_url=f"{s.settings.discourse_url}/t/{topic_id}"
+            section_title=amendment.section_title, reason=reason, draft_url=s.forum.topic_url(topic_id)
         )
         refused = message_once(
             s,
@@ -271,9 +253,9 @@ def reply_once(
     def made() -> bool:
         bot = s.settings.bot_username.lower()
         return any(
-            p.get("username", "").lower() == bot
-            and p.get("reply_to_post_number") == reply_to
-            and (reply_to is not None or (marker and marker in p.get("cooked", "")))
+            p.username.lower() == bot
+            and p.reply_to_post_number == reply_to
+            and (reply_to is not None or (marker and marker in p.cooked))
             for p in s.forum.recent_posts(topic_id)
         )
 
@@ -314,9 +296,8 @@ def voter(s: Services, username: str) -> Voter:
 
 def source_links(s: Services, amendment: Amendment) -> list[str]:
     """The proposal post and every post that discussed the section (public ones only ever reach the store)."""
-    base = s.settings.discourse_url.rstrip("/")
     ids = [amendment.post_id] + sorted(i for i in s.store.discussion(amendment.section_slug) if i != amendment.post_id)
-    return [f"{base}/p/{i}" for i in ids]
+    return [s.forum.post_url(i) for i in ids]
 
 
 def now() -> str:

@@ -10,7 +10,9 @@ forgotten, and it is remembered as a care post so that later events about it (li
 from __future__ import annotations
 
 from plugin.domain.events import Post, PostEvent
-from plugin.text.care import UNREACHABLE_MARKER, member_message, message_ids, team_message, unreachable_notice
+from plugin.domain.names import care_effects, care_message_ids, unreachable_effect
+from plugin.domain.safety import is_service
+from plugin.text.care import UNREACHABLE_MARKER, member_message, team_message, unreachable_notice
 from worker.amendments import message_once, reply_once
 from worker.feedback import admitted, withdraw_post
 from worker.services import Services
@@ -21,14 +23,12 @@ def route(s: Services, event: PostEvent) -> str:
     if not post.private:
         admitted(s, event)  # known as seen (for reconcile), whatever its version: it is routed anyway
     forget(s, post)
-    if post.username.lower() == s.settings.bot_username.lower():
+    if is_service(post.username, s.settings.bot_username):
         return "the service's own words"
     group = s.settings.care_group
-    post_url = (
-        f"{s.settings.discourse_url.rstrip('/')}/t/{post.topic_slug or 'topic'}/{post.topic_id}/{post.post_number}"
-    )
-    team_key, member_key = effect_keys(post.id)
-    team_id, member_id = message_ids(post.id)
+    post_url = s.forum.post_in_topic_url(post.topic_slug, post.topic_id, post.post_number)
+    team_key, member_key = care_effects(post.id)
+    team_id, member_id = care_message_ids(post.id)
     title, raw = team_message(
         member=post.username, group=group, post_id=post.id, post_url=post_url, private=post.private
     )
@@ -46,13 +46,13 @@ def route(s: Services, event: PostEvent) -> str:
 def tell_team_unreachable(s: Services, post: Post, reason: str) -> None:
     """The forum refused the member's message: say so in the team's conversation (once), so that the team reaches
     out another way instead of waiting for a reply that cannot come."""
-    team_topic = s.forum.topic_by_external_id(message_ids(post.id)[0])
+    team_topic = s.forum.topic_by_external_id(care_message_ids(post.id)[0])
     if team_topic is None:
         return
     reply_once(
         s,
         unreachable_effect(post.id),
-        int(team_topic["id"]),
+        team_topic.topic.id,
         None,
         unreachable_notice(member=post.username, reason=reason),
         marker=UNREACHABLE_MARKER,
@@ -64,13 +64,3 @@ def forget(s: Services, post: Post) -> None:
     s.store.mark_care_post(post.id)
     withdraw_post(s, post.id, why="a care post is never feedback")
     s.engagement.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
-
-
-def unreachable_effect(post_id: int) -> str:
-    """The note in the team's conversation that the member's own message could not be sent."""
-    return f"care-unreachable-{post_id}"
-
-
-def effect_keys(post_id: int) -> tuple[str, str]:
-    """The effects (`Store.once` keys) of routing one care post: the team's message and the member's."""
-    return f"care-team-{post_id}", f"care-member-{post_id}"

@@ -15,20 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from plugin.adapters.forum import ForumRefused
+from plugin.adapters.redis import as_text
 from plugin.adapters.store import EFFECT_DONE_TTL, Store
-from plugin.config import ConfigError
-from plugin.domain.document import parse_document
-from plugin.domain.engagement import WeekFigures, check_week, shift_week, week_bounds
-from plugin.text.digest import (
-    DIGEST_TAG,
-    GENERAL_SLUG,
-    SectionActivity,
-    digest_external_id,
-    digest_zone,
-    last_completed_week,
-    render_digest,
-    section_activity,
-)
+from plugin.config import ConfigError, digest_zone
+from plugin.domain.activity import SectionActivity, section_activity
+from plugin.domain.document import GENERAL_SLUG, parse_document
+from plugin.domain.engagement import WeekFigures, check_week, last_completed_week, shift_week, week_bounds
+from plugin.domain.names import TAG_DIGEST, digest_external_id
+from plugin.text.digest import render_digest
 from worker.services import Services
 
 HISTORY_WEEKS = 12
@@ -63,7 +57,7 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
     with s.connection.lock(s.keys.digest_lock(week), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
         posted = s.connection.get(s.keys.digest_topic(week))
         if posted is not None:
-            return f"digest {week} already posted as topic {posted.decode()}"
+            return f"digest {week} already posted as topic {as_text(posted)}"
         figures = s.engagement.freeze(week)
         chart = draw_chart(s, week)
         chart_url = upload_chart(s, week, chart)
@@ -72,10 +66,10 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
             title=title,
             raw=raw,
             category_id=digest_category_id(s),
-            tags=[DIGEST_TAG],
+            tags=[TAG_DIGEST],
             external_id=digest_external_id(week),
         )
-        topic_id = int(first["topic_id"])
+        topic_id = first.topic_id
         s.connection.set(s.keys.digest_topic(week), topic_id, ex=EFFECT_DONE_TTL)
     return f"digest {week} posted as topic {topic_id}"
 
@@ -121,18 +115,18 @@ def public_threads(s: Services, week: str) -> list[tuple[int, str, int]]:
     """The week's most active topics that every member may read, for the digest to list by title. A topic in a
     read-restricted category, or one the bot cannot open, is left out, title and all: the engagement store counts
     every category (webhooks carry no permissions). 1 call for the categories, then 1 per topic looked at."""
-    public = {int(c["id"]) for c in s.forum.categories() if not c.get("read_restricted")}
+    public = {c.id for c in s.forum.categories() if not c.read_restricted}
     shown: list[tuple[int, str, int]] = []
     for topic_id, title, posts in s.engagement.top_topics(week, n=THREAD_CANDIDATES):
         if len(shown) == TOP_THREADS:
             break
         try:
-            category = s.forum.topic(topic_id).get("category_id")
+            category = s.forum.topic(topic_id).topic.category_id
         except ForumRefused as refused:
             if refused.status in (403, 404, 410):
                 continue
             raise
-        if category is not None and int(category) in public:
+        if category is not None and category in public:
             shown.append((topic_id, title, posts))
     return shown
 
@@ -177,7 +171,7 @@ def upload_chart(s: Services, week: str, png: bytes) -> str:
     key = s.keys.digest_chart(week)
     known = s.connection.get(key)
     if known is not None:
-        return known.decode()
+        return as_text(known)
     url = s.forum.upload_png(f"{digest_external_id(week)}.png", png)
     s.connection.set(key, url, ex=EFFECT_DONE_TTL)
     return url

@@ -8,16 +8,17 @@ replies) are enqueued as jobs of their own on the `drafts` queue.
 from __future__ import annotations
 
 from plugin.adapters.forum import ForumRefused
+from plugin.adapters.redis import as_text
 from plugin.adapters.store import DELETE, RECOVER, SEE
-from plugin.domain.amendments import OPEN, WITHDRAWN, Amendment, amendment_id, reaches_threshold, record
-from plugin.domain.document import parse_document
-from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.domain.amendments import OPEN, WITHDRAWN, Amendment, reaches_threshold, record
+from plugin.domain.document import GENERAL_SLUG, parse_document
+from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.domain.names import TAG_CODE_OF_CARE, amendment_id, decide_job_id, draft_job_id, problems_job_id
 from plugin.domain.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
+from plugin.domain.safety import is_service
 from plugin.queues import JOB_ANSWER_PROBLEMS, JOB_DECIDE, JOB_DRAFT, QUEUE_DRAFTS
 from worker.services import Services
 
-CODE_OF_CARE_TAG = "code-of-care"
-GENERAL = "general"
 """The discussion bucket for replies in the document topic that quote no particular section."""
 
 
@@ -49,7 +50,7 @@ def on_post(s: Services, event: PostEvent) -> str:
     if post.private:
         return "private: never feedback"
     s.store.remember_post_author(post)
-    if post.username.lower() == s.settings.bot_username.lower():
+    if is_service(post.username, s.settings.bot_username):
         return "the service's own post"
     document = s.store.document()
     if document and post.id == document["post_id"]:
@@ -61,7 +62,7 @@ def on_post(s: Services, event: PostEvent) -> str:
     draft = s.store.amendment_for_draft(post.topic_id)
     if draft is not None:
         if event.name == "post_created" and parse_command(post.raw) is not None:
-            s.enqueue(QUEUE_DRAFTS, JOB_DECIDE, draft.id, command_post(post), job_id=f"decide-{post.id}")
+            s.enqueue(QUEUE_DRAFTS, JOB_DECIDE, draft.id, command_post(post), job_id=decide_job_id(post.id))
             return f"command for {draft.id}"
         return "reply in a draft topic"
     if document is None or not in_code_of_care(s, post, document["topic_id"]):
@@ -85,29 +86,30 @@ def in_code_of_care(s: Services, post: Post, document_topic_id: int) -> bool:
     so that is decided from the forum's list of read-restricted categories, not from what the bot may read."""
     if post.topic_id == document_topic_id:
         return True
-    topic: dict = {}
+    topic: Topic | None = None
     tags = s.store.topic_tags(post.topic_id)
-    if tags is None and post.category_slug != CODE_OF_CARE_TAG and "[amend" in post.raw.lower():
+    if tags is None and post.category_slug != TAG_CODE_OF_CARE and "[amend" in post.raw.lower():
         # no topic webhook seen yet (order is not guaranteed): ask the forum, once, for a post that matters
         try:
-            topic = s.forum.topic(post.topic_id)
+            topic = s.forum.topic(post.topic_id).topic
         except ForumRefused as refused:
             if refused.status not in (403, 404, 410):
                 raise
-            topic = {}  # unreadable or gone: not feedback
-        tags = tuple(t["name"] if isinstance(t, dict) else t for t in topic.get("tags", []))
+            topic = None  # unreadable or gone: not feedback
+        tags = topic.tags if topic is not None else ()
         s.store.remember_topic_tags(post.topic_id, tags)
-    if post.category_slug != CODE_OF_CARE_TAG and CODE_OF_CARE_TAG not in (tags or ()):
+    if post.category_slug != TAG_CODE_OF_CARE and TAG_CODE_OF_CARE not in (tags or ()):
         return False
-    category = post.category_id or topic.get("category_id") or s.store.topic_category(post.topic_id)
-    return category is None or int(category) not in restricted_categories(s)
+    category = post.category_id or (topic.category_id if topic is not None else None)
+    category = category or s.store.topic_category(post.topic_id)
+    return category is None or category not in restricted_categories(s)
 
 
 def restricted_categories(s: Services) -> set[int]:
     """Ids of the categories closed to some members: remembered for a while, else read from the forum (1 call)."""
     known = s.store.restricted_categories()
     if known is None:
-        known = {int(c["id"]) for c in s.forum.categories() if c.get("read_restricted")}
+        known = {c.id for c in s.forum.categories() if c.read_restricted}
         s.store.remember_restricted_categories(known)
     return known
 
@@ -165,11 +167,11 @@ def gather(s: Services, post: Post, document: dict) -> str:
             post.topic_id,
             post.post_number,
             [p.message for p in problems],
-            job_id=f"problems-{post.id}-{post.version}",
+            job_id=problems_job_id(post.id, post.version),
         )
     sections = quoted_sections(post.raw, doc, document["topic_id"])
     if not sections and post.topic_id == document["topic_id"] and not proposals:
-        sections = {GENERAL}
+        sections = {GENERAL_SLUG}
     sections |= {a.section_slug for a in s.store.amendments_of_post(post.id) if a.id in kept}
     s.store.record_discussion(
         post.id, sections, post.username, post.created_at, snapshot=(post.version, post.updated_at)
@@ -181,7 +183,7 @@ def gather(s: Services, post: Post, document: dict) -> str:
 
 def on_like(s: Services, event: LikeEvent) -> str:
     post = event.post
-    if post.private or event.liker_username.lower() == s.settings.bot_username.lower():
+    if post.private or is_service(event.liker_username, s.settings.bot_username):
         return "not counted"
     s.store.add_liker(post.id, event.liker_username)  # also before its proposal is read: order is not guaranteed
     amendments = [a for a in s.store.amendments_of_post(post.id) if a.status == OPEN]
@@ -198,9 +200,9 @@ def consider_draft(s: Services, key: str) -> None:
     if amendment is None or amendment.status != OPEN:
         return
     likers = s.connection.smembers(s.keys.likers(amendment.post_id))
-    seen = 1 + len({n.decode().lower() for n in likers} - {amendment.proposer.lower()})
+    seen = 1 + len({as_text(n).lower() for n in likers} - {amendment.proposer.lower()})
     if reaches_threshold(seen, s.settings.support_threshold):
-        s.enqueue(QUEUE_DRAFTS, JOB_DRAFT, key, job_id=f"draft-{key}-{seen}")
+        s.enqueue(QUEUE_DRAFTS, JOB_DRAFT, key, job_id=draft_job_id(key, seen))
 
 
 def withdraw_post(s: Services, post_id: int, *, why: str) -> str:

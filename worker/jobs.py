@@ -56,7 +56,7 @@ def deferring(job: Callable[..., str]) -> Callable[..., str | Retry]:
 def logged(event: Event, outcome: str) -> str:
     """One structured log line per event handled: what happened, with the delivery's event id (and the job id), and
     the post (and liker) it was about, so that one post's story can be read from the logs."""
-    about = {}
+    about: dict[str, int | str] = {}
     if isinstance(event, (PostEvent, LikeEvent)):
         about["post_id"] = event.post.id
     if isinstance(event, LikeEvent):
@@ -82,6 +82,7 @@ def handle_event(data: dict[str, Any]) -> str:
 def handle_care(data: dict[str, Any]) -> str:
     """A member asking for direct support (`care` queue). Such a post never feeds a draft or a digest."""
     event = event_from_job(data)
+    assert isinstance(event, PostEvent), "the receiver sends only posts to the care queue (Intake.route)"
     return logged(event, care.route(services(), event))
 
 

@@ -29,19 +29,22 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
-from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError, like_count
+from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError
+from plugin.adapters.redis import as_fields, as_text
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import parse_time
 from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.domain.names import TAG_APPROVED, TAG_REJECTED, care_effects, not_allowed_effect, problems_effect
 from plugin.domain.proposals import parse_command
 from plugin.ops.install import cache_document, find_document
 from plugin.queues import JOB_ANSWER_PROBLEMS, QUEUE_CARE, QUEUE_DRAFTS
 from worker import care, feedback
-from worker.amendments import TAG_APPROVED, TAG_REJECTED, decision_effects, not_allowed_effect, problems_effect
+from worker.amendments import decision_effects
 from worker.services import Services
 
 PHASES = ("read", "topics", "replay", "decisions", "done")
@@ -84,12 +87,12 @@ def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
     if cursor.phase == "read":
         _document(s)
         _read(s, cursor, tell)
-    posts = {int(k): json.loads(v) for k, v in s.connection.hgetall(s.keys.rebuild_posts).items()}
+    posts = {int(k): Post(**json.loads(v)) for k, v in s.connection.hgetall(s.keys.rebuild_posts).items()}
     if cursor.phase == "topics":
         _topics(replaying, cursor, posts, tell)
     if cursor.phase == "replay":
         _replay(replaying, cursor, posts, tell)
-    report = Report(posts=len(posts), topics=len({p["topic_id"] for p in posts.values()}), likes=cursor.get("likes"))
+    report = Report(posts=len(posts), topics=len({p.topic_id for p in posts.values()}), likes=cursor.get("likes"))
     if cursor.phase == "decisions":
         _decisions(replaying, cursor, tell)
     report.drafts_enqueued = _finish(s, posts)
@@ -103,7 +106,7 @@ class Cursor:
 
     def __init__(self, s: Services):
         self.s = s
-        self.state = {k.decode(): v.decode() for k, v in s.connection.hgetall(s.keys.rebuild_cursor).items()}
+        self.state = {as_text(k): as_text(v) for k, v in s.connection.hgetall(s.keys.rebuild_cursor).items()}
         if "phase" not in self.state:
             self.state = {"phase": "read"}
             self.save()
@@ -114,7 +117,7 @@ class Cursor:
 
     def save(self, **values: Any) -> None:
         self.state.update({k: str(v) for k, v in values.items()})
-        self.s.connection.hset(self.s.keys.rebuild_cursor, mapping=self.state)
+        self.s.connection.hset(self.s.keys.rebuild_cursor, mapping=as_fields(self.state))
 
     def next_phase(self) -> None:
         self.phase = PHASES[PHASES.index(self.phase) + 1]
@@ -141,8 +144,8 @@ def _read(s: Services, cursor: Cursor, tell: Progress) -> None:
     while True:
         page = s.forum.latest_posts(before=before)
         if page:
-            s.connection.hset(s.keys.rebuild_posts, mapping={str(p["id"]): json.dumps(p) for p in page})
-            before = min(int(p["id"]) for p in page)
+            s.connection.hset(s.keys.rebuild_posts, mapping={str(p.id): json.dumps(asdict(p)) for p in page})
+            before = min(p.id for p in page)
             read += len(page)
             cursor.save(at=before)
             tell("read", read, None)
@@ -151,39 +154,38 @@ def _read(s: Services, cursor: Cursor, tell: Progress) -> None:
     cursor.next_phase()
 
 
-def _topics(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell: Progress) -> None:
-    topic_ids = sorted({int(p["topic_id"]) for p in posts.values()})
+def _topics(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
+    topic_ids = sorted({p.topic_id for p in posts.values()})
     done = cursor.get("at")
     for n, topic_id in enumerate(topic_ids):
         if topic_id <= done:
             continue
         view = s.forum.topic(topic_id)
-        feedback.on_event(s, TopicEvent(_delivery("topic_created", "topic"), topic=Topic.from_payload(view)))
+        feedback.on_event(s, TopicEvent(_delivery("topic_created", "topic"), topic=view.topic))
         cursor.save(at=topic_id)
         tell("topics", n + 1, len(topic_ids))
     cursor.next_phase()
 
 
-def _replay(s: Services, cursor: Cursor, posts: dict[int, dict[str, Any]], tell: Progress) -> None:
+def _replay(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
     ordered = sorted(posts)
     done, likes = cursor.get("at"), cursor.get("likes")
     bot = s.settings.bot_username.lower()
     for n, post_id in enumerate(ordered):
         if post_id <= done:
             continue
-        item = posts[post_id]
-        post = Post.from_payload(item)
+        post = posts[post_id]
         event = PostEvent(_delivery("post_created", "post"), post=post)
         if s.store.is_care_post(post.id):
             pass  # once a care post, never counted (as handle_event does)
         elif s.intake.route(event) == QUEUE_CARE:  # what the receiver sends to the care team
             care.forget(s, post)
-            for key in care.effect_keys(post.id):
+            for key in care_effects(post.id):
                 s.store.mark_done(key)
         else:
             feedback.on_event(s, event)
-            if like_count(item):
-                s.engagement.clock = lambda at=post.created_at: parse_time(at)
+            if post.like_count:
+                s.engagement.clock = partial(parse_time, post.created_at)
                 for liker_id, name in s.forum.likes(post.id):
                     if name.lower() != bot:
                         feedback.on_event(
@@ -206,31 +208,31 @@ def _decisions(s: Services, cursor: Cursor, tell: Progress) -> None:
             continue
         topic = s.forum.topic_by_external_id(amendment.id, as_admin=True)
         if topic is not None:
-            s.store.save_amendment(_decided(s, amendment, topic))
+            s.store.save_amendment(_decided(s, amendment, topic.topic))
         cursor.save(at_id=amendment.id)
         tell("decisions", n + 1, len(amendments))
     cursor.next_phase()
 
 
-def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendment:
+def _decided(s: Services, amendment: Amendment, topic: Topic) -> Amendment:
     """The amendment as its draft topic shows it: drafted; once closed, decided by the command the service's last
     reply answers (the decision is the service's last word before it closes the topic)."""
-    drafted = record(amendment, "", "draft found in the forum", status=DRAFTED, draft_topic_id=int(topic["id"]))
-    if not topic.get("closed"):
+    drafted = record(amendment, "", "draft found in the forum", status=DRAFTED, draft_topic_id=topic.id)
+    if not topic.closed:
         return drafted
-    posts = s.forum.recent_posts(int(topic["id"]))
-    by_number = {int(p["post_number"]): p for p in posts}
+    posts = s.forum.recent_posts(topic.id)
+    by_number = {p.post_number: p for p in posts}
     bot = s.settings.bot_username.lower()
-    answers = [p for p in posts if str(p.get("username", "")).lower() == bot and p.get("reply_to_post_number")]
+    answers = [p for p in posts if p.username.lower() == bot and p.reply_to_post_number]
     if not answers:
         return drafted
-    command_post = by_number.get(int(answers[-1]["reply_to_post_number"]))
+    command_post = by_number.get(answers[-1].reply_to_post_number or 0)
     if command_post is None:
         return drafted
     for earlier in answers[:-1]:  # the kind answers to members who may not decide
-        if (answered := by_number.get(int(earlier["reply_to_post_number"]))) is not None:
-            s.store.mark_done(not_allowed_effect(answered["id"]))
-    raw = s.forum.post(int(command_post["id"]))["raw"]
+        if (answered := by_number.get(earlier.reply_to_post_number or 0)) is not None:
+            s.store.mark_done(not_allowed_effect(answered.id))
+    raw = s.forum.post(command_post.id).raw
     command = parse_command(raw)
     if command is None:
         return drafted
@@ -238,11 +240,11 @@ def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendm
         drafted,
         verb=command.verb,
         reason=command.reason,
-        actor=str(command_post["username"]),
+        actor=command_post.username,
         actor_is_moderator=True,
         current_fingerprint=amendment.base_fingerprint,
     )
-    tags = {t["name"] if isinstance(t, dict) else t for t in topic.get("tags", [])}
+    tags = set(topic.tags)
     outcome = decision.outcome
     if outcome == APPLIED and TAG_APPROVED not in tags:
         outcome = STALE
@@ -252,22 +254,22 @@ def _decided(s: Services, amendment: Amendment, topic: dict[str, Any]) -> Amendm
         s.store.mark_done(effect)
     return record(
         drafted,
-        str(answers[-1].get("created_at", "")),
-        f"{outcome} by {command_post['username']}",
+        answers[-1].created_at,
+        f"{outcome} by {command_post.username}",
         status=outcome,
-        decided_by=str(command_post["username"]),
+        decided_by=command_post.username,
         reason=decision.reason if outcome != STALE else "",
     )
 
 
-def _finish(s: Services, posts: dict[int, dict[str, Any]]) -> int:
+def _finish(s: Services, posts: dict[int, Post]) -> int:
     """Section versions from the applied amendments; a proposal made before its section was changed by another
     amendment is marked superseded (its approval will be stale, as it would have been); draft jobs for
     well-supported proposals not yet drafted."""
     amendments = s.store.all_amendments()
     changes = [(a.history[-1].split(" ", 1)[0], a) for a in amendments if a.status == APPLIED]
     for a in amendments:
-        proposed_at = str(posts.get(a.post_id, {}).get("created_at", ""))
+        proposed_at = posts[a.post_id].created_at if a.post_id in posts else ""
         later = [c.id for at, c in changes if c.section_slug == a.section_slug and c.id != a.id and at > proposed_at]
         if a.status in (OPEN, DRAFTED) and later:
             s.store.save_amendment(replace(a, base_fingerprint=f"superseded-by-{later[0]}"))

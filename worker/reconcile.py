@@ -30,10 +30,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled, like_count
+from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
 from plugin.adapters.intake import ACCEPTED
+from plugin.adapters.redis import as_text
 from plugin.domain.amendments import OPEN
 from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
 from worker.services import Services
@@ -91,11 +91,11 @@ def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOK
 
 
 def _pass(s: Services, max_pages: int, lookback: int) -> Report:
-    state = {k.decode(): int(v) for k, v in s.connection.hgetall(s.keys.reconcile_cursor).items()}
+    state = {as_text(k): int(v) for k, v in s.connection.hgetall(s.keys.reconcile_cursor).items()}
     before = state.get("before") or None  # an unfinished sweep goes on from here
     high = before - 1 if before else None  # the listing covers every id from the lowest read up to here
     report = Report()
-    posts: dict[int, dict[str, Any]] = {}
+    posts: dict[int, Post] = {}
     top, floor = state.get("top", 0), state.get("floor", 0)
     low = None
     throttled: Throttled | None = None
@@ -108,11 +108,11 @@ def _pass(s: Services, max_pages: int, lookback: int) -> Report:
         report.pages += 1
         if not page:
             break
-        ids = [int(p["id"]) for p in page]
+        ids = [p.id for p in page]
         if before is None:  # a new sweep: from the newest post to below the last one read
             top = max(ids)
             floor = max(0, (state.get("cursor") or _first_heard(s, top)) - lookback)
-        posts.update({int(p["id"]): p for p in page if int(p["id"]) > floor})
+        posts.update({p.id: p for p in page if p.id > floor})
         before = low = min(ids)
         if before <= floor or len(page) < LATEST_POSTS_PAGE:
             before = None
@@ -156,9 +156,9 @@ def _walk_older(s: Services, before: int, pages: int, report: Report) -> int:
             break
         page = s.forum.latest_posts(before=before)
         report.older_pages += 1
-        ids = [int(p["id"]) for p in page]
+        ids = [p.id for p in page]
         low = max(min(ids, default=bottom), bottom)
-        read = {int(p["id"]): p for p in page if int(p["id"]) >= bottom}
+        read = {p.id: p for p in page if p.id >= bottom}
         report.posts += len(read)
         known = s.store.known_versions(sorted(read))
         for post_id in sorted(read):
@@ -178,22 +178,19 @@ def _first_heard(s: Services, top: int) -> int:
     return top if lowest is None else min(top, lowest)
 
 
-def _feed_post(
-    s: Services, item: dict[str, Any], known: tuple[int, str] | None, report: Report, *, likes: bool = True
-) -> None:
+def _feed_post(s: Services, post: Post, known: tuple[int, str] | None, report: Report, *, likes: bool = True) -> None:
     """Feed what is missing of one post, given the newest version of it the service has applied (`known`), and
     its missing likes unless `likes` is False."""
-    if item.get("category_id") is None and "topic_id" in item:  # a single post does not say its category
-        item = {**item, "category_id": s.store.topic_category(int(item["topic_id"]))}
-    post = Post.from_payload(item)
+    if post.category_id is None:  # a single post does not say its category
+        post = replace(post, category_id=s.store.topic_category(post.topic_id))
     if known is None:
         _feed(s, PostEvent(_delivery("post_created", "post"), post=post), report)
     elif (post.version, post.updated_at) > known:
         _feed(s, PostEvent(_delivery("post_edited", "post"), post=post), report)
-    count = like_count(item) if likes else 0
+    count = post.like_count if likes else 0
     if not count:
         return
-    seen = {n.decode().lower() for n in s.connection.smembers(s.keys.likers(post.id))}
+    seen = {as_text(n).lower() for n in s.connection.smembers(s.keys.likers(post.id))}
     if count > len(seen) and not s.store.is_care_post(post.id):
         bot = s.settings.bot_username.lower()
         for liker_id, name in s.forum.likes(post.id):
@@ -216,14 +213,14 @@ def _check_gone(s: Services, post_id: int, report: Report) -> None:
     """Read a post as the admin (who sees a deleted post): feed `post_destroyed` if it was deleted. One that is only
     hidden from the listing (a staff-only category, a hidden post) is not looked at again."""
     try:
-        data = s.forum.post(post_id, as_admin=True)
+        post = s.forum.post(post_id, as_admin=True)
     except ForumRefused as exc:
         if not exc.not_found:
             raise
         s.connection.zrem(s.keys.live_posts, post_id)  # gone for good: nothing left to tell of it
         return
-    if data.get("deleted_at"):
-        _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=Post.from_payload(data)), report)
+    if post.deleted_at:
+        _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=post), report)
     else:
         s.connection.zrem(s.keys.live_posts, post_id)
 
@@ -240,7 +237,7 @@ def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
         for start in range(0, len(ordered), TOPIC_CHUNK):
             chunk = ordered[start : start + TOPIC_CHUNK]
             try:
-                found = {int(p["id"]): p for p in s.forum.topic_posts(topic_id, chunk)}
+                found = {p.id: p for p in s.forum.topic_posts(topic_id, chunk)}
             except ForumRefused as exc:
                 if not exc.not_found and exc.status != 403:
                     raise
@@ -253,7 +250,7 @@ def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
                     _check_gone(s, post_id, report)
                     continue
                 seen = known[post_id]
-                if seen is None or (int(item.get("version") or 1), str(item.get("updated_at"))) > seen:
+                if seen is None or (item.version, item.updated_at) > seen:
                     item = s.forum.post(post_id)  # edited since: its text, for the edit
                 _feed_post(s, item, seen, report)
 

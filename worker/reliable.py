@@ -23,7 +23,7 @@ from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import DequeueTimeout, NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
-from rq.worker import WorkerStatus
+from rq.worker import BaseWorker, WorkerStatus
 
 POLL_SECONDS = 0.1
 """How often an idle worker looks for a job."""
@@ -45,7 +45,7 @@ class ReliableQueue(Queue):
         cls,
         queues: Iterable[Queue],
         timeout: int | None,
-        connection: Redis,  # type: ignore[override]
+        connection: Redis,
         job_class: type[Job] | None = None,
         serializer: Any = None,
         death_penalty_class: Any = None,
@@ -74,28 +74,28 @@ class ReliableQueue(Queue):
             time.sleep(POLL_SECONDS)
 
 
-class ReliableDequeue:
+class ReliableDequeue(BaseWorker):
     """Mixin for RQ's Worker and SimpleWorker: dequeue through ReliableQueue, and take the job off its intermediate
     list in the same MULTI that records it as started (RQ's `prepare_execution` plus one LREM)."""
 
     queue_class = ReliableQueue
 
     def prepare_execution(self, job: Job) -> Execution:
-        with self.connection.pipeline() as pipeline:  # type: ignore[attr-defined]
-            self.execution = Execution.create(
+        with self.connection.pipeline() as pipeline:
+            execution = self.execution = Execution.create(
                 job,
-                self.get_heartbeat_ttl(job),  # type: ignore[attr-defined]
+                self.get_heartbeat_ttl(job),
                 pipeline=pipeline,
                 worker_name=self.name,
-            )  # type: ignore[attr-defined]
-            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)  # type: ignore[attr-defined]
+            )
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
             pipeline.lrem(
-                Queue(job.origin, connection=self.connection).intermediate_queue_key,  # type: ignore
+                Queue(job.origin, connection=self.connection).intermediate_queue_key,
                 1,
                 job.id,
             )
             pipeline.execute()
-        return self.execution
+        return execution
 
 
 class ReliableWorker(ReliableDequeue, Worker):

@@ -6,7 +6,6 @@ import sys
 
 from rq.serializers import JSONSerializer
 
-import worker.jobs  # noqa: F401  (imported once here, not again in every forked work horse)
 from plugin.adapters.redis import connect
 from plugin.config import Settings
 from plugin.queues import QUEUES
@@ -16,6 +15,8 @@ from worker.schedule import build_scheduler, other_schedulers
 
 def work(settings: Settings, *, burst: bool = False, simple: bool = False) -> None:
     """One RQ worker on every queue, highest priority first, with RQ's scheduler for retries and deferrals."""
+    import worker.jobs  # noqa: F401, PLC0415  (imported once here, not again in every forked work horse)
+
     connection = connect(settings, health_check_interval=30)
     # RQ finds a job whose worker died (its heartbeat expired: job monitoring interval + 60 s) in a worker's
     # maintenance pass, every 10 minutes by default, and that pass also takes over the scheduler (retries!) of a

@@ -28,16 +28,13 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import now as utcnow
 
-from plugin.config import Settings
-from plugin.domain.engagement import week_bounds
+from plugin.config import Settings, digest_clock, digest_zone
+from plugin.domain.engagement import last_completed_week, week_bounds
+from plugin.domain.names import CRON_DIGEST, CRON_RECONCILE, digest_external_id, reconcile_job_id
 from plugin.queues import JOB_POST_DIGEST, JOB_RECONCILE, QUEUE_DIGEST, RETRY_FOR_QUEUE
-from plugin.text.digest import digest_clock, digest_external_id, digest_zone, last_completed_week
 
 log = logging.getLogger("worker.schedule")
 
-CRON_NAME = "coc-weekly-digest"
-"""The cron job's name in RQ's cron registry (`rq:cron_jobs`)."""
-RECONCILE_CRON_NAME = "coc-reconcile"
 MONDAY = 1
 """Monday in a cron expression's day-of-week field."""
 GRACE = timedelta(hours=1)
@@ -61,7 +58,7 @@ class DigestCron(CronJob):
             func_name=JOB_POST_DIGEST,
             cron=digest_cron_expression(settings),
             job_timeout=settings.job_timeout,
-            name=CRON_NAME,
+            name=CRON_DIGEST,
         )
         self.next_enqueue_time = self.get_next_enqueue_time()
 
@@ -106,13 +103,13 @@ class ReconcileCron(CronJob):
             func_name=JOB_RECONCILE,
             interval=settings.reconcile_minutes * 60,
             job_timeout=settings.job_timeout,
-            name=RECONCILE_CRON_NAME,
+            name=CRON_RECONCILE,
         )
 
     def enqueue(self, connection: Redis, *, at: datetime | None = None) -> Job:
         moment = at or utcnow()
         assert self.interval
-        job_id = f"coc-reconcile-{int(moment.timestamp()) // self.interval}"
+        job_id = reconcile_job_id(int(moment.timestamp()) // self.interval)
         queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
         try:
             job = queue.enqueue(
@@ -158,5 +155,5 @@ def other_schedulers(connection: Redis, scheduler: CronScheduler) -> list[CronSc
     return [
         other
         for other in CronScheduler.all(connection)
-        if other.name != scheduler.name and any(job.name == CRON_NAME for job in other.get_jobs())
+        if other.name != scheduler.name and any(job.name == CRON_DIGEST for job in other.get_jobs())
     ]

@@ -26,9 +26,11 @@ from itertools import chain
 from typing import Any
 
 from redis import Redis
+from redis.typing import EncodableT, FieldT
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, Forum, Throttled
 from plugin.adapters.keys import Keys
+from plugin.adapters.redis import as_byte_list, as_text
 from plugin.domain.engagement import (
     INACTIVE_DAYS,
     NEVER,
@@ -49,7 +51,8 @@ from plugin.domain.engagement import (
     week_start_day,
     weeks_ending,
 )
-from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent, mentions_direct_support
+from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.domain.safety import by_a_member, is_forum_bot, is_service, mentions_direct_support
 
 FORUM = "*"
 """The scope of forum-wide figures; a category's scope is its id."""
@@ -161,7 +164,7 @@ class Engagement:
             opened_topic = stored.topic_id
         likes = self.redis.hget(self.keys.engagement_post_likes, str(post_id))
         with self.redis.pipeline() as pipe:
-            for line in (likes or b"").decode().splitlines():
+            for line in as_text(likes or b"").splitlines():
                 week, liker = line.split("|", 1)
                 pipe.hdel(self.keys.engagement_week_likes(week), f"{post_id}:{liker}")
             pipe.hdel(self.keys.engagement_post_likes, str(post_id))
@@ -175,14 +178,14 @@ class Engagement:
         Each member is a username (has posted, when unknown) or (username, created_at) of one of their posts; the
         first and last day seen are kept, merged with what was seeded before. Returns how many members.
         """
-        days: dict[str, list[int]] = {}
+        days: dict[str, list[float]] = {}
         for member in members:
             name, when = (member, None) if isinstance(member, str) else member
             days.setdefault(name, []).extend([] if when is None else [day_number(when)])
         if not days:
             return 0
         names = sorted(days)
-        merged = {}
+        merged: dict[FieldT, EncodableT] = {}
         for name, old in zip(names, self.redis.hmget(self.keys.engagement_seeded, names), strict=True):
             known = days[name] + [d for d in (_seed_days(old) if old is not None else ()) if d != NEVER]
             merged[name] = f"{_day_text(min(known))},{_day_text(max(known))}" if known else ","
@@ -199,13 +202,13 @@ class Engagement:
         if post.topic_title:  # topic webhooks tell of renames; a reply's title is only a first guess
             title = notes.hset if post.post_number == 1 else notes.hsetnx
             title(self.keys.engagement_topic_titles, str(post.topic_id), post.topic_title)
-        if post.user_id < 1:
+        if is_forum_bot(post.user_id):
             notes.sadd(self.keys.engagement_bots, post.username)
         if mentions_direct_support(post.raw):
             notes.execute()
             self.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
             return
-        if not self._by_a_member(post):
+        if not by_a_member(post, self.bot_username):
             notes.execute()
             return
         fact = _fact(post)
@@ -222,10 +225,10 @@ class Engagement:
         if (
             post.private
             or post.deleted_at
-            or not self._by_a_member(post)
+            or not by_a_member(post, self.bot_username)
             or mentions_direct_support(post.raw)
-            or event.liker_id < 1
-            or liker.lower() == self.bot_username.lower()
+            or is_forum_bot(event.liker_id)
+            or is_service(liker, self.bot_username)
         ):
             return
         week = iso_week(self.clock())
@@ -247,12 +250,6 @@ class Engagement:
             if topic.title:
                 pipe.hset(self.keys.engagement_topic_titles, str(topic.id), topic.title)
             pipe.execute()
-
-    def _by_a_member(self, post: Post) -> bool:
-        """A regular post by a person: not a bot's, not the service's, not a small action."""
-        return (
-            post.user_id >= 1 and post.post_type == POST_REGULAR and post.username.lower() != self.bot_username.lower()
-        )
 
     def _call_apply(self, client: Any, action: str, fact: PostFact, packed: str | None = None) -> Any:
         k = self.keys
@@ -291,14 +288,14 @@ class Engagement:
         """Delete or forget a post: take back its contribution as it was stored (not as a later payload tells it,
         which may have moved category). Returns what was stored, if it was counted."""
         for _ in range(TAKE_BACK_TRIES):
-            standing = (self.redis.hget(self.keys.engagement_posts, str(post_id)) or b"").decode()
+            standing = as_text(self.redis.hget(self.keys.engagement_posts, str(post_id)) or b"")
             stored = None
             packed = None
             if standing.startswith(COUNTED + ":"):
                 week = standing.split(":", 1)[1]
                 packed_bytes = self.redis.hget(self.keys.engagement_week_posts(week), str(post_id))
                 if packed_bytes is not None:
-                    packed = packed_bytes.decode()
+                    packed = as_text(packed_bytes)
                     stored = _unpack(packed)
             target = stored or fact or PostFact(post_id, "", 0, None, 0.0, 0)
             if self._call_apply(self.redis, action, target, packed) != -1:
@@ -402,7 +399,9 @@ class _Reader:
                 self._deleted_topics = {int(t) for t in self.redis.smembers(self.keys.engagement_deleted_topics)}
             deleted = self._deleted_topics
             with _collector_paused():
-                facts = map(PostFact._make, _parse_all(self.redis.hvals(self.keys.engagement_week_posts(week))))
+                facts = map(
+                    PostFact._make, _parse_all(as_byte_list(self.redis.hvals(self.keys.engagement_week_posts(week))))
+                )
                 self._posts[week] = [f for f in facts if f.topic_id not in deleted] if deleted else list(facts)
         return self._posts[week]
 
@@ -418,7 +417,7 @@ class _Reader:
             return posts if category_id is None else [p for p in posts if p.category_id == category_id]
 
         posts = in_scope(self.posts(week))
-        likes = _parse_all(self.redis.hvals(self.keys.engagement_week_likes(week)))
+        likes = _parse_all(as_byte_list(self.redis.hvals(self.keys.engagement_week_likes(week))))
         likers = tuple(liker for liker, category in likes if category_id is None or category == category_id)
         recent = [p for w in weeks_ending(week, RECIPROCITY_WEEKS) for p in in_scope(self.posts(w))]
         posters = {p.username for p in posts}
@@ -436,13 +435,13 @@ class _Reader:
 
     def top_topics(self, week: str, n: int) -> list[tuple[int, str, int]]:
         hidden = {
-            int(t) for t in self.redis.sunion(self.keys.engagement_care_topics, self.keys.engagement_deleted_topics)
+            int(t) for t in self.redis.sunion([self.keys.engagement_care_topics, self.keys.engagement_deleted_topics])
         }
         counts = {int(t): int(c) for t, c in self.redis.hgetall(self.keys.engagement_week_topics(week)).items()}
         ranked = sorted(((t, c) for t, c in counts.items() if t not in hidden), key=lambda tc: (-tc[1], tc[0]))[:n]
         titles = self.redis.hmget(self.keys.engagement_topic_titles, [str(t) for t, _ in ranked]) if ranked else []
         return [
-            (topic_id, title.decode() if title else f"topic {topic_id}", count)
+            (topic_id, as_text(title) if title else f"topic {topic_id}", count)
             for (topic_id, count), title in zip(ranked, titles, strict=True)
         ]
 
@@ -486,9 +485,9 @@ class _Reader:
         if wanted:
             ordered = sorted(wanted)
             names = self.redis.hmget(self.keys.engagement_topic_authors, ordered)
-            self._authors.update({t: n.decode() if n else None for t, n in zip(ordered, names, strict=True)})
+            self._authors.update({t: as_text(n) if n else None for t, n in zip(ordered, names, strict=True)})
         edges = reply_edges(replies, self._authors)
-        bots = {b.decode().lower() for b in self.redis.smembers(self.keys.engagement_bots)}
+        bots = {as_text(b).lower() for b in self.redis.smembers(self.keys.engagement_bots)}
         bots.add(self.bot_username.lower())
         return frozenset(e for e in edges if e[0].lower() not in bots and e[1].lower() not in bots)
 
@@ -522,7 +521,7 @@ class _Reader:
     def seeds(self) -> dict[str, tuple[float, float]]:
         if self._seeds is None:
             stored = self.redis.hgetall(self.keys.engagement_seeded)
-            self._seeds = {name.decode(): _seed_days(days) for name, days in stored.items()}
+            self._seeds = {as_text(name): _seed_days(days) for name, days in stored.items()}
         return self._seeds
 
 
@@ -546,15 +545,15 @@ def seed_from_forum(
         pages += 1
         for post in page:
             if (
-                int(post.get("user_id") or 0) >= 1
-                and int(post.get("post_type") or POST_REGULAR) == POST_REGULAR
-                and str(post.get("username", "")).lower() != engagement.bot_username.lower()
-                and not mentions_direct_support(str(post.get("raw") or ""))
+                post.user_id >= 1
+                and post.post_type == POST_REGULAR
+                and post.username.lower() != engagement.bot_username.lower()
+                and not mentions_direct_support(post.raw)
             ):
-                seen.append((str(post["username"]), str(post["created_at"])))
+                seen.append((post.username, post.created_at))
         if len(page) < LATEST_POSTS_PAGE:
             break
-        before = min(int(p["id"]) for p in page)
+        before = min(p.id for p in page)
     return engagement.seed_contributors(seen)
 
 
@@ -614,6 +613,6 @@ def _day_text(day: float) -> str:
     return str(int(day))
 
 
-def _seed_days(value: bytes) -> tuple[float, float]:
-    first, last = value.decode().split(",")
+def _seed_days(value: bytes | str) -> tuple[float, float]:
+    first, last = as_text(value).split(",")
     return (float(first) if first else NEVER), (float(last) if last else NEVER)

@@ -31,9 +31,7 @@ from pydiscourse import DiscourseClient
 
 from plugin.adapters.budget import ApiBudget
 from plugin.config import ConfigError, Settings
-
-LIKE = 2
-"""Discourse's post action type for a like."""
+from plugin.domain.events import LIKE, Post, Topic
 
 ADMIN_BUCKET_ERROR_CODE = "admin_api_key_rate_limit"
 """`Discourse-Rate-Limit-Error-Code` of the 429 that the site's one admin API bucket answers (FACTS.md): the only
@@ -58,11 +56,6 @@ JSON_TYPE = "application/json"
 
 
 # ---------------------------------------------------------------------------------------------- errors
-
-
-def like_count(post: dict[str, Any]) -> int:
-    """How many likes a serialized post has: its `actions_summary` entry with id 2 (FACTS.md)."""
-    return next((int(a.get("count") or 0) for a in post.get("actions_summary") or () if a.get("id") == LIKE), 0)
 
 
 class ForumError(Exception):
@@ -152,6 +145,7 @@ class Member:
     trust_level: int
     suspended: bool
     groups: tuple[str, ...]  # names of the groups the bot can see the member in (automatic ones included)
+    suspended_till: str | None = None  # as the forum says it (sent only while the member is suspended)
 
     @property
     def staff(self) -> bool:
@@ -167,6 +161,7 @@ class Member:
             trust_level=int(user.get("trust_level") or 0),
             suspended=_suspended(user.get("suspended_till"), now or datetime.now(UTC)),
             groups=tuple(str(g["name"]) for g in user.get("groups") or () if isinstance(g, dict)),
+            suspended_till=None if user.get("suspended_till") is None else str(user["suspended_till"]),
         )
 
 
@@ -179,6 +174,112 @@ def _suspended(till: Any, now: datetime) -> bool:
     except ValueError:
         return True
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) > now
+
+
+def _post(data: dict[str, Any], *, topic: dict[str, Any] | None = None, cooked: bool = False) -> Post:
+    """A post of the API's answers as the domain's `Post`, by the webhook's rules (Discourse serializes both with
+    PostSerializer). A post inside a topic's answer takes the topic's id and slug when it does not say them; a post
+    whose author's account is gone says no `user_id`: 0, which is no member's (plugin.domain.safety.is_forum_bot)."""
+    if topic is not None:
+        data = {"topic_id": topic.get("id"), "topic_slug": topic.get("slug"), **data}
+    if data.get("user_id") is None:
+        data = {**data, "user_id": 0}
+    return Post.from_payload(data, cooked=cooked)
+
+
+def _stream_posts(answer: dict[str, Any], topic: dict[str, Any], *, cooked: bool = False) -> list[Post]:
+    """The posts in `post_stream.posts` of a topic's answer (`GET /t/{id}.json`, `GET /t/{id}/posts.json`)."""
+    return [_post(p, topic=topic, cooked=cooked) for p in (answer.get("post_stream") or {}).get("posts") or ()]
+
+
+@dataclass(frozen=True)
+class TopicView:
+    """A topic as `GET /t/{id}.json` shows it: the topic, the ids of its posts, and the posts the view carries."""
+
+    topic: Topic
+    stream: tuple[int, ...]  # every post's id, in topic order (`post_stream.stream`)
+    posts: tuple[Post, ...]  # the posts the view carries: the first TOPIC_CHUNK (no `raw`)
+
+    @property
+    def first_post_id(self) -> int:
+        """The topic's first post: the stream's first id, or the first post carried when there is no stream."""
+        return (self.stream or tuple(p.id for p in self.posts))[0]
+
+    @classmethod
+    def from_json(cls, view: dict[str, Any]) -> TopicView:
+        return cls(
+            topic=Topic.from_payload(view),
+            stream=tuple(int(i) for i in (view.get("post_stream") or {}).get("stream") or ()),
+            posts=tuple(_stream_posts(view, view)),
+        )
+
+
+@dataclass(frozen=True)
+class Category:
+    """A category as `GET /categories.json` lists it."""
+
+    id: int
+    name: str
+    slug: str
+    read_restricted: bool  # closed to some members (the bot, being staff, reads it all the same)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Category:
+        return cls(
+            id=int(data["id"]),
+            name=str(data.get("name", "")),
+            slug=str(data.get("slug", "")),
+            read_restricted=bool(data.get("read_restricted")),
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group as `GET /groups/{name}.json` shows it, as install needs it."""
+
+    id: int
+    name: str
+    messageable_level: int | None  # who may message it (99: everyone), as the forum says it
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Group:
+        return cls(id=int(data["id"]), name=str(data.get("name", "")), messageable_level=data.get("messageable_level"))
+
+
+@dataclass(frozen=True)
+class WebHook:
+    """A webhook as `GET /admin/api/web_hooks.json` lists it."""
+
+    id: int
+    payload_url: str
+    secret: str | None
+    content_type: int | None  # 1: form-encoded, 2: JSON (as the forum says it)
+    active: bool
+    wildcard: bool  # `wildcard_web_hook`: every event, whatever its event types
+    event_type_ids: frozenset[int]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebHook:
+        return cls(
+            id=int(data["id"]),
+            payload_url=str(data.get("payload_url") or ""),
+            secret=data.get("secret"),
+            content_type=data.get("content_type"),
+            active=bool(data.get("active")),
+            wildcard=bool(data.get("wildcard_web_hook")),
+            event_type_ids=frozenset(int(t["id"]) for t in data.get("web_hook_event_types") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class WebHookEvent:
+    """One delivery in a webhook's event log: `status` is the receiver's HTTP answer (None if it said none)."""
+
+    status: int | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WebHookEvent:
+        return cls(status=None if data.get("status") is None else int(data["status"]))
 
 
 # ---------------------------------------------------------------------------------------------- the client
@@ -316,6 +417,20 @@ class Forum:
     def close(self) -> None:
         self.session.close()
 
+    # ------------------------------------------------------------------------------------------------ links
+
+    def topic_url(self, topic_id: int) -> str:
+        """A topic's address in the forum (Discourse redirects `/t/<id>` to the slugged one)."""
+        return f"{self.base_url}/t/{topic_id}"
+
+    def post_url(self, post_id: int) -> str:
+        """A post's short address (`/p/<id>`: Discourse redirects it to the post in its topic)."""
+        return f"{self.base_url}/p/{post_id}"
+
+    def post_in_topic_url(self, topic_slug: str | None, topic_id: int, post_number: int) -> str:
+        """A post's address in its topic, as Discourse shares it."""
+        return f"{self.base_url}/t/{topic_slug or 'topic'}/{topic_id}/{post_number}"
+
     def __enter__(self) -> Forum:
         return self
 
@@ -377,10 +492,10 @@ class Forum:
 
     # ------------------------------------------------------------------------------------------ posts and topics
 
-    def post(self, post_id: int, *, as_admin: bool = False) -> dict[str, Any]:
-        """GET /posts/{id}.json as the bot, or the admin, who also sees a deleted post (`raw`, `version`,
-        `actions_summary`, `deleted_at`, …). 1 call."""
-        return (self._admin if as_admin else self._bot)._get(f"/posts/{int(post_id)}.json")
+    def post(self, post_id: int, *, as_admin: bool = False) -> Post:
+        """GET /posts/{id}.json as the bot, or the admin, who also sees a deleted post (`raw`, `version`, its likes,
+        `deleted_at`, …; not its category). 1 call."""
+        return _post((self._admin if as_admin else self._bot)._get(f"/posts/{int(post_id)}.json"))
 
     def likers(self, post_id: int) -> list[str]:
         """Usernames who like the post now, oldest like first (see `likes`)."""
@@ -401,31 +516,32 @@ class Forum:
                 return likes
             page += 1
 
-    def topic(self, topic_id: int, *, as_admin: bool = False) -> dict[str, Any]:
+    def topic(self, topic_id: int, *, as_admin: bool = False) -> TopicView:
         """GET /t/{id}.json (as the bot, or the admin). 1 call."""
-        return (self._admin if as_admin else self._bot)._get(f"/t/{int(topic_id)}.json")
+        return TopicView.from_json((self._admin if as_admin else self._bot)._get(f"/t/{int(topic_id)}.json"))
 
-    def recent_posts(self, topic_id: int, count: int = TOPIC_CHUNK) -> list[dict[str, Any]]:
-        """The last `count` (at most 20) posts of a topic the bot can see, in topic order. 1 call, or 2 when the
-        topic has more posts than its first page holds (GET /t/{id}/posts.json?post_ids[]=…)."""
+    def recent_posts(self, topic_id: int, count: int = TOPIC_CHUNK) -> list[Post]:
+        """The last `count` (at most 20) posts of a topic the bot can see, in topic order, with their `cooked` HTML
+        (no `raw`). 1 call, or 2 when the topic has more posts than its first page holds
+        (GET /t/{id}/posts.json?post_ids[]=…)."""
         count = max(1, min(count, TOPIC_CHUNK))
-        view = self.topic(topic_id)
+        view = self._bot._get(f"/t/{int(topic_id)}.json")
         stream = [int(i) for i in view.get("post_stream", {}).get("stream", [])]
-        loaded = {int(p["id"]): p for p in view.get("post_stream", {}).get("posts", [])}
+        loaded = {p.id: p for p in _stream_posts(view, view, cooked=True)}
         wanted = stream[-count:]
         if all(i in loaded for i in wanted):
             return [loaded[i] for i in wanted]
         more = self._bot._get(f"/t/{int(topic_id)}/posts.json", **{"post_ids[]": wanted})
-        loaded.update({int(p["id"]): p for p in more.get("post_stream", {}).get("posts", [])})
+        loaded.update({p.id: p for p in _stream_posts(more, view, cooked=True)})
         return [loaded[i] for i in wanted if i in loaded]
 
-    def topic_posts(self, topic_id: int, post_ids: list[int]) -> list[dict[str, Any]]:
-        """Some posts of a topic the bot can see (`version`, `actions_summary`; no `raw`), at most TOPIC_CHUNK:
+    def topic_posts(self, topic_id: int, post_ids: list[int]) -> list[Post]:
+        """Some posts of a topic the bot can see (`version`, likes; no `raw`, no category), at most TOPIC_CHUNK:
         GET /t/{id}/posts.json?post_ids[]=…. 1 call."""
         answer = self._bot._get(f"/t/{int(topic_id)}/posts.json", **{"post_ids[]": post_ids[:TOPIC_CHUNK]})
-        return list(answer.get("post_stream", {}).get("posts", []))
+        return _stream_posts(answer, {"id": int(topic_id)})
 
-    def topic_by_external_id(self, external_id: str, *, as_admin: bool = False) -> dict[str, Any] | None:
+    def topic_by_external_id(self, external_id: str, *, as_admin: bool = False) -> TopicView | None:
         """The topic with this `external_id`, or None: GET /t/external_id/{id}.json, whose 301 is followed by
         hand. 1 call when there is none (404), 2 when there is one (the redirect is a request too)."""
         client = self._admin if as_admin else self._bot
@@ -442,11 +558,10 @@ class Forum:
                     status=response.status_code,
                 )
             response = self._send(client, "GET", target)
-        return _decode(response)
+        answer = _decode(response)
+        return None if answer is None else TopicView.from_json(answer)
 
-    def create_topic(
-        self, *, title: str, raw: str, category_id: int | None, tags: list[str], external_id: str
-    ) -> dict[str, Any]:
+    def create_topic(self, *, title: str, raw: str, category_id: int | None, tags: list[str], external_id: str) -> Post:
         """A new topic as the bot, exactly once per `external_id`: POST /posts.json. 1 call; 3 when a topic with
         that `external_id` already exists (the refusal, then the lookup).
 
@@ -455,7 +570,7 @@ class Forum:
         """
         return self._create_once(external_id, raw, category_id=category_id, title=title, tags=list(tags))
 
-    def private_message(self, *, title: str, raw: str, recipients: list[str], external_id: str) -> dict[str, Any]:
+    def private_message(self, *, title: str, raw: str, recipients: list[str], external_id: str) -> Post:
         """A personal message from the bot to members and/or groups (a group must be messageable by the bot),
         exactly once per `external_id`: POST /posts.json with archetype=private_message. Calls and answer as
         `create_topic`'s. MessageRefused when the forum will not deliver it (a final outcome: record it)."""
@@ -468,7 +583,7 @@ class Forum:
                 raise MessageRefused(refused, recipients) from refused
             raise
 
-    def _create_once(self, external_id: str, raw: str, **params: Any) -> dict[str, Any]:
+    def _create_once(self, external_id: str, raw: str, **params: Any) -> Post:
         """POST /posts.json for a new topic or message keyed by `external_id`; the existing one's first post when
         there is one (the topic survives the crash of a job that made it).
 
@@ -476,24 +591,22 @@ class Forum:
         `external_id` is Rails' and may change, and a create refused for another reason (a retry of a request whose
         answer was lost) may still have been made the first time."""
         try:
-            return _posted(self._bot.create_post(raw, external_id=external_id, **params))
+            answer = _posted(self._bot.create_post(raw, external_id=external_id, **params))
         except ForumRefused:
             existing = self.topic_by_external_id(external_id)
             if existing is None:  # not made (or taken by a deleted topic): the refusal stands
                 raise
-            first = dict(existing["post_stream"]["posts"][0])
-            first.setdefault("topic_id", existing["id"])
-            first.setdefault("topic_slug", existing.get("slug"))
-            return first
+            return existing.posts[0]  # with the topic's id and slug (TopicView.from_json)
+        return _post(answer)
 
-    def reply(self, *, topic_id: int, raw: str, reply_to_post_number: int | None = None) -> dict[str, Any]:
+    def reply(self, *, topic_id: int, raw: str, reply_to_post_number: int | None = None) -> Post:
         """A reply as the bot: POST /posts.json. 1 call. Returns the new post."""
-        return _posted(self._bot.create_post(raw, topic_id=topic_id, reply_to_post_number=reply_to_post_number))
+        return _post(_posted(self._bot.create_post(raw, topic_id=topic_id, reply_to_post_number=reply_to_post_number)))
 
-    def edit_post(self, post_id: int, *, raw: str, edit_reason: str) -> dict[str, Any]:
+    def edit_post(self, post_id: int, *, raw: str, edit_reason: str) -> Post:
         """A new revision of a post (the forum keeps the old one) as the admin: PUT /posts/{id}.json. 1 call.
         Returns the post (`version` is the new one)."""
-        return self._admin.update_post(post_id, raw, edit_reason=edit_reason)["post"]
+        return _post(self._admin.update_post(post_id, raw, edit_reason=edit_reason)["post"])
 
     def set_tags(self, topic_id: int, tags: list[str]) -> None:
         """Replace a topic's tags (the full list) as the admin: PUT /t/-/{id}.json. 1 call."""
@@ -503,10 +616,10 @@ class Forum:
         """Close a topic as the admin: PUT /t/{id}/status.json. 1 call."""
         self._admin.update_topic_status(topic_id, "closed", True)
 
-    def latest_posts(self, before: int | None = None) -> list[dict[str, Any]]:
+    def latest_posts(self, before: int | None = None) -> list[Post]:
         """Public posts the bot can see, newest first, 50 a page (`before`: only ids below it): GET /posts.json.
         1 call."""
-        return self._bot.latest_posts(before=before).get("latest_posts", [])
+        return [_post(p) for p in self._bot.latest_posts(before=before).get("latest_posts", [])]
 
     def upload_png(self, filename: str, data: bytes) -> str:
         """An image for a post, as the bot: POST /uploads.json (multipart). 1 call. Returns its `upload://…` URL."""
@@ -521,30 +634,31 @@ class Forum:
         wanted = str(name_or_id).strip().lower()
         if wanted not in self._category_ids:
             found = _find_category(self.categories(), wanted)
-            self._category_ids[wanted] = int(found["id"]) if found else None
+            self._category_ids[wanted] = found.id if found else None
         return self._category_ids[wanted]
 
-    def categories(self, *, as_admin: bool = False) -> list[dict[str, Any]]:
+    def categories(self, *, as_admin: bool = False) -> list[Category]:
         """Every category the caller can see, subcategories included (flattened): GET /categories.json. 1 call."""
         answer = (self._admin if as_admin else self._bot)._get("/categories.json", include_subcategories="true")
-        flat: list[dict[str, Any]] = []
+        flat: list[Category] = []
         pending = list(answer.get("category_list", {}).get("categories", []))
         while pending:
             category = pending.pop(0)
-            flat.append(category)
+            flat.append(Category.from_json(category))
             pending.extend(category.get("subcategory_list") or [])
         return flat
 
     # ------------------------------------------------------------------------------------------ install (admin)
 
-    def admin_user(self, username: str) -> dict[str, Any] | None:
+    def admin_user(self, username: str) -> Member | None:
         """GET /u/{username}.json as the admin, or None if there is no such user. 1 call."""
         try:
-            return self._admin._get(f"/u/{quote(username)}.json")["user"]
+            user = self._admin._get(f"/u/{quote(username)}.json")["user"]
         except ForumRefused as refused:
             if refused.not_found:
                 return None
             raise
+        return Member.from_json(user)
 
     def create_user(self, *, username: str, name: str, email: str, password: str) -> int:
         """An active, approved account made by the admin: POST /users.json. 1 call. Returns its id."""
@@ -568,14 +682,15 @@ class Forum:
         """PUT /admin/users/{id}/trust_level.json as the admin. 1 call."""
         self._admin.trust_level(user_id, level)
 
-    def group(self, name: str) -> dict[str, Any] | None:
+    def group(self, name: str) -> Group | None:
         """GET /groups/{name}.json as the admin (`group` of the answer), or None if there is none. 1 call."""
         try:
-            return self._admin._get(f"/groups/{quote(name)}.json")["group"]
+            group = self._admin._get(f"/groups/{quote(name)}.json")["group"]
         except ForumRefused as refused:
             if refused.not_found:
                 return None
             raise
+        return Group.from_json(group)
 
     def create_group(self, **fields: Any) -> dict[str, Any]:
         """POST /admin/groups.json as the admin with `group` = fields (name, full_name, *_level, …). 1 call."""
@@ -599,15 +714,17 @@ class Forum:
         """A tag group, which creates its missing tags: POST /tag_groups.json as the admin. 1 call."""
         return self._admin._post("/tag_groups.json", json=True, name=name, tag_names=list(tag_names))["tag_group"]
 
-    def create_category(self, *, name: str, color: str, text_color: str, description: str) -> dict[str, Any]:
+    def create_category(self, *, name: str, color: str, text_color: str, description: str) -> Category:
         """POST /categories.json as the admin (everyone may read and post). 1 call."""
-        return self._admin._post(
-            "/categories.json", name=name, color=color, text_color=text_color, description=description
-        )["category"]
+        return Category.from_json(
+            self._admin._post(
+                "/categories.json", name=name, color=color, text_color=text_color, description=description
+            )["category"]
+        )
 
-    def web_hooks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Every webhook and the event types the forum offers: GET /admin/api/web_hooks.json as the admin.
-        1 call per 50 webhooks."""
+    def web_hooks(self) -> tuple[list[WebHook], dict[str, int]]:
+        """Every webhook, and the event types the forum offers (name → id): GET /admin/api/web_hooks.json as the
+        admin. 1 call per 50 webhooks."""
         hooks: list[dict[str, Any]] = []
         event_types: list[dict[str, Any]] = []
         while True:
@@ -616,24 +733,30 @@ class Forum:
             hooks.extend(page)
             event_types = event_types or list(answer.get("extras", {}).get("event_types") or [])
             if not page or len(hooks) >= int(answer.get("total_rows_web_hooks") or 0):
-                return hooks, event_types
+                return (
+                    [WebHook.from_json(h) for h in hooks],
+                    {str(t.get("name")): int(t["id"]) for t in event_types if "id" in t},
+                )
 
-    def web_hook_events(self, hook_id: int) -> list[dict[str, Any]]:
+    def web_hook_events(self, hook_id: int) -> list[WebHookEvent]:
         """The webhook's latest deliveries, newest first (the admin's event log): 1 call."""
         answer = self._admin._get(f"/admin/api/web_hooks/{int(hook_id)}/events.json")
-        return list(answer.get("web_hook_events", answer) if isinstance(answer, dict) else answer)
+        rows = answer.get("web_hook_events", answer) if isinstance(answer, dict) else answer
+        return [WebHookEvent.from_json(row) for row in rows]
 
-    def create_web_hook(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def create_web_hook(self, fields: dict[str, Any]) -> WebHook:
         """POST /admin/api/web_hooks.json as the admin. 1 call."""
-        return self._admin._post("/admin/api/web_hooks.json", json=True, web_hook=fields)["web_hook"]
+        return WebHook.from_json(self._admin._post("/admin/api/web_hooks.json", json=True, web_hook=fields)["web_hook"])
 
     def delete_web_hook(self, hook_id: int) -> None:
         """DELETE /admin/api/web_hooks/{id}.json as the admin. 1 call."""
         self._admin._delete(f"/admin/api/web_hooks/{int(hook_id)}.json")
 
-    def update_web_hook(self, hook_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+    def update_web_hook(self, hook_id: int, fields: dict[str, Any]) -> WebHook:
         """PUT /admin/api/web_hooks/{id}.json as the admin. 1 call."""
-        return self._admin._put(f"/admin/api/web_hooks/{int(hook_id)}.json", json=True, web_hook=fields)["web_hook"]
+        return WebHook.from_json(
+            self._admin._put(f"/admin/api/web_hooks/{int(hook_id)}.json", json=True, web_hook=fields)["web_hook"]
+        )
 
 
 def _posted(answer: dict[str, Any]) -> dict[str, Any]:
@@ -647,11 +770,11 @@ def _posted(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-def _find_category(categories: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+def _find_category(categories: list[Category], wanted: str) -> Category | None:
     for category in categories:
-        if wanted.isdigit() and int(category["id"]) == int(wanted):
+        if wanted.isdigit() and category.id == int(wanted):
             return category
     for category in categories:
-        if str(category.get("name", "")).lower() == wanted or str(category.get("slug", "")).lower() == wanted:
+        if category.name.lower() == wanted or category.slug.lower() == wanted:
             return category
     return None

@@ -22,7 +22,8 @@ from rq.serializers import JSONSerializer
 from rq.utils import now, utcformat
 
 from plugin.adapters.keys import Keys
-from plugin.domain.events import Event, PostEvent
+from plugin.domain.events import Event
+from plugin.domain.safety import asks_for_care
 from plugin.queues import FAILURE_TTL, JOB_FOR_QUEUE, QUEUE_CARE, QUEUE_EVENTS, QUEUES, RETRY_FOR_QUEUE
 
 PER_JOB_FIELDS = frozenset({"data", "created_at", "enqueued_at", "description"})
@@ -78,7 +79,7 @@ class Intake:
 
     def route(self, event: Event) -> str:
         """The queue for an event: `care` for a member's "direct support" post, else `events`."""
-        if isinstance(event, PostEvent) and event.needs_care and event.post.username.lower() != self.bot_username:
+        if asks_for_care(event, self.bot_username):
             return QUEUE_CARE
         return QUEUE_EVENTS
 

@@ -66,8 +66,9 @@ class Keys:
         """Set: the amendment ids a post proposed."""
         return f"{self.prefix}post-amendments:{post_id}"
 
-    def likers(self, post_id: int) -> str:
-        """Set: usernames whose like of the post arrived by webhook (gross: there is no unlike webhook)."""
+    def likers(self, post_id: int | str) -> str:
+        """Set: usernames whose like of the post arrived by webhook (gross: there is no unlike webhook). `post_id`
+        "" gives the keys' common prefix, "*" the pattern that matches them all."""
         return f"{self.prefix}likers:{post_id}"
 
     @property

@@ -13,12 +13,14 @@ default had to change for it (see `SentinelConnection`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis
 from redis.connection import parse_url
 from redis.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
+from redis.typing import EncodableT, FieldT, ZSetRangeResponse
 from redis.utils import SENTINEL as UNSET
 
 from plugin.config import ConfigError, Settings, redact
@@ -31,7 +33,7 @@ LOCATION_ARGUMENTS = ("host", "port", "path", "connection_class")
 """What `REDIS_URL` says that the Sentinels say instead: where the master is, and so how to reach it."""
 
 
-class _DisconnectOnError:
+class _DisconnectOnError(SentinelManagedConnection):
     """Drop the connection when a read is interrupted, as redis-py's plain `Connection` does.
 
     redis-py 8.1's `SentinelManagedConnection.read_response` defaults `disconnect_on_error` to False (redis-py pull
@@ -46,12 +48,12 @@ class _DisconnectOnError:
         disable_decoding: bool = False,
         *,
         timeout: float | object = UNSET,
-        disconnect_on_error: bool = True,
-        push_request: bool = False,
+        disconnect_on_error: bool | None = True,
+        push_request: bool | None = False,
     ) -> Any:
         return super().read_response(
             disable_decoding,
-            timeout=timeout,  # type: ignore[misc]
+            timeout=timeout,
             disconnect_on_error=disconnect_on_error,
             push_request=push_request,
         )
@@ -107,3 +109,31 @@ def describe(settings: Settings) -> str:
 def config_hint(settings: Settings) -> str:
     """The settings to check when Redis does not answer."""
     return "REDIS_SENTINELS, REDIS_SENTINEL_SERVICE and REDIS_URL" if settings.sentinels else "REDIS_URL"
+
+
+def as_text(reply: bytes | str) -> str:
+    """A reply as text.
+
+    The service's clients answer bytes (none sets `decode_responses`), which redis-py's types cannot tell: they say
+    `bytes | str` for every reply. These helpers say it in one place: `as_text` and `as_bytes` for one reply,
+    `as_byte_list` for a list too long to look at item by item.
+    """
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def as_bytes(reply: bytes | str) -> bytes:
+    """A reply as bytes (see `as_text`)."""
+    return reply if isinstance(reply, bytes) else reply.encode()
+
+
+def as_byte_list(replies: list[bytes | str] | ZSetRangeResponse) -> list[bytes]:
+    """A list of replies as bytes, not checked one by one (a week's hash holds tens of thousands of values): what
+    the service's clients answer (see `as_text`) to HVALS, HKEYS or LRANGE, or to a sorted set's range read without
+    scores (redis-py types a range as the members or as (member, score) pairs, whichever `withscores` asks for)."""
+    return cast("list[bytes]", replies)
+
+
+def as_fields(mapping: Mapping[str, EncodableT]) -> dict[FieldT, EncodableT]:
+    """A copy of `mapping` as redis-py's types want HSET's: their key type is invariant, so that a `dict[str, int]`
+    is refused as it is."""
+    return {name: value for name, value in mapping.items()}

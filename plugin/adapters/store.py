@@ -14,8 +14,10 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from redis import Redis
+from redis.typing import EncodableT, FieldT
 
 from plugin.adapters.keys import Keys
+from plugin.adapters.redis import as_byte_list, as_bytes, as_fields, as_text
 from plugin.domain.amendments import DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.events import Post, Topic
@@ -111,7 +113,7 @@ class Store:
             "topic_id": int(data[b"topic_id"]),
             "post_id": int(data[b"post_id"]),
             "version": int(data.get(b"version", 0)),
-            "raw": data.get(b"raw", b"").decode(),
+            "raw": as_text(data.get(b"raw", b"")),
         }
 
     def save_document(self, *, topic_id: int, post_id: int, version: int, raw: str) -> bool:
@@ -136,7 +138,7 @@ class Store:
 
     def section_versions(self) -> dict[str, int]:
         """How many texts each section has had (1 for the text at install)."""
-        return {k.decode(): int(v) for k, v in self.redis.hgetall(self.keys.section_versions).items()}
+        return {as_text(k): int(v) for k, v in self.redis.hgetall(self.keys.section_versions).items()}
 
     # ------------------------------------------------------------------------------------------ post versions
 
@@ -158,11 +160,11 @@ class Store:
     def live_posts_between(self, low: int, high: int | str) -> list[int]:
         """Ids of the regular public posts seen and not deleted, from `low` to `high` (reconcile looks for the
         ones the forum no longer lists); `high` may be "+inf"."""
-        return [int(m) for m in self.redis.zrangebyscore(self.keys.live_posts, low, high)]
+        return [int(m) for m in as_byte_list(self.redis.zrangebyscore(self.keys.live_posts, low, high))]
 
     def lowest_live_post(self) -> int | None:
         """The lowest id among the live posts seen: about where the service began to listen."""
-        lowest = self.redis.zrange(self.keys.live_posts, 0, 0)
+        lowest = as_byte_list(self.redis.zrange(self.keys.live_posts, 0, 0))
         return int(lowest[0]) if lowest else None
 
     def known_versions(self, post_ids: list[int]) -> dict[int, tuple[int, str] | None]:
@@ -170,7 +172,7 @@ class Store:
         values = self.redis.hmget(self.keys.post_versions, [str(i) for i in post_ids]) if post_ids else []
         known: dict[int, tuple[int, str] | None] = {}
         for post_id, value in zip(post_ids, values, strict=True):
-            version, _, stamp = (value or b"").decode().lstrip("D").partition("|")
+            version, _, stamp = as_text(value or b"").lstrip("D").partition("|")
             known[post_id] = (int(version), stamp) if version else None
         return known
 
@@ -181,7 +183,7 @@ class Store:
         self.redis.sadd(self.keys.care_posts, post_id)
 
     def is_care_post(self, post_id: int) -> bool:
-        return bool(self.redis.sismember(self.keys.care_posts, post_id))
+        return bool(self.redis.sismember(self.keys.care_posts, str(post_id)))
 
     # ------------------------------------------------------------------------------------------ topics
 
@@ -223,7 +225,7 @@ class Store:
     def remember_member(
         self, username: str, *, trust_level: int | None = None, staff: bool | None = None, suspended: bool | None = None
     ) -> None:
-        fields = {
+        fields: dict[FieldT, EncodableT] = {
             k: int(v)
             for k, v in (("trust_level", trust_level), ("staff", staff), ("suspended", suspended))
             if v is not None
@@ -237,7 +239,7 @@ class Store:
 
     def member(self, username: str) -> dict[str, int] | None:
         data = self.redis.hgetall(self.keys.member(username))
-        return {k.decode(): int(v) for k, v in data.items()} or None
+        return {as_text(k): int(v) for k, v in data.items()} or None
 
     def remember_post_author(self, post: Post) -> None:
         """Every post payload carries its author's trust level, staff flag and suspension: a free member record."""
@@ -265,16 +267,16 @@ class Store:
             pipe.execute()
 
     def amendments_of_post(self, post_id: int) -> list[Amendment]:
-        ids = sorted(m.decode() for m in self.redis.smembers(self.keys.post_amendments(post_id)))
+        ids = sorted(as_text(m) for m in self.redis.smembers(self.keys.post_amendments(post_id)))
         return [a for a in (self.amendment(i) for i in ids) if a is not None]
 
     def all_amendments(self) -> list[Amendment]:
-        ids = sorted(m.decode() for m in self.redis.smembers(self.keys.amendments))
+        ids = sorted(as_text(m) for m in self.redis.smembers(self.keys.amendments))
         return [a for a in (self.amendment(i) for i in ids) if a is not None]
 
     def amendment_for_draft(self, topic_id: int) -> Amendment | None:
         amendment_id = self.redis.get(self.keys.draft_topic(topic_id))
-        return None if amendment_id is None else self.amendment(amendment_id.decode())
+        return None if amendment_id is None else self.amendment(as_text(amendment_id))
 
     def add_liker(self, post_id: int, username: str) -> int:
         """Record a like from a webhook; returns how many distinct likers the post has by webhook.
@@ -333,7 +335,7 @@ class Store:
         """
         key = self.keys.effect(effect_key)
         state = self.redis.get(key)
-        if state == b"done" or (state or b"").startswith(REFUSED):
+        if state == b"done" or as_bytes(state or b"").startswith(REFUSED):
             return False
         if state == b"pending" and already_made is not None and already_made():
             self.redis.set(key, "done", ex=EFFECT_DONE_TTL)
@@ -350,7 +352,7 @@ class Store:
 
     def refusal(self, effect_key: str) -> str | None:
         """The forum's words when it refused the effect for good, else None."""
-        state = self.redis.get(self.keys.effect(effect_key)) or b""
+        state = as_bytes(self.redis.get(self.keys.effect(effect_key)) or b"")
         return state[len(REFUSED) :].decode() if state.startswith(REFUSED) else None
 
     def mark_done(self, effect_key: str) -> None:
@@ -362,7 +364,7 @@ class Store:
         with self.redis.pipeline() as pipe:
             pipe.delete(self.keys.section_versions)
             if versions:
-                pipe.hset(self.keys.section_versions, mapping=versions)
+                pipe.hset(self.keys.section_versions, mapping=as_fields(versions))
             pipe.execute()
 
     # ------------------------------------------------------------------------------------------ the whole state
@@ -405,7 +407,7 @@ class Store:
             "amendments": amendments,
             "care_posts": sorted(int(m) for m in self.redis.smembers(self.keys.care_posts)),
             "likers": {
-                k[len(likers_prefix) :]: sorted(m.decode().lower() for m in self.redis.smembers(k))
+                k[len(likers_prefix) :]: sorted(as_text(m).lower() for m in self.redis.smembers(k))
                 for k in scan(self.keys.likers("*"))
             },
             "discussion": {
@@ -415,7 +417,7 @@ class Store:
             "effects": sorted(
                 k[len(effect_prefix) :]
                 for k in scan(self.keys.effect("*"))
-                if self.redis.get(k) == b"done" or (self.redis.get(k) or b"").startswith(REFUSED)
+                if self.redis.get(k) == b"done" or as_bytes(self.redis.get(k) or b"").startswith(REFUSED)
             ),
         }
 

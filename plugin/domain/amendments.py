@@ -15,11 +15,6 @@ OPEN, DRAFTED, APPLIED, REJECTED, WITHDRAWN, STALE = "open", "drafted", "applied
 FINAL = frozenset({APPLIED, REJECTED, WITHDRAWN, STALE})
 
 
-def amendment_id(post_id: int, index: int) -> str:
-    """The amendment's key, also the draft topic's `external_id` (DESIGN.md)."""
-    return f"coc-amendment-{post_id}-{index}"
-
-
 def rejection_message_id(amendment_id: str) -> str:
     """The `external_id` of the message that tells the proposer their amendment was not adopted."""
     return f"{amendment_id}-rejected"

@@ -13,6 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 
+GENERAL_SLUG = "general"
+"""The discussion bucket for replies in the document's topic that name no section."""
+
 STARTER_FILE = "starter_code_of_care.md"
 STARTER_TEXT = resources.files(__package__).joinpath(STARTER_FILE).read_text(encoding="utf-8")
 """The Code of Care that `python -m plugin install` posts when the forum has none yet."""
@@ -159,7 +162,9 @@ def shows_large_heading(text: str) -> bool:
     for line in _lines(text):
         content = _split_ending(line)[0]
         if fence is None:
-            own = content[_CONTAINER_MARKS.match(content).end() :]
+            marks = _CONTAINER_MARKS.match(content)
+            assert marks is not None  # every part of the pattern is optional: it always matches
+            own = content[marks.end() :]
             if _LARGE_ATX.match(own) or (_UNDERLINE.fullmatch(content) and previous.strip(" \t")):
                 return True
             previous = content.lstrip(" \t>")  # list markers count as text: "1." alone continues a paragraph

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
 DAY_SECONDS = 86400
@@ -338,50 +338,8 @@ def summarize_week(activity: WeekActivity) -> WeekFigures:
     )
 
 
-# ------------------------------------------------------------------------------------------------ as a table
-
-ROWS: tuple[tuple[str, str, str], ...] = (
-    ("engaged_members", "engaged members", "count"),
-    ("new_contributors", "new contributors", "count"),
-    ("returning_contributors", "returning contributors", "count"),
-    ("inactive_contributors", "inactive contributors (90 days)", "count"),
-    ("topics", "topics", "count"),
-    ("posts", "posts", "count"),
-    ("replies", "replies", "count"),
-    ("likes", "likes given", "count"),
-    ("ttfr_median_hours", "first response, median", "hours"),
-    ("ttfr_p90_hours", "first response, 90th percentile", "hours"),
-    ("ttfr_mean_hours", "first response, mean (Discourse-comparable)", "hours"),
-    ("topics_no_response_24h", "topics without response after 24 h", "share"),
-    ("topics_no_response_7d", "topics without response after 7 days", "share"),
-    ("reciprocity", "reciprocity (4 weeks)", "ratio"),
-    ("gini", "participation Gini", "ratio"),
-    ("absence_factor", "contributor absence factor", "count"),
-)
-"""The table's rows: field of WeekFigures, label, kind of value."""
-
-
-def format_value(value: float | None, kind: str) -> str:
-    """A figure for people: "—" when there is nothing to measure."""
-    if value is None:
-        return "—"
-    if kind == "hours":
-        return f"{value:.1f} h"
-    if kind == "share":
-        return f"{value:.0%}"
-    if kind == "ratio":
-        return f"{value:.2f}"
-    return str(value)
-
-
-def figures_table(figures: WeekFigures, *, category_id: int | None = None, frozen: bool = False) -> str:
-    """The week's figures as an aligned two-column table, under a heading that names the week and scope."""
-    start, end = week_bounds(figures.week)
-    scope = "the whole forum" if category_id is None else f"category {category_id}"
-    heading = f"Engagement in {figures.week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC), {scope}" + (
-        " — frozen when its digest was posted" if frozen else ""
-    )
-    width = max(len(label) for _, label, _ in ROWS)
-    lines = [heading, ""]
-    lines += [f"{label:<{width}}  {format_value(getattr(figures, name), kind):>8}" for name, label, kind in ROWS]
-    return "\n".join(lines)
+def last_completed_week(now: datetime, zone: tzinfo) -> str:
+    """The latest ISO week whose Sunday is over on the calendar of `zone` at `now` (on a Monday: last week)."""
+    today = now.astimezone(zone).date()
+    sunday = today - timedelta(days=today.isoweekday())
+    return iso_week(datetime.combine(sunday, time(12, 0), tzinfo=UTC))

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 # Discourse's post types.
 POST_REGULAR, POST_MODERATOR_ACTION, POST_SMALL_ACTION, POST_WHISPER = 1, 2, 3, 4
+LIKE = 2
+"""Discourse's post action type for a like (its entry in a post's `actions_summary`)."""
 PRIVATE_MESSAGE = "private_message"
 MIN_SECRET_LENGTH = 12
 """Discourse refuses webhook secrets shorter than this."""
@@ -44,10 +46,6 @@ USED_EVENTS = POST_EVENTS | TOPIC_EVENTS | LIKE_EVENTS
 """The events this service acts on; every other event is acknowledged and ignored."""
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
-_DIRECT_SUPPORT = re.compile(r"\bdirect\s+support\b", re.IGNORECASE)
-_QUOTED = re.compile(
-    r"\[quote[^\]]*\].*?\[/quote\]|^>.*?$|```.*?```|`[^`\n]*`", re.IGNORECASE | re.DOTALL | re.MULTILINE
-)
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -123,10 +121,6 @@ class Event:
         """What makes two deliveries the same fact, whatever their Event-Id (a retry carries a new one)."""
         return f"{self.name}:{self.delivery.event_id}"
 
-    @property
-    def needs_care(self) -> bool:
-        return False
-
     def to_job(self) -> dict[str, Any]:
         """Plain JSON-ready data for RQ's JSON serializer; `event_from_job` reads it back.
 
@@ -153,7 +147,8 @@ class IgnoredEvent(Event):
 
 @dataclass(frozen=True)
 class Post:
-    """The fields of Discourse's WebHookPostSerializer that this service uses."""
+    """The fields of Discourse's WebHookPostSerializer that this service uses. The API's posts (PostSerializer,
+    which the webhook's extends) are read into it too, by the forum adapter."""
 
     id: int
     topic_id: int
@@ -179,6 +174,8 @@ class Post:
     deleted_at: str | None = None
     edit_reason: str | None = None
     topic_posts_count: int | None = None
+    like_count: int = 0  # from `actions_summary` (the API's posts; a webhook's carries no likes)
+    cooked: str = ""  # the HTML, only when asked for (`from_payload(cooked=True)`): a job need not carry it
 
     @property
     def is_pm(self) -> bool:
@@ -194,7 +191,8 @@ class Post:
         return self.is_pm or self.is_whisper
 
     @classmethod
-    def from_payload(cls, data: Mapping[str, Any]) -> Post:
+    def from_payload(cls, data: Mapping[str, Any], *, cooked: bool = False) -> Post:
+        """`cooked`: keep the post's HTML too (where the service looks for its own words in what it posted)."""
         reply_to = data.get("reply_to_user") or {}
         return cls(
             id=_int(data, "id"),
@@ -221,6 +219,8 @@ class Post:
             deleted_at=data.get("deleted_at"),
             edit_reason=data.get("edit_reason"),
             topic_posts_count=_opt_int(data, "topic_posts_count"),
+            like_count=_like_count(data.get("actions_summary")),
+            cooked=_str(data, "cooked") if cooked else "",
         )
 
 
@@ -236,11 +236,6 @@ class PostEvent(Event):
     @property
     def private(self) -> bool:
         return self.post.private
-
-    @property
-    def needs_care(self) -> bool:
-        """A member asking for "direct support" (as a phrase, any case) in a post they just wrote or edited."""
-        return self.name in ("post_created", "post_edited") and mentions_direct_support(self.post.raw)
 
 
 @dataclass(frozen=True)
@@ -417,14 +412,14 @@ def read_tags(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-def mentions_direct_support(text: str) -> bool:
-    """True when the member's own words contain the phrase "direct support" (any case, any spacing).
-
-    Quoted text (`[quote]…[/quote]`, `> …` lines) and code are someone else's words or an example — quoting the
-    Code's section on asking for support is not asking for it.
-    """
-    own = _QUOTED.sub(" ", text or "")
-    return bool(_DIRECT_SUPPORT.search(own))
+def _like_count(actions: Any) -> int:
+    """How many likes a post has: the `count` of its `actions_summary` entry with id LIKE (Discourse leaves `count`
+    out while it is 0, and the entry out when there is nothing to say)."""
+    for action in actions if isinstance(actions, list) else ():
+        if isinstance(action, Mapping) and action.get("id") == LIKE:
+            count = action.get("count")
+            return count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return 0
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:

@@ -457,11 +457,11 @@ def _unclosed_markup(text: str) -> tuple[str, str] | None:
                 del still_open[found[-1] :]
             continue
         if kind == "<":
-            end = match.group("html_end")
+            tag_end = match.group("html_end")
             if (
                 name in _HTML_UNCLOSED
-                or (end is not None and end.endswith("/>"))
-                or (end is None and name not in _HTML_RAW_TEXT)
+                or (tag_end is not None and tag_end.endswith("/>"))
+                or (tag_end is None and name not in _HTML_RAW_TEXT)
             ):
                 continue
             still_open.append((name, f"<{name}>", f"</{name}>"))

@@ -17,8 +17,8 @@ from plugin import logs
 from plugin.adapters.forum import ForumError, Throttled
 from plugin.adapters.redis import describe
 from plugin.config import Settings
-from plugin.domain.engagement import figures_table
 from plugin.domain.engagement import iso_week as week_of
+from plugin.text.figures import figures_table
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -143,6 +143,7 @@ def rebuild(args: argparse.Namespace) -> int:
 def patiently(name: str, run: Callable[[], object], *expected: type[Exception]) -> int:
     """Run a one-off command, waiting out the forum's (or the shared budget's) throttling and trying again;
     print its report, or the forum's refusal (exit 1)."""
+    refusals: tuple[type[Exception], ...] = (ForumError, *expected)
     while True:
         try:
             print(run())
@@ -150,6 +151,6 @@ def patiently(name: str, run: Callable[[], object], *expected: type[Exception]) 
         except Throttled as exc:
             print(f"\n{name}: {exc}; waiting", file=sys.stderr, flush=True)
             time.sleep(exc.retry_after)
-        except (ForumError, *expected) as exc:
+        except refusals as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1

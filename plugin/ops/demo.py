@@ -28,6 +28,8 @@ import redis
 import requests
 from pydiscourse import DiscourseClient
 
+from plugin.domain.engagement import iso_week
+from plugin.domain.events import read_tags
 from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 from plugin.ops.processes import free_port, stop_process, wait_until
 from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
@@ -362,7 +364,7 @@ class Story:
 
         def decided() -> bool:
             topic = self.http("GET", f"/t/{draft}.json")
-            return topic.get("closed") and tag in tag_names(topic)
+            return topic.get("closed") and tag in read_tags(topic.get("tags"))
 
         self.wait(f"the draft {draft} closed and tagged {tag}", decided)
 
@@ -448,16 +450,7 @@ def ok(url: str) -> bool:
         return False
 
 
-def tag_names(topic: dict) -> list[str]:
-    return [t["name"] if isinstance(t, dict) else t for t in topic.get("tags", [])]
-
-
 def monday_of_last_week(now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     return monday - timedelta(days=7)
-
-
-def iso_week(moment: datetime) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"

@@ -15,7 +15,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from plugin.adapters.budget import ApiBudget
-from plugin.adapters.forum import Forum, ForumError, ForumRefused, Member
+from plugin.adapters.forum import Forum, ForumError, ForumRefused
 from plugin.adapters.keys import Keys
 from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.store import Store
@@ -140,29 +140,29 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
     except ForumError as exc:
         report(Check("forum", PROBLEM, f"{settings.discourse_url} is not reachable: {exc}"))
         return
-    if not user or not user.get("admin"):
+    if not user or not user.admin:
         report(Check("forum", PROBLEM, f"{settings.discourse_api_username} is not an admin"))
         return
     report(Check("forum", OK, f"{settings.discourse_url} answers; {settings.discourse_api_username} is an admin"))
     report(bot_account(settings, forum))
     hooks, _ = forum.web_hooks()
     url = settings.public_url.rstrip("/") + settings.webhook_path
-    hook = next((h for h in hooks if h.get("payload_url") == url), None)
+    hook = next((h for h in hooks if h.payload_url == url), None)
     if hook is None:
         report(Check("webhook", PROBLEM, f"none registered for {url}: run `python -m plugin install`"))
         return
-    if not hook.get("active"):
+    if not hook.active:
         report(Check("webhook", PROBLEM, f"{url} is registered but inactive: activate it in Admin → API → Webhooks"))
         return
-    last = forum.web_hook_events(int(hook["id"]))[:10]
-    bad = [e for e in last if not (200 <= int(e.get("status") or 0) < 300)]
+    last = forum.web_hook_events(hook.id)[:10]
+    bad = [e for e in last if not (200 <= (e.status or 0) < 300)]
     if bad:
         report(
             Check(
                 "webhook",
                 PROBLEM,
                 f"{len(bad)} of the last {len(last)} deliveries failed (last status "
-                f"{bad[0].get('status')}): check the receiver, then press Redeliver",
+                f"{bad[0].status}): check the receiver, then press Redeliver",
             )
         )
     else:
@@ -173,15 +173,14 @@ def bot_account(settings: Settings, forum: Forum) -> Check:
     """The account the service posts as: there, not suspended, and staff, so that Discourse's per-user limits and
     refusals (FACTS.md, "Third check") never hold care back."""
     name = settings.bot_username
-    user = forum.admin_user(name)
-    if user is None:
+    member = forum.admin_user(name)
+    if member is None:
         return Check("bot account", PROBLEM, f"there is no account {name}: run `python -m plugin install`")
-    member = Member.from_json(user)
     if member.suspended:
         return Check(
             "bot account",
             PROBLEM,
-            f"{name} is suspended until {user.get('suspended_till')}: the forum "
+            f"{name} is suspended until {member.suspended_till}: the forum "
             f"refuses every call it makes; unsuspend it (Admin → Users → {name})",
         )
     if not member.staff:

@@ -36,22 +36,19 @@ import redis
 
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.engagement_store import Engagement, seed_from_forum
-from plugin.adapters.forum import Forum, ForumRefused, ForumUnavailable, Member, Throttled
+from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Throttled, TopicView, WebHook
 from plugin.adapters.keys import Keys
 from plugin.adapters.redis import connect, describe
 from plugin.adapters.store import Store
 from plugin.config import ConfigError, Settings
+from plugin.domain.names import DOCUMENT_EXTERNAL_ID, TAG_CODE_OF_CARE, TAG_GROUP, TAGS
 
 EXISTS, CREATED, UPDATED = "exists", "created", "updated"
 WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
 OK, PROBLEM = "ok", "problem"
 
 BOT_NAME = "Code of Care bot"
-TAGS = ("code-of-care", "coc-amendment", "coc-approved", "coc-rejected", "coc-digest")
-TAG_GROUP = "Code of Care"
-DOCUMENT_EXTERNAL_ID = "coc-document"
 DOCUMENT_TITLE = "Our Code of Care"
-DOCUMENT_TAGS = ("code-of-care",)
 CATEGORY_COLOR, CATEGORY_TEXT_COLOR = "7B5EA7", "FFFFFF"
 CATEGORY_DESCRIPTION = (
     "Proposed changes to our Code of Care. Every member may read and reply; moderators decide with /approve or /reject."
@@ -143,9 +140,9 @@ class Installer:
         self.on_wait = on_wait
         self.waited = 0.0
         self.document: dict[str, int] | None = None
-        self._hooks: list[dict[str, Any]] = []
-        self._event_types: list[dict[str, Any]] = []
-        self._categories: list[dict[str, Any]] | None = None
+        self._hooks: list[WebHook] = []
+        self._event_types: dict[str, int] = {}  # name → id, as the forum numbers them
+        self._categories: list[Category] | None = None
         self._made: set[str] = set()  # what this run created (a step retried after a wait finds it)
 
     def run(self, report: Callable[[Step], None] | None = None) -> list[Step]:
@@ -211,7 +208,7 @@ class Installer:
             raise
         if user is None:
             return [Step(subject, PROBLEM, "there is no such user: set DISCOURSE_API_USERNAME to an admin's")]
-        if not user.get("admin"):
+        if not user.admin:
             return [Step(subject, PROBLEM, "this user is not an admin: the service needs an admin's key")]
         try:
             self._hooks, self._event_types = self.forum.web_hooks()
@@ -265,24 +262,24 @@ class Installer:
             if user is None:
                 return [Step(subject, PROBLEM, "the forum said it created the account but does not show it")]
             outcome = CREATED
-        if Member.from_json(user).suspended:
+        if user.suspended:
             return [
                 Step(
                     subject,
                     PROBLEM,
-                    f"the account is suspended until {user.get('suspended_till')}: the forum "
+                    f"the account is suspended until {user.suspended_till}: the forum "
                     f"refuses every call it makes. Unsuspend it (Admin → Users → {name})",
                 )
             ]
         changes = []  # what is or would be changed, as the step's detail says it
-        if not (user.get("admin") or user.get("moderator")):
+        if not user.staff:
             changes.append("moderator (the forum's per-user limits and refusals never hold it back)")
             if not self.dry_run:
-                self.forum.grant_moderation(int(user["id"]))
-        if int(user.get("trust_level") or 0) < 1:
+                self.forum.grant_moderation(user.id)
+        if user.trust_level < 1:
             changes.append("trust level 1")
             if not self.dry_run:
-                self.forum.set_trust_level(int(user["id"]), 1)
+                self.forum.set_trust_level(user.id, 1)
         if changes:
             done = WOULD_UPDATE if self.dry_run else CREATED if outcome == CREATED else UPDATED
             return [Step(subject, done, "made " + " and ".join(changes))]
@@ -290,7 +287,7 @@ class Installer:
             Step(
                 subject,
                 outcome,
-                f"trust level {user.get('trust_level')}, {'an admin' if user.get('admin') else 'a moderator'}",
+                f"trust level {user.trust_level}, {'an admin' if user.admin else 'a moderator'}",
             )
         ]
 
@@ -342,7 +339,7 @@ class Installer:
             group = self.forum.group(plan.name)
             if group is not None:
                 wanted = plan.fields.get("messageable_level")
-                if wanted == EVERYONE and group.get("messageable_level") != EVERYONE:
+                if wanted == EVERYONE and group.messageable_level != EVERYONE:
                     steps.append(
                         Step(
                             subject,
@@ -392,12 +389,12 @@ class Installer:
 
     # ------------------------------------------------------------------------------------------ 5. category
 
-    def _find_category(self, name_or_id: str) -> dict[str, Any] | None:
+    def _find_category(self, name_or_id: str) -> Category | None:
         if self._categories is None:
             self._categories = self.forum.categories(as_admin=True)
         wanted = name_or_id.strip().lower()
         for category in self._categories:
-            if (wanted.isdigit() and int(category["id"]) == int(wanted)) or str(category["name"]).lower() == wanted:
+            if (wanted.isdigit() and category.id == int(wanted)) or category.name.lower() == wanted:
                 return category
         return None
 
@@ -406,7 +403,7 @@ class Installer:
         subject = f"drafts category “{name}”"
         found = self._find_category(name)
         if found is not None:
-            return [Step(subject, EXISTS, f"id {found['id']}")]
+            return [Step(subject, EXISTS, f"id {found.id}")]
         if name.strip().isdigit():
             return [
                 Step(
@@ -423,7 +420,7 @@ class Installer:
         )
         self._made.add(subject)
         self._categories = None
-        return [Step(subject, CREATED, f"id {created['id']}, everyone may read and reply")]
+        return [Step(subject, CREATED, f"id {created.id}, everyone may read and reply")]
 
     # ------------------------------------------------------------------------------------------ 6. the document
 
@@ -438,11 +435,11 @@ class Installer:
                     raise
                 return [Step(subject, PROBLEM, f"COC_DOCUMENT_TOPIC_ID={topic_id}: there is no such topic")]
             self.document = _document_ids(topic)
-            return [Step(subject, EXISTS, f"adopted topic {topic_id} “{topic.get('title')}” (COC_DOCUMENT_TOPIC_ID)")]
-        topic = self.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
-        if topic is not None:
-            self.document = _document_ids(topic)
-            return [Step(subject, EXISTS, f"topic {topic['id']} “{topic.get('title')}”")]
+            return [Step(subject, EXISTS, f"adopted topic {topic_id} “{topic.topic.title}” (COC_DOCUMENT_TOPIC_ID)")]
+        found = self.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
+        if found is not None:
+            self.document = _document_ids(found)
+            return [Step(subject, EXISTS, f"topic {found.topic.id} “{found.topic.title}”")]
         try:
             from plugin.domain.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
         except ImportError as exc:
@@ -465,8 +462,8 @@ class Installer:
             post = self.forum.create_topic(
                 title=DOCUMENT_TITLE,
                 raw=STARTER_TEXT,
-                category_id=int(category["id"]),
-                tags=list(DOCUMENT_TAGS),
+                category_id=category.id,
+                tags=[TAG_CODE_OF_CARE],
                 external_id=DOCUMENT_EXTERNAL_ID,
             )
         except ForumRefused as exc:
@@ -481,8 +478,8 @@ class Installer:
                     "with COC_DOCUMENT_TOPIC_ID=<its id>, or rename it, then run install again",
                 )
             ]
-        self.document = {"topic_id": int(post["topic_id"]), "post_id": int(post["id"])}
-        return [Step(subject, CREATED, f"topic {post['topic_id']} “{DOCUMENT_TITLE}” in “{category_name}”")]
+        self.document = {"topic_id": post.topic_id, "post_id": post.id}
+        return [Step(subject, CREATED, f"topic {post.topic_id} “{DOCUMENT_TITLE}” in “{category_name}”")]
 
     # ------------------------------------------------------------------------------------------ 7. the webhook
 
@@ -501,8 +498,7 @@ class Installer:
 
     def event_type_ids(self) -> list[int]:
         """The ids of WEBHOOK_EVENTS as this forum numbers them (from its own list; known ids as a fallback)."""
-        listed = {str(t.get("name")): int(t["id"]) for t in self._event_types if "id" in t}
-        source = listed or KNOWN_EVENT_TYPE_IDS
+        source = self._event_types or KNOWN_EVENT_TYPE_IDS
         return sorted(source[name] for name in WEBHOOK_EVENTS if name in source)
 
     def webhook(self) -> list[Step]:
@@ -522,7 +518,7 @@ class Installer:
             return [Step(subject, PROBLEM, str(exc))]
         wanted = self.webhook_fields(secret)
         existing = next(
-            (h for h in self._hooks if str(h.get("payload_url", "")).rstrip("/") == wanted["payload_url"].rstrip("/")),
+            (h for h in self._hooks if h.payload_url.rstrip("/") == wanted["payload_url"].rstrip("/")),
             None,
         )
         if existing is None:
@@ -531,33 +527,30 @@ class Installer:
             created = self.forum.create_web_hook(wanted)
             self._made.add(subject)
             self._hooks.append(created)
-            return [Step(subject, CREATED, f"id {created['id']}")]
+            return [Step(subject, CREATED, f"id {created.id}")]
         differences = _webhook_differences(existing, wanted)
         if not differences:
-            return [Step(subject, EXISTS, f"id {existing['id']}")]
+            return [Step(subject, EXISTS, f"id {existing.id}")]
         if self.dry_run:
             return [Step(subject, WOULD_UPDATE, ", ".join(differences))]
-        self.forum.update_web_hook(int(existing["id"]), wanted)
+        self.forum.update_web_hook(existing.id, wanted)
         return [Step(subject, UPDATED, ", ".join(differences))]
 
 
-def _document_ids(topic: dict[str, Any]) -> dict[str, int]:
-    stream = topic.get("post_stream", {})
-    first = stream.get("stream") or [p["id"] for p in stream.get("posts", [])]
-    return {"topic_id": int(topic["id"]), "post_id": int(first[0])}
+def _document_ids(view: TopicView) -> dict[str, int]:
+    return {"topic_id": view.topic.id, "post_id": view.first_post_id}
 
 
-def _webhook_differences(hook: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+def _webhook_differences(hook: WebHook, wanted: dict[str, Any]) -> list[str]:
     """What must change in an existing webhook (the forum's answer) for it to serve the service."""
     differences = []
-    if hook.get("secret") != wanted["secret"]:
+    if hook.secret != wanted["secret"]:
         differences.append("secret")
-    if hook.get("content_type") != wanted["content_type"]:
+    if hook.content_type != wanted["content_type"]:
         differences.append("content type")
-    if not hook.get("active"):
+    if not hook.active:
         differences.append("inactive")
-    have = {int(t["id"]) for t in hook.get("web_hook_event_types") or []}
-    if not hook.get("wildcard_web_hook") and not set(wanted["web_hook_event_type_ids"]) <= have:
+    if not hook.wildcard and not set(wanted["web_hook_event_type_ids"]) <= hook.event_type_ids:
         differences.append("event types")
     return differences
 
@@ -574,7 +567,7 @@ def find_document(settings: Settings, forum: Forum) -> dict[str, int] | None:
 def cache_document(store: Store, forum: Forum, document: dict[str, int]) -> None:
     """Give the workers the living document (its ids, version and text) so the normal path needs no API call."""
     post = forum.post(document["post_id"])
-    store.save_document(topic_id=document["topic_id"], post_id=post["id"], version=post["version"], raw=post["raw"])
+    store.save_document(topic_id=document["topic_id"], post_id=post.id, version=post.version, raw=post.raw)
 
 
 def seed_contributors(settings: Settings, connection: redis.Redis, forum: Forum) -> Step:

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -105,6 +106,11 @@ def ping(host: str, port: int, *, timeout: float = PING_TIMEOUT) -> bool:
     return reply == b"+PONG\r\n"
 
 
+def _exited_or_answers(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether a server being started is done waiting for: it exited, or it answers PING on `port`."""
+    return process.poll() is not None or ping(LOOPBACK, port)
+
+
 def path_redis_server(env: Mapping[str, str]) -> str | None:
     """The `redis-server` on `env["PATH"]` (the process's PATH if `env` has none), or None."""
     return shutil.which("redis-server", path=env.get("PATH"))
@@ -167,10 +173,7 @@ def start_redis_server(
                 process = subprocess.Popen(
                     command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
                 )
-            answered = wait_until(
-                lambda process=process, port=port: process.poll() is not None or ping(LOOPBACK, port),
-                timeout=timeout,
-            )
+            answered = wait_until(partial(_exited_or_answers, process, port), timeout=timeout)
             if answered and process.poll() is None:
                 runtime = RedisRuntime(
                     url=f"redis://{LOOPBACK}:{port}/0", process=process, source=source, workdir=workdir

@@ -7,6 +7,8 @@ the bot account are the community's record and remain in the forum. Redis state 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.forum import Forum
 from plugin.adapters.redis import connect
@@ -16,7 +18,7 @@ from plugin.ops.install import OK, PROBLEM, Step
 REMOVED, WOULD_REMOVE = "removed", "would remove"
 
 
-def run_uninstall(settings: Settings, *, dry_run: bool = False, out=print) -> int:  # type: ignore[no-untyped-def]
+def run_uninstall(settings: Settings, *, dry_run: bool = False, out: Callable[[str], object] = print) -> int:
     url = settings.public_url.rstrip("/") + settings.webhook_path
     if not settings.public_url:
         out(Step("webhook", PROBLEM, "COC_PUBLIC_URL is not set: it names the webhook to remove").line())
@@ -24,13 +26,13 @@ def run_uninstall(settings: Settings, *, dry_run: bool = False, out=print) -> in
     connection = connect(settings)
     try:
         with Forum(settings, budget=ApiBudget.for_settings(connection, settings)) as forum:
-            hooks = [h for h in forum.web_hooks()[0] if h.get("payload_url") == url]
+            hooks = [h for h in forum.web_hooks()[0] if h.payload_url == url]
             if not hooks:
                 out(Step(f"webhook {url}", OK, "none registered: nothing to remove").line())
             for hook in hooks:
                 if not dry_run:
-                    forum.delete_web_hook(int(hook["id"]))
-                out(Step(f"webhook {url}", WOULD_REMOVE if dry_run else REMOVED, f"id {hook['id']}").line())
+                    forum.delete_web_hook(hook.id)
+                out(Step(f"webhook {url}", WOULD_REMOVE if dry_run else REMOVED, f"id {hook.id}").line())
     finally:
         connection.close()
     out(

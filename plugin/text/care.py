@@ -7,7 +7,8 @@ names the team's group — without an @, so nobody is pinged but the people the 
 
 from __future__ import annotations
 
-from plugin.text.drafts import escape_inline, neutralize_mentions
+from plugin.domain.safety import neutralize_mentions
+from plugin.text.drafts import escape_inline
 
 TEAM_TITLE = "A member asked for direct support (post {post_id})"
 TEAM_BODY = """\
@@ -67,8 +68,3 @@ def unreachable_notice(*, member: str, reason: str) -> str:
     return UNREACHABLE_BODY.format(
         member=f"**{escape_inline(member)}**", marker=UNREACHABLE_MARKER, reason=escape_inline(reason[:300])
     )
-
-
-def message_ids(post_id: int) -> tuple[str, str]:
-    """The `external_id`s of the team's and the member's message about one post: the forum refuses a second."""
-    return f"coc-care-team-{post_id}", f"coc-care-member-{post_id}"

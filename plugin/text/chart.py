@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from plugin.domain.engagement import WeekFigures
 
@@ -49,7 +50,9 @@ def chart_figure(history: Sequence[WeekFigures]) -> Figure:
     members_axis.bar_label(bars, fontsize=8, padding=2)
     members_axis.set_ylabel(ENGAGED_LABEL, color=BAR_COLOUR)
     members_axis.set_ylim(0, max(max(engaged), 1) * 1.15)
-    members_axis.yaxis.get_major_locator().set_params(integer=True)
+    locator = members_axis.yaxis.get_major_locator()
+    if isinstance(locator, MaxNLocator):  # the default (AutoLocator) is one
+        locator.set_params(integer=True)
     members_axis.set_xticks(positions, labels, fontsize=8)
     members_axis.spines[["top"]].set_visible(False)
 
@@ -61,8 +64,9 @@ def chart_figure(history: Sequence[WeekFigures]) -> Figure:
     hours_axis.spines[["top"]].set_visible(False)
 
     members_axis.set_title(TITLE.format(n=len(history)), fontsize=11)
+    # The bars' container is a legend handle (drawn as its first bar), though matplotlib's stubs take Artists only.
     handles = [bars, *hours_axis.get_lines()]
-    figure.legend(handles, [ENGAGED_LABEL, TTFR_LABEL], loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    figure.legend(handles, [ENGAGED_LABEL, TTFR_LABEL], loc="outside lower center", ncols=2, fontsize=8, frameon=False)  # type: ignore[call-overload]
     return figure
 
 

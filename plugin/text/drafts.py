@@ -15,8 +15,8 @@ import difflib
 import re
 
 from plugin.domain.proposals import COMMAND_VERBS, Problem
+from plugin.domain.safety import neutralize_mentions
 
-ZWSP = "\u200b"
 MAX_TITLE_CHARS = 255  # Discourse's max_topic_title_length
 MAX_POST_CHARS = 32_000  # Discourse's max_post_length
 MAX_LISTED = 50  # names or links listed in a draft; the rest are counted
@@ -116,7 +116,6 @@ ABOUT = "\n\n*About: {about}*"
 """Appended to a reply when the caller names what it is about: Discourse refuses a second identical post from the
 same (non-staff) account within `unique_posts_mins`, so two otherwise equal replies must differ."""
 
-_MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=\w)")
 """An `@` that Discourse could read as the start of a mention: not after an ASCII letter or digit (as in an email
 address), and followed by a letter, digit or underscore of any script. An underscore before it does not protect
 it: markdown may read that `_` as the end of an emphasis and drop it (`_a_@everyone`)."""
@@ -135,11 +134,6 @@ _AMENDMENT_NUMBER = re.compile(r"coc-amendment-(\d+-\d+)")
 
 
 # ------------------------------------------------------------------------------------------------ member text
-
-
-def neutralize_mentions(text: str) -> str:
-    """`@name`, `@group`, `@everyone`, `@here` can't ping: a zero-width space goes after the `@`. Emails stay."""
-    return _MENTION.sub("@" + ZWSP, text)
 
 
 def word_diff(old: str, new: str) -> str:

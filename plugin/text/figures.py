@@ -1,0 +1,94 @@
+"""Figures as people read them: one way to show a count, a duration, a share or a ratio, and its change.
+
+The digest's tables and `python -m plugin stats` both show figures through `format_value`, so a figure reads the
+same wherever it appears.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from plugin.domain.engagement import WeekFigures, week_bounds
+
+COUNT, HOURS, SHARE, RATIO = "count", "hours", "share", "ratio"
+"""The kinds of figure."""
+NO_VALUE = "—"
+"""Shown when there is nothing to measure."""
+NO_CHANGE = "no change"
+
+
+def format_value(value: float | int | None, kind: str) -> str:
+    """A figure as shown: counts whole, hours as minutes/hours/days, shares in %, ratios to two decimals."""
+    if value is None:
+        return NO_VALUE
+    if kind == COUNT:
+        return f"{int(value)}"
+    if kind == HOURS:
+        return _duration(float(value))
+    if kind == SHARE:
+        return f"{round(float(value) * 100)} %"
+    if kind == RATIO:
+        return f"{float(value):.2f}"
+    raise ValueError(f"unknown kind of figure {kind!r}")
+
+
+def format_change(now: float | int | None, before: float | int | None, kind: str) -> str:
+    """The change from the week before: "+3", "−2", "+1.5 h", "+5 points" (of a share), or "no change"."""
+    if now is None or before is None:
+        return NO_VALUE
+    delta = float(now) - float(before)
+    if kind == SHARE:
+        shown, size = f"{abs(round(delta * 100))} points", round(delta * 100)
+    elif kind == HOURS:
+        shown, size = _duration(abs(delta)), round(abs(delta) * 60)
+    elif kind == RATIO:
+        shown, size = f"{abs(delta):.2f}", round(abs(delta) * 100)
+    elif kind == COUNT:
+        shown, size = f"{abs(int(delta))}", int(delta)
+    else:
+        raise ValueError(f"unknown kind of figure {kind!r}")
+    if size == 0:
+        return NO_CHANGE
+    return ("+" if delta > 0 else "−") + shown
+
+
+def _duration(hours: float) -> str:
+    if hours < 1:
+        return f"{round(hours * 60)} min"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("engaged_members", "engaged members", COUNT),
+    ("new_contributors", "new contributors", COUNT),
+    ("returning_contributors", "returning contributors", COUNT),
+    ("inactive_contributors", "inactive contributors (90 days)", COUNT),
+    ("topics", "topics", COUNT),
+    ("posts", "posts", COUNT),
+    ("replies", "replies", COUNT),
+    ("likes", "likes given", COUNT),
+    ("ttfr_median_hours", "first response, median", HOURS),
+    ("ttfr_p90_hours", "first response, 90th percentile", HOURS),
+    ("ttfr_mean_hours", "first response, mean (Discourse-comparable)", HOURS),
+    ("topics_no_response_24h", "topics without response after 24 h", SHARE),
+    ("topics_no_response_7d", "topics without response after 7 days", SHARE),
+    ("reciprocity", "reciprocity (4 weeks)", RATIO),
+    ("gini", "participation Gini", RATIO),
+    ("absence_factor", "contributor absence factor", COUNT),
+)
+"""The table's rows: field of WeekFigures, label, kind of value."""
+
+
+def figures_table(figures: WeekFigures, *, category_id: int | None = None, frozen: bool = False) -> str:
+    """The week's figures as an aligned two-column table, under a heading that names the week and scope."""
+    start, end = week_bounds(figures.week)
+    scope = "the whole forum" if category_id is None else f"category {category_id}"
+    heading = f"Engagement in {figures.week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC), {scope}" + (
+        " — frozen when its digest was posted" if frozen else ""
+    )
+    width = max(len(label) for _, label, _ in ROWS)
+    lines = [heading, ""]
+    lines += [f"{label:<{width}}  {format_value(getattr(figures, name), kind):>8}" for name, label, kind in ROWS]
+    return "\n".join(lines)
