@@ -71,7 +71,8 @@ from simulator.state import Forum as SimForum
 from simulator.state import ForumError
 from tests.companion import Companion, start_companion
 from tests.simulator_fixtures import start_sim
-from worker.reconcile import AlreadyRunning, Report, reconcile
+from worker.reconcile import AlreadyRunning, reconcile
+from worker.reports import ReconcileReport
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT = "care-bot"
@@ -599,7 +600,7 @@ class Run:
             counts[f"{name} intermediate"] = self.conn.llen(queue.intermediate_queue_key)
         return counts
 
-    def _reconcile(self) -> Report:
+    def _reconcile(self) -> ReconcileReport:
         """A reconcile pass; its `accepted` counts the events it found missing (a late delivery already accepted is
         not missing)."""
         while True:

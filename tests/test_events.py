@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 
 from plugin.domain.safety import asks_for_care, mentions_direct_support
-from plugin.domain.events import (BadDelivery, InvalidSignature, LikeEvent, PingEvent, PostEvent, TopicEvent,
-                           event_from_job, parse_delivery, sign, verify_signature)
+from plugin.domain.events import (POST_API_ONLY, BadDelivery, InvalidSignature, LikeEvent, PingEvent, Post, PostEvent,
+                           TopicEvent, event_from_job, parse_delivery, sign, verify_signature)
 from tests.reference import reference_dir
 
 SAMPLE_SECRET = "test-webhook-secret-0123"   # the secret the reference samples are signed with (FACTS.md)
@@ -77,6 +78,15 @@ def test_topic_created_and_ping() -> None:
 def test_job_round_trip_through_json(name: str) -> None:
     event = parse_delivery(*sample(name), secret=SAMPLE_SECRET)
     assert event_from_job(json.loads(json.dumps(event.to_job()))) == event
+
+
+def test_a_job_carries_the_post_fields_a_worker_one_release_older_reads() -> None:
+    """Post's API-only fields stay out of jobs, so that new receivers and old workers can run side by side."""
+    event = parse_delivery(*sample("post_created"), secret=SAMPLE_SECRET)
+    assert isinstance(event, PostEvent)
+    job_post = event.to_job()["post"]
+    assert not set(POST_API_ONLY) & set(job_post)
+    assert set(job_post) == {f.name for f in fields(Post)} - set(POST_API_ONLY)
 
 
 def test_identity_survives_a_retry_with_a_new_event_id() -> None:

@@ -10,35 +10,36 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from plugin.adapters.forum import ForumRefused, MessageRefused
-from plugin.domain.amendments import (
-    APPLIED,
-    DRAFTED,
-    OPEN,
-    REJECTED,
-    STALE,
-    WITHDRAWN,
-    Amendment,
-    Voter,
-    count_support,
-    decide,
-    reaches_threshold,
-    record,
-    rejection_message_id,
+from plugin.domain.amendments import APPLIED, DRAFTED, STALE, Amendment, Voter
+from plugin.domain.decisions import (
+    Support,
+    application,
+    command_decision,
+    confirmed_support,
+    credited,
+    current_section,
+    decided,
+    decided_verb,
+    decision_line,
+    drafted_as,
+    is_open,
+    outcome_tags,
+    source_post_ids,
+    support_confirmed,
+    tells_proposer,
 )
-from plugin.domain.document import parse_document
 from plugin.domain.names import (
-    TAG_APPROVED,
-    TAG_DRAFT,
-    TAG_REJECTED,
     announce_effect,
     decision_effect,
     not_allowed_effect,
     problems_effect,
     rejection_effect,
+    rejection_message_id,
 )
 from plugin.domain.proposals import Problem, parse_command
-from plugin.domain.safety import neutralize_mentions
+from plugin.domain.safety import is_service
 from plugin.text.drafts import (
+    edit_reason,
     render_applied_announcement,
     render_decision,
     render_draft,
@@ -51,19 +52,10 @@ from worker.feedback import withdraw_post
 from worker.services import Services
 
 
-def decision_effects(amendment_id: str, outcome: str) -> list[str]:
-    """Every effect that deciding an amendment with `outcome` makes."""
-    return (
-        [decision_effect(amendment_id)]
-        + ([announce_effect(amendment_id)] if outcome == APPLIED else [])
-        + ([rejection_effect(amendment_id)] if outcome == REJECTED else [])
-    )
-
-
 def draft(s: Services, key: str) -> str:
     """Confirm an amendment's support from the forum and, if it is real, create its draft topic (once)."""
     amendment = s.store.amendment(key)
-    if amendment is None or amendment.status != OPEN:
+    if not is_open(amendment):
         return "nothing to draft"
     try:
         likers = s.forum.likers(amendment.post_id)
@@ -72,31 +64,36 @@ def draft(s: Services, key: str) -> str:
             withdraw_post(s, amendment.post_id, why="the post is gone")
             return "the proposal's post is gone"
         raise
-    supporters = count_support(
-        amendment.proposer,
-        (voter(s, name) for name in likers),
+    support = confirmed_support(
+        amendment,
+        [voter(s, name) for name in likers],
+        [d["author"] for d in s.store.discussion(amendment.section_slug).values()],
         bot_username=s.settings.bot_username,
         min_trust_level=s.settings.min_trust_level,
+        threshold=s.settings.support_threshold,
+        quorum=s.settings.support_quorum,
     )
-    discussants = len({d["author"] for d in s.store.discussion(amendment.section_slug).values()})
-    if not reaches_threshold(
-        len(supporters), s.settings.support_threshold, discussants=discussants, quorum=s.settings.support_quorum
-    ):
-        s.store.save_amendment(
-            record(amendment, now(), f"support confirmed at {len(supporters)}", supporters=len(supporters))
-        )
-        return f"{len(supporters)} supporter(s): not yet"
+    if not support.reached:
+        s.store.save_amendment(support_confirmed(amendment, support, now()))
+        return f"{support.count} supporter(s): not yet"
+    topic_id = open_draft(s, amendment, support)
+    s.store.save_amendment(drafted_as(amendment, support, topic_id, now()))
+    return f"drafted as topic {topic_id}"
+
+
+def open_draft(s: Services, amendment: Amendment, support: Support) -> int:
+    """Create the amendment's draft topic (once: its `external_id` is the amendment's id); returns its id."""
     document = s.store.document()
-    section = parse_document(document["raw"]).find(amendment.section_slug) if document else None
-    consenting = {m.lower() for m in s.forum.group_members(s.settings.consent_group)}
+    section = current_section(document["raw"] if document else None, amendment.section_slug)
+    consenting = s.forum.group_members(s.settings.consent_group)
     title, raw = render_draft(
         amendment_id=amendment.id,
         section_title=amendment.section_title,
         section_number=section.number if section else None,
         current=section.body if section else "",
         proposed=amendment.text,
-        supporters=len(supporters),
-        credited=[name for name in supporters if name.lower() in consenting],
+        supporters=support.count,
+        credited=credited(support.supporters, consenting),
         source_links=source_links(s, amendment),
         threshold=s.settings.support_threshold,
     )
@@ -104,19 +101,10 @@ def draft(s: Services, key: str) -> str:
         title=title,
         raw=raw,
         category_id=s.forum.category_id(s.settings.drafts_category),
-        tags=[TAG_DRAFT],
+        tags=outcome_tags(DRAFTED),
         external_id=amendment.id,
     )
-    drafted = record(
-        amendment,
-        now(),
-        f"drafted with {len(supporters)} supporters",
-        status=DRAFTED,
-        draft_topic_id=topic.topic_id,
-        supporters=len(supporters),
-    )
-    s.store.save_amendment(drafted)
-    return f"drafted as topic {drafted.draft_topic_id}"
+    return topic.topic_id
 
 
 def decide_command(s: Services, key: str, post: dict) -> str:
@@ -126,29 +114,25 @@ def decide_command(s: Services, key: str, post: dict) -> str:
     if amendment is None or command is None:
         return "no command"
     member = s.forum.member(post["username"])
-    is_moderator = member.staff or (
-        bool(s.settings.moderators_group) and s.settings.moderators_group.lower() in {g.lower() for g in member.groups}
-    )
     # Authority and state are decided here; whether the section is still as proposed is checked by `apply`, under
     # the document lock, on the text it is about to change.
-    decision = decide(
+    decision = command_decision(
         amendment,
-        verb=command.verb,
-        reason=command.reason,
+        command,
         actor=post["username"],
-        actor_is_moderator=is_moderator,
-        current_fingerprint=amendment.base_fingerprint,
+        staff=member.staff,
+        groups=member.groups,
+        moderators_group=s.settings.moderators_group,
     )
     if decision.outcome == "ignored":
         return f"ignored: amendment is {amendment.status}"
     if decision.outcome == "not_allowed":
-        who_may = "the proposer" if command.verb == "withdraw" else "a moderator"
         reply_once(
             s,
             not_allowed_effect(post["id"]),
             amendment.draft_topic_id,
             post["post_number"],
-            render_not_allowed(verb=command.verb, who_may=who_may, about=f"{amendment.id}, post {post['id']}"),
+            render_not_allowed(verb=command.verb, about=f"{amendment.id}, post {post['id']}"),
         )
         return "not allowed: answered"
     if decision.outcome == APPLIED:
@@ -162,21 +146,17 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         document = s.store.document()
         assert document is not None, "the living document is not cached (install or rebuild caches it)"
         fresh = s.forum.post(document["post_id"])
-        doc = parse_document(fresh.raw)
-        section = doc.find(amendment.section_slug)
-        text = neutralize_mentions(amendment.text)  # the document is the bot's post: member words never ping
-        if section is not None and section.body.strip() == text.strip():
-            new_raw = fresh.raw  # an earlier run of this approval applied it: finish the job
-        elif section is None or section.fingerprint != amendment.base_fingerprint:
+        applied = application(amendment, fresh.raw)  # the same text when an earlier run applied it: finish the job
+        if applied.stale:
             return close(s, amendment, post, STALE, "")
-        else:
-            new_raw = doc.replace(section, text).render()
-        reason = f"Amendment {amendment.id} approved by {post['username']}"
-        if new_raw != fresh.raw:
-            version = s.forum.edit_post(document["post_id"], raw=new_raw, edit_reason=reason).version
+        reason = edit_reason(amendment.id, post["username"])
+        if applied.raw != fresh.raw:
+            version = s.forum.edit_post(document["post_id"], raw=applied.raw, edit_reason=reason).version
         else:
             version = fresh.version
-        s.store.save_document(topic_id=document["topic_id"], post_id=document["post_id"], version=version, raw=new_raw)
+        s.store.save_document(
+            topic_id=document["topic_id"], post_id=document["post_id"], version=version, raw=applied.raw
+        )
     assert amendment.draft_topic_id is not None, "only a drafted amendment is decided"
     draft_url = s.forum.topic_url(amendment.draft_topic_id)
     reply_once(
@@ -194,32 +174,33 @@ def close(s: Services, amendment: Amendment, post: dict, outcome: str, reason: s
     """Tag, answer and close the draft; tell the proposer by PM when it was rejected."""
     topic_id = amendment.draft_topic_id
     assert topic_id is not None, "only a drafted amendment is decided"
-    tags = [TAG_DRAFT] + ([TAG_APPROVED] if outcome == APPLIED else [TAG_REJECTED] if outcome == REJECTED else [])
-    s.forum.set_tags(topic_id, tags)
-    if outcome == STALE:
+    s.forum.set_tags(topic_id, outcome_tags(outcome))
+    verb = decided_verb(outcome)
+    if verb is None:
         text = render_stale(section_title=amendment.section_title, about=amendment.id)
     else:
-        verb = {APPLIED: "approve", REJECTED: "reject", WITHDRAWN: "withdraw"}[outcome]
         text = render_decision(verb=verb, decided_by=post["username"], reason=reason, about=amendment.id)
     reply_once(s, decision_effect(amendment.id), topic_id, post["post_number"], text)
-    line = f"{outcome} by {post['username']}" + (f" (document version {version})" if version else "")
-    if outcome == REJECTED:
-        title, raw = render_rejection_pm(
-            section_title=amendment.section_title, reason=reason, draft_url=s.forum.topic_url(topic_id)
-        )
-        refused = message_once(
-            s,
-            rejection_effect(amendment.id),
-            title=title,
-            raw=raw,
-            recipients=[amendment.proposer],
-            external_id=rejection_message_id(amendment.id),
-        )
-        if refused:
-            line += f"; {amendment.proposer} could not be sent a message (the forum said: {refused})"
+    refused = send_rejection(s, amendment, topic_id, reason) if tells_proposer(outcome) else ""
+    line = decision_line(outcome, post["username"], version=version, proposer=amendment.proposer, refused=refused)
     s.forum.close_topic(topic_id)
-    s.store.save_amendment(record(amendment, now(), line, status=outcome, decided_by=post["username"], reason=reason))
+    s.store.save_amendment(decided(amendment, now(), line, outcome=outcome, decided_by=post["username"], reason=reason))
     return line
+
+
+def send_rejection(s: Services, amendment: Amendment, topic_id: int, reason: str) -> str:
+    """Tell the proposer by PM that their proposal was not adopted (once); returns the forum's words if it refused."""
+    title, raw = render_rejection_pm(
+        section_title=amendment.section_title, reason=reason, draft_url=s.forum.topic_url(topic_id)
+    )
+    return message_once(
+        s,
+        rejection_effect(amendment.id),
+        title=title,
+        raw=raw,
+        recipients=[amendment.proposer],
+        external_id=rejection_message_id(amendment.id),
+    )
 
 
 def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
@@ -251,9 +232,8 @@ def reply_once(
         return
 
     def made() -> bool:
-        bot = s.settings.bot_username.lower()
         return any(
-            p.username.lower() == bot
+            is_service(p.username, s.settings.bot_username)
             and p.reply_to_post_number == reply_to
             and (reply_to is not None or (marker and marker in p.cooked))
             for p in s.forum.recent_posts(topic_id)
@@ -296,8 +276,7 @@ def voter(s: Services, username: str) -> Voter:
 
 def source_links(s: Services, amendment: Amendment) -> list[str]:
     """The proposal post and every post that discussed the section (public ones only ever reach the store)."""
-    ids = [amendment.post_id] + sorted(i for i in s.store.discussion(amendment.section_slug) if i != amendment.post_id)
-    return [s.forum.post_url(i) for i in ids]
+    return [s.forum.post_url(i) for i in source_post_ids(amendment, s.store.discussion(amendment.section_slug))]
 
 
 def now() -> str:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from plugin.adapters.forum import ForumRefused
-from plugin.adapters.redis import as_text
-from plugin.adapters.store import EFFECT_DONE_TTL, Store
+from plugin.adapters.store import Store
 from plugin.config import ConfigError, digest_zone
 from plugin.domain.activity import SectionActivity, section_activity
 from plugin.domain.document import GENERAL_SLUG, parse_document
@@ -54,10 +53,10 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
     moment = now or datetime.now(UTC)
     week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
     ensure_over(week, moment)
-    with s.connection.lock(s.keys.digest_lock(week), timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
-        posted = s.connection.get(s.keys.digest_topic(week))
+    with s.store.digest_lock(week, timeout=LOCK_SECONDS):
+        posted = s.store.digest_topic(week)
         if posted is not None:
-            return f"digest {week} already posted as topic {as_text(posted)}"
+            return f"digest {week} already posted as topic {posted}"
         figures = s.engagement.freeze(week)
         chart = draw_chart(s, week)
         chart_url = upload_chart(s, week, chart)
@@ -70,7 +69,7 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
             external_id=digest_external_id(week),
         )
         topic_id = first.topic_id
-        s.connection.set(s.keys.digest_topic(week), topic_id, ex=EFFECT_DONE_TTL)
+        s.store.remember_digest_topic(week, topic_id)
     return f"digest {week} posted as topic {topic_id}"
 
 
@@ -168,12 +167,11 @@ def draw_chart(s: Services, week: str) -> bytes:
 
 def upload_chart(s: Services, week: str, png: bytes) -> str:
     """The chart's `upload://…` URL: uploaded once per week (as the bot), then remembered."""
-    key = s.keys.digest_chart(week)
-    known = s.connection.get(key)
+    known = s.store.digest_chart(week)
     if known is not None:
-        return as_text(known)
+        return known
     url = s.forum.upload_png(f"{digest_external_id(week)}.png", png)
-    s.connection.set(key, url, ex=EFFECT_DONE_TTL)
+    s.store.remember_digest_chart(week, url)
     return url
 
 

@@ -8,18 +8,16 @@ replies) are enqueued as jobs of their own on the `drafts` queue.
 from __future__ import annotations
 
 from plugin.adapters.forum import ForumRefused
-from plugin.adapters.redis import as_text
 from plugin.adapters.store import DELETE, RECOVER, SEE
-from plugin.domain.amendments import OPEN, WITHDRAWN, Amendment, reaches_threshold, record
-from plugin.domain.document import GENERAL_SLUG, parse_document
+from plugin.domain.amendments import reaches_threshold
+from plugin.domain.decisions import is_open, seen_support
 from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
-from plugin.domain.names import TAG_CODE_OF_CARE, amendment_id, decide_job_id, draft_job_id, problems_job_id
-from plugin.domain.proposals import parse_command, parse_proposals, quoted_sections, unknown_section_problem
+from plugin.domain.feedback import gathered, withdrawals
+from plugin.domain.names import TAG_CODE_OF_CARE, decide_job_id, draft_job_id, problems_job_id
+from plugin.domain.proposals import parse_command
 from plugin.domain.safety import is_service
 from plugin.queues import JOB_ANSWER_PROBLEMS, JOB_DECIDE, JOB_DRAFT, QUEUE_DRAFTS
 from worker.services import Services
-
-"""The discussion bucket for replies in the document topic that quote no particular section."""
 
 
 def on_event(s: Services, event: Event) -> str:
@@ -115,70 +113,27 @@ def restricted_categories(s: Services) -> set[int]:
 
 
 def gather(s: Services, post: Post, document: dict) -> str:
-    """Record the post's proposals and the sections it discusses."""
-    doc = parse_document(document["raw"])
-    proposals, problems = parse_proposals(post.raw)
-    kept: set[str] = set()
-    for proposal in proposals:
-        section = doc.find(proposal.section_ref)
-        if section is None:
-            problems.append(unknown_section_problem(proposal.section_ref, doc))
-            continue
-        key = amendment_id(post.id, proposal.index)
-        kept.add(key)
-        existing = s.store.amendment(key)
-        if existing is None:
-            amendment = record(
-                Amendment(
-                    id=key,
-                    post_id=post.id,
-                    index=proposal.index,
-                    topic_id=post.topic_id,
-                    proposer=post.username,
-                    section_slug=section.slug,
-                    section_title=section.title,
-                    base_fingerprint=section.fingerprint,
-                    text=proposal.text,
-                ),
-                post.updated_at,
-                f"proposed by {post.username}",
-            )
-        elif existing.status == OPEN and (existing.text != proposal.text or existing.section_slug != section.slug):
-            amendment = record(
-                existing,
-                post.updated_at,
-                "edited by the proposer",
-                text=proposal.text,
-                section_slug=section.slug,
-                section_title=section.title,
-                base_fingerprint=section.fingerprint,
-            )
-        else:
-            continue
+    """Record the post's proposals and the sections it discusses (what changes: `plugin.domain.feedback`)."""
+    changes = gathered(post, document["raw"], document["topic_id"], s.store.amendments_of_post(post.id))
+    for amendment in (*changes.recorded, *changes.withdrawn):
         s.store.save_amendment(amendment)
-    for old in s.store.amendments_of_post(post.id):
-        if old.id not in kept and old.status == OPEN:
-            s.store.save_amendment(record(old, post.updated_at, "removed from the post", status=WITHDRAWN))
-    if problems:
+    if changes.problems:
         s.enqueue(
             QUEUE_DRAFTS,
             JOB_ANSWER_PROBLEMS,
             post.id,
             post.topic_id,
             post.post_number,
-            [p.message for p in problems],
+            list(changes.problems),
             job_id=problems_job_id(post.id, post.version),
         )
-    sections = quoted_sections(post.raw, doc, document["topic_id"])
-    if not sections and post.topic_id == document["topic_id"] and not proposals:
-        sections = {GENERAL_SLUG}
-    sections |= {a.section_slug for a in s.store.amendments_of_post(post.id) if a.id in kept}
     s.store.record_discussion(
-        post.id, sections, post.username, post.created_at, snapshot=(post.version, post.updated_at)
+        post.id, changes.sections, post.username, post.created_at, snapshot=(post.version, post.updated_at)
     )
-    for key in kept:
+    for key in changes.kept:
         consider_draft(s, key)
-    return f"{len(kept)} proposal(s), {len(problems)} problem(s), {len(sections)} section(s) discussed"
+    kept, problems, sections = len(changes.kept), len(changes.problems), len(changes.sections)
+    return f"{kept} proposal(s), {problems} problem(s), {sections} section(s) discussed"
 
 
 def on_like(s: Services, event: LikeEvent) -> str:
@@ -186,7 +141,7 @@ def on_like(s: Services, event: LikeEvent) -> str:
     if post.private or is_service(event.liker_username, s.settings.bot_username):
         return "not counted"
     s.store.add_liker(post.id, event.liker_username)  # also before its proposal is read: order is not guaranteed
-    amendments = [a for a in s.store.amendments_of_post(post.id) if a.status == OPEN]
+    amendments = [a for a in s.store.amendments_of_post(post.id) if is_open(a)]
     if not amendments:
         return "like on a post without open proposals"
     for amendment in amendments:
@@ -197,20 +152,17 @@ def on_like(s: Services, event: LikeEvent) -> str:
 def consider_draft(s: Services, key: str) -> None:
     """Enqueue a draft when the likes seen by webhook may reach the threshold; the draft job confirms them."""
     amendment = s.store.amendment(key)
-    if amendment is None or amendment.status != OPEN:
+    if not is_open(amendment):
         return
-    likers = s.connection.smembers(s.keys.likers(amendment.post_id))
-    seen = 1 + len({as_text(n).lower() for n in likers} - {amendment.proposer.lower()})
+    seen = seen_support(amendment.proposer, s.store.likers(amendment.post_id))
     if reaches_threshold(seen, s.settings.support_threshold):
         s.enqueue(QUEUE_DRAFTS, JOB_DRAFT, key, job_id=draft_job_id(key, seen))
 
 
 def withdraw_post(s: Services, post_id: int, *, why: str) -> str:
     """A deleted (or care) post withdraws its open proposals and leaves the discussion."""
-    withdrawn = 0
-    for amendment in s.store.amendments_of_post(post_id):
-        if amendment.status == OPEN:
-            s.store.save_amendment(record(amendment, "", why, status=WITHDRAWN))
-            withdrawn += 1
+    withdrawn = withdrawals(s.store.amendments_of_post(post_id), when="", why=why)
+    for amendment in withdrawn:
+        s.store.save_amendment(amendment)
     s.store.forget_discussion(post_id)
-    return f"{withdrawn} proposal(s) withdrawn"
+    return f"{len(withdrawn)} proposal(s) withdrawn"

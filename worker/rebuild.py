@@ -25,47 +25,32 @@ deleted posts, private messages and whispers (never feedback anyway), and edits 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError
-from plugin.adapters.redis import as_fields, as_text
-from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
+from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import parse_time
 from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
-from plugin.domain.names import TAG_APPROVED, TAG_REJECTED, care_effects, not_allowed_effect, problems_effect
-from plugin.domain.proposals import parse_command
+from plugin.domain.names import care_effects, problems_effect
+from plugin.domain.readback import draft_found, last_word, read_decision
+from plugin.domain.safety import is_service
 from plugin.ops.install import cache_document, find_document
 from plugin.queues import JOB_ANSWER_PROBLEMS, QUEUE_CARE, QUEUE_DRAFTS
 from worker import care, feedback
-from worker.amendments import decision_effects
+from worker.reports import RebuildReport
 from worker.services import Services
 
 PHASES = ("read", "topics", "replay", "decisions", "done")
 Progress = Callable[[str, int, int | None], None]
 """Told (phase, done, total or None) after each step."""
-
-
-@dataclass
-class Report:
-    posts: int = 0
-    topics: int = 0
-    likes: int = 0
-    amendments: Counter[str] | None = None
-    drafts_enqueued: int = 0
-
-    def __str__(self) -> str:
-        statuses = ", ".join(f"{n} {status}" for status, n in sorted((self.amendments or Counter()).items()))
-        return (
-            f"rebuilt from {self.posts} post(s) in {self.topics} topic(s) with {self.likes} like(s); "
-            f"amendments: {statuses or 'none'}; {self.drafts_enqueued} draft job(s) enqueued"
-        )
+SOURCE = "rebuild"
+"""The made-up deliveries' source (`Delivery.synthetic`)."""
 
 
 class Replaying(Services):
@@ -78,7 +63,7 @@ class Replaying(Services):
             self.store.mark_done(problems_effect(post_id, len(messages)))
 
 
-def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
+def rebuild(s: Services, *, progress: Progress | None = None) -> RebuildReport:
     """Run (or resume) a rebuild; Throttled when the API budget is spent (run it again to go on)."""
     replaying = Replaying(s.settings, s.connection)
     replaying.forum = s.forum  # one adapter (and its budget) for the whole rebuild
@@ -87,12 +72,13 @@ def rebuild(s: Services, *, progress: Progress | None = None) -> Report:
     if cursor.phase == "read":
         _document(s)
         _read(s, cursor, tell)
-    posts = {int(k): Post(**json.loads(v)) for k, v in s.connection.hgetall(s.keys.rebuild_posts).items()}
+    posts = s.store.rebuild_posts()
     if cursor.phase == "topics":
         _topics(replaying, cursor, posts, tell)
     if cursor.phase == "replay":
         _replay(replaying, cursor, posts, tell)
-    report = Report(posts=len(posts), topics=len({p.topic_id for p in posts.values()}), likes=cursor.get("likes"))
+    topics = len({p.topic_id for p in posts.values()})
+    report = RebuildReport(posts=len(posts), topics=topics, likes=cursor.get("likes"))
     if cursor.phase == "decisions":
         _decisions(replaying, cursor, tell)
     report.drafts_enqueued = _finish(s, posts)
@@ -106,7 +92,7 @@ class Cursor:
 
     def __init__(self, s: Services):
         self.s = s
-        self.state = {as_text(k): as_text(v) for k, v in s.connection.hgetall(s.keys.rebuild_cursor).items()}
+        self.state = s.store.rebuild_cursor()
         if "phase" not in self.state:
             self.state = {"phase": "read"}
             self.save()
@@ -117,14 +103,14 @@ class Cursor:
 
     def save(self, **values: Any) -> None:
         self.state.update({k: str(v) for k, v in values.items()})
-        self.s.connection.hset(self.s.keys.rebuild_cursor, mapping=as_fields(self.state))
+        self.s.store.save_rebuild_cursor(self.state)
 
     def next_phase(self) -> None:
         self.phase = PHASES[PHASES.index(self.phase) + 1]
         self.save(phase=self.phase, at=0)
 
     def clear(self) -> None:
-        self.s.connection.delete(self.s.keys.rebuild_cursor, self.s.keys.rebuild_posts)
+        self.s.store.forget_rebuild()
 
 
 def _document(s: Services) -> None:
@@ -140,11 +126,11 @@ def _document(s: Services) -> None:
 
 def _read(s: Services, cursor: Cursor, tell: Progress) -> None:
     before = cursor.get("at") or None
-    read = s.connection.hlen(s.keys.rebuild_posts)
+    read = s.store.rebuild_posts_count()
     while True:
         page = s.forum.latest_posts(before=before)
         if page:
-            s.connection.hset(s.keys.rebuild_posts, mapping={str(p.id): json.dumps(asdict(p)) for p in page})
+            s.store.keep_rebuild_posts(page)
             before = min(p.id for p in page)
             read += len(page)
             cursor.save(at=before)
@@ -161,7 +147,7 @@ def _topics(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress)
         if topic_id <= done:
             continue
         view = s.forum.topic(topic_id)
-        feedback.on_event(s, TopicEvent(_delivery("topic_created", "topic"), topic=view.topic))
+        feedback.on_event(s, TopicEvent(Delivery.synthetic(SOURCE, "topic_created", "topic"), topic=view.topic))
         cursor.save(at=topic_id)
         tell("topics", n + 1, len(topic_ids))
     cursor.next_phase()
@@ -170,12 +156,11 @@ def _topics(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress)
 def _replay(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
     ordered = sorted(posts)
     done, likes = cursor.get("at"), cursor.get("likes")
-    bot = s.settings.bot_username.lower()
     for n, post_id in enumerate(ordered):
         if post_id <= done:
             continue
         post = posts[post_id]
-        event = PostEvent(_delivery("post_created", "post"), post=post)
+        event = PostEvent(Delivery.synthetic(SOURCE, "post_created", "post"), post=post)
         if s.store.is_care_post(post.id):
             pass  # once a care post, never counted (as handle_event does)
         elif s.intake.route(event) == QUEUE_CARE:  # what the receiver sends to the care team
@@ -184,20 +169,25 @@ def _replay(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress)
                 s.store.mark_done(key)
         else:
             feedback.on_event(s, event)
-            if post.like_count:
-                s.engagement.clock = partial(parse_time, post.created_at)
-                for liker_id, name in s.forum.likes(post.id):
-                    if name.lower() != bot:
-                        feedback.on_event(
-                            s,
-                            LikeEvent(
-                                _delivery("post_liked", "like"), post=post, liker_id=liker_id, liker_username=name
-                            ),
-                        )
-                        likes += 1
+            likes += _replay_likes(s, post)
         cursor.save(at=post_id, likes=likes)
         tell("replay", n + 1, len(ordered))
     cursor.next_phase()
+
+
+def _replay_likes(s: Services, post: Post) -> int:
+    """Replay a post's likes (one call if it has any), in the week of the post: a like carries no time of its own.
+    Returns how many were replayed."""
+    if not post.like_count:
+        return 0
+    s.engagement.clock = partial(parse_time, post.created_at)
+    replayed = 0
+    for liker_id, name in s.forum.likes(post.id):
+        if not is_service(name, s.settings.bot_username):
+            delivery = Delivery.synthetic(SOURCE, "post_liked", "like")
+            feedback.on_event(s, LikeEvent(delivery, post=post, liker_id=liker_id, liker_username=name))
+            replayed += 1
+    return replayed
 
 
 def _decisions(s: Services, cursor: Cursor, tell: Progress) -> None:
@@ -216,50 +206,19 @@ def _decisions(s: Services, cursor: Cursor, tell: Progress) -> None:
 
 def _decided(s: Services, amendment: Amendment, topic: Topic) -> Amendment:
     """The amendment as its draft topic shows it: drafted; once closed, decided by the command the service's last
-    reply answers (the decision is the service's last word before it closes the topic)."""
-    drafted = record(amendment, "", "draft found in the forum", status=DRAFTED, draft_topic_id=topic.id)
+    reply answers (the decision is the service's last word before it closes the topic); the effects the forum shows
+    made are marked done (plugin.domain.readback decides)."""
     if not topic.closed:
-        return drafted
-    posts = s.forum.recent_posts(topic.id)
-    by_number = {p.post_number: p for p in posts}
-    bot = s.settings.bot_username.lower()
-    answers = [p for p in posts if p.username.lower() == bot and p.reply_to_post_number]
-    if not answers:
-        return drafted
-    command_post = by_number.get(answers[-1].reply_to_post_number or 0)
-    if command_post is None:
-        return drafted
-    for earlier in answers[:-1]:  # the kind answers to members who may not decide
-        if (answered := by_number.get(earlier.reply_to_post_number or 0)) is not None:
-            s.store.mark_done(not_allowed_effect(answered.id))
-    raw = s.forum.post(command_post.id).raw
-    command = parse_command(raw)
-    if command is None:
-        return drafted
-    decision = decide(
-        drafted,
-        verb=command.verb,
-        reason=command.reason,
-        actor=command_post.username,
-        actor_is_moderator=True,
-        current_fingerprint=amendment.base_fingerprint,
-    )
-    tags = set(topic.tags)
-    outcome = decision.outcome
-    if outcome == APPLIED and TAG_APPROVED not in tags:
-        outcome = STALE
-    if outcome == REJECTED and TAG_REJECTED not in tags:
-        return drafted
-    for effect in decision_effects(amendment.id, outcome):
+        return draft_found(amendment, topic)
+    word = last_word(s.forum.recent_posts(topic.id), s.settings.bot_username)
+    if word is None:
+        return draft_found(amendment, topic)
+    for effect in word.refusals:  # the kind answers to members who may not decide
         s.store.mark_done(effect)
-    return record(
-        drafted,
-        answers[-1].created_at,
-        f"{outcome} by {command_post.username}",
-        status=outcome,
-        decided_by=command_post.username,
-        reason=decision.reason if outcome != STALE else "",
-    )
+    reading = read_decision(amendment, topic, word, s.forum.post(word.command.id).raw)
+    for effect in reading.done:
+        s.store.mark_done(effect)
+    return reading.amendment
 
 
 def _finish(s: Services, posts: dict[int, Post]) -> int:
@@ -287,10 +246,6 @@ def _finish(s: Services, posts: dict[int, Post]) -> int:
         if a.status == OPEN:
             feedback.consider_draft(s, a.id)
     return drafts.count - before
-
-
-def _delivery(name: str, kind: str) -> Delivery:
-    return Delivery(event_id=f"rebuild-{name}", event_name=name, event_type=kind)
 
 
 def print_progress(phase: str, done: int, total: int | None) -> None:

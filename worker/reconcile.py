@@ -27,16 +27,25 @@ like counts in the week it is recovered (a like carries no time of its own).
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
 from plugin.adapters.intake import ACCEPTED
-from plugin.adapters.redis import as_text
-from plugin.domain.amendments import OPEN
 from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
+from plugin.domain.readback import (
+    Sweep,
+    came_round,
+    likes_unseen,
+    older_page,
+    open_proposal_chunks,
+    post_change,
+    unseen_likes,
+)
+from worker.reports import ReconcileReport
 from worker.services import Services
+
+SOURCE = "reconcile"
+"""The made-up deliveries' source (`Delivery.synthetic`)."""
 
 LOOKBACK = 500
 """How many post ids below the last pass's newest post are read again (10 pages at most): edits and likes of recent
@@ -48,168 +57,93 @@ class AlreadyRunning(RuntimeError):
     """Another reconcile pass holds the lock."""
 
 
-@dataclass
-class Report:
-    pages: int = 0
-    posts: int = 0
-    fed: Counter[str] = field(default_factory=Counter)
-    accepted: int = 0
-    cursor: int = 0
-    finished: bool = True
-    older_pages: int = 0
-    older_from: int = 0
-    """Where the walk down the older posts goes on at the next pass (0: it came round; it starts again below the
-    newest posts)."""
-    came_round: bool = False
-    """Whether this pass's walk down the older posts reached the lowest post the service has heard of."""
-
-    def __str__(self) -> str:
-        fed = ", ".join(f"{n} {name}" for name, n in sorted(self.fed.items())) or "nothing missing"
-        more = "" if self.finished else "; more to read on the next pass"
-        older = (
-            f"; {self.older_pages} page(s) of older posts"
-            + (", came round" if self.came_round else f", going on below post {self.older_from}")
-            if self.older_pages
-            else ""
-        )
-        return (
-            f"read {self.pages} page(s), {self.posts} post(s): {fed} ({self.accepted} accepted as new); "
-            f"up to post {self.cursor}{more}{older}"
-        )
-
-
-def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOKBACK) -> Report:
+def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOKBACK) -> ReconcileReport:
     """One pass: read back, feed what is missing, move the cursor. AlreadyRunning if another pass is running."""
-    lock = s.connection.lock(s.keys.reconcile_lock, timeout=s.settings.job_timeout, blocking=False)
-    if not lock.acquire():
-        raise AlreadyRunning("another reconcile pass is running")
-    try:
+    with s.store.reconcile_lock(timeout=s.settings.job_timeout) as mine:
+        if not mine:
+            raise AlreadyRunning("another reconcile pass is running")
         return _pass(s, max_pages or s.settings.reconcile_pages, lookback)
-    finally:
-        if lock.owned():
-            lock.release()
 
 
-def _pass(s: Services, max_pages: int, lookback: int) -> Report:
-    state = {as_text(k): int(v) for k, v in s.connection.hgetall(s.keys.reconcile_cursor).items()}
-    before = state.get("before") or None  # an unfinished sweep goes on from here
-    high = before - 1 if before else None  # the listing covers every id from the lowest read up to here
-    report = Report()
-    posts: dict[int, Post] = {}
-    top, floor = state.get("top", 0), state.get("floor", 0)
-    low = None
+def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
+    saved, lowest_heard = s.store.reconcile_cursor(), s.store.lowest_live_post()
+    sweep = Sweep(saved, max_pages, lookback, lowest_heard, page_size=LATEST_POSTS_PAGE)
     throttled: Throttled | None = None
-    while report.pages < max_pages:
-        try:
-            page = s.forum.latest_posts(before=before)
-        except Throttled as exc:  # keep what was read; the next pass goes on from `before`
-            throttled = exc
-            break
-        report.pages += 1
-        if not page:
-            break
-        ids = [p.id for p in page]
-        if before is None:  # a new sweep: from the newest post to below the last one read
-            top = max(ids)
-            floor = max(0, (state.get("cursor") or _first_heard(s, top)) - lookback)
-        posts.update({p.id: p for p in page if p.id > floor})
-        before = low = min(ids)
-        if before <= floor or len(page) < LATEST_POSTS_PAGE:
-            before = None
-            break
-    report.finished = before is None
-    report.posts = len(posts)
-    known = s.store.known_versions(sorted(posts))
-    for post_id in sorted(posts):  # oldest first: a proposal before its likes
-        _feed_post(s, posts[post_id], known[post_id], report)
-    if report.pages and throttled is None:
-        lowest = floor + 1 if report.finished else (low or floor + 1)
-        _feed_deletions(s, set(posts), max(lowest, floor + 1), high if high is not None else "+inf", report)
+    try:
+        while sweep.reading:
+            sweep.take(s.forum.latest_posts(before=sweep.before))
+    except Throttled as exc:  # keep what was read; the next pass goes on from `before`
+        throttled = exc
+    report = ReconcileReport(pages=sweep.pages, posts=len(sweep.posts), finished=sweep.finished)
+    _feed_posts(s, sweep.posts, report)
+    older = saved.older
     if throttled is None:
-        _feed_open_proposals(s, set(posts), report)
-    older = state.get("older", 0)
-    if throttled is None and report.finished:
-        try:
-            older = _walk_older(s, older or floor + 1, max_pages - report.pages, report)
-        except Throttled as exc:
-            throttled = exc
-            older = report.older_from
-    cursor = top if report.finished else state.get("cursor", 0)
-    s.connection.hset(
-        s.keys.reconcile_cursor,
-        mapping={"cursor": cursor, "top": top, "floor": floor, "before": before or 0, "older": older},
-    )
-    report.cursor = cursor
+        if sweep.pages:
+            _feed_deletions(s, set(sweep.posts), *sweep.listed(), report)
+        _feed_open_proposals(s, set(sweep.posts), report)
+        if sweep.finished:
+            try:
+                older = _walk_older(s, sweep.older_start(), sweep.pages_left, report)
+            except Throttled as exc:
+                throttled, older = exc, report.older_from
+    cursor = sweep.cursor_after(older)
+    s.store.save_reconcile_cursor(cursor)
+    report.cursor = cursor.cursor
     if throttled is not None:
         raise throttled
     return report
 
 
-def _walk_older(s: Services, before: int, pages: int, report: Report) -> int:
+def _walk_older(s: Services, before: int, pages: int, report: ReconcileReport) -> int:
     """Read up to `pages` pages of the posts below `before`, no lower than the lowest post the service has heard of,
     and feed what is missing of them as for the newest posts. Returns where the next pass goes on (0: it came round,
     the next walk starts again below the newest posts). Throttled keeps `report.older_from` as the place."""
     bottom = s.store.lowest_live_post() or 0
     report.older_from = before
-    while report.older_pages < pages:
-        if before <= max(bottom, 1):
-            break
-        page = s.forum.latest_posts(before=before)
+    while report.older_pages < pages and not came_round(before, bottom):
+        page = older_page(s.forum.latest_posts(before=before), before, bottom, LATEST_POSTS_PAGE)
         report.older_pages += 1
-        ids = [p.id for p in page]
-        low = max(min(ids, default=bottom), bottom)
-        read = {p.id: p for p in page if p.id >= bottom}
-        report.posts += len(read)
-        known = s.store.known_versions(sorted(read))
-        for post_id in sorted(read):
-            _feed_post(s, read[post_id], known[post_id], report, likes=False)
-        if len(page) < LATEST_POSTS_PAGE:
-            low = bottom
-        _feed_deletions(s, set(read), low, before - 1, report)
-        before = report.older_from = low
-    report.came_round = before <= max(bottom, 1)
+        report.posts += len(page.posts)
+        _feed_posts(s, page.posts, report, likes=False)
+        _feed_deletions(s, set(page.posts), page.low, page.high, report)
+        before = report.older_from = page.low
+    report.came_round = came_round(before, bottom)
     return 0 if report.came_round else before
 
 
-def _first_heard(s: Services, top: int) -> int:
-    """Where the first pass starts from: the lowest post the service has heard of (it began listening there), so
-    that everything since is read back, however much was written before the first pass."""
-    lowest = s.store.lowest_live_post()
-    return top if lowest is None else min(top, lowest)
+def _feed_posts(s: Services, posts: dict[int, Post], report: ReconcileReport, *, likes: bool = True) -> None:
+    """Feed what is missing of each post, oldest first: a proposal before its likes."""
+    known = s.store.known_versions(sorted(posts))
+    for post_id in sorted(posts):
+        _feed_post(s, posts[post_id], known[post_id], report, likes=likes)
 
 
-def _feed_post(s: Services, post: Post, known: tuple[int, str] | None, report: Report, *, likes: bool = True) -> None:
+def _feed_post(
+    s: Services, post: Post, known: tuple[int, str] | None, report: ReconcileReport, *, likes: bool = True
+) -> None:
     """Feed what is missing of one post, given the newest version of it the service has applied (`known`), and
     its missing likes unless `likes` is False."""
     if post.category_id is None:  # a single post does not say its category
         post = replace(post, category_id=s.store.topic_category(post.topic_id))
-    if known is None:
-        _feed(s, PostEvent(_delivery("post_created", "post"), post=post), report)
-    elif (post.version, post.updated_at) > known:
-        _feed(s, PostEvent(_delivery("post_edited", "post"), post=post), report)
-    count = post.like_count if likes else 0
-    if not count:
+    if (change := post_change(post, known)) is not None:
+        _feed(s, PostEvent(Delivery.synthetic(SOURCE, change, "post"), post=post), report)
+    if not (likes and post.like_count):
         return
-    seen = {as_text(n).lower() for n in s.connection.smembers(s.keys.likers(post.id))}
-    if count > len(seen) and not s.store.is_care_post(post.id):
-        bot = s.settings.bot_username.lower()
-        for liker_id, name in s.forum.likes(post.id):
-            if name.lower() not in seen and name.lower() != bot:
-                _feed(
-                    s,
-                    LikeEvent(_delivery("post_liked", "like"), post=post, liker_id=liker_id, liker_username=name),
-                    report,
-                )
+    seen = {name.lower() for name in s.store.likers(post.id)}
+    if likes_unseen(post.like_count, seen) and not s.store.is_care_post(post.id):
+        for liker_id, name in unseen_likes(s.forum.likes(post.id), seen, s.settings.bot_username):
+            delivery = Delivery.synthetic(SOURCE, "post_liked", "like")
+            _feed(s, LikeEvent(delivery, post=post, liker_id=liker_id, liker_username=name), report)
 
 
-def _feed_deletions(s: Services, listed: set[int], low: int, high: int | str, report: Report) -> None:
+def _feed_deletions(s: Services, listed: set[int], low: int, high: int | str, report: ReconcileReport) -> None:
     """Posts seen alive that the forum no longer lists, from `low` to `high`."""
     for post_id in s.store.live_posts_between(low, high):
         if post_id not in listed:
             _check_gone(s, post_id, report)
 
 
-def _check_gone(s: Services, post_id: int, report: Report) -> None:
+def _check_gone(s: Services, post_id: int, report: ReconcileReport) -> None:
     """Read a post as the admin (who sees a deleted post): feed `post_destroyed` if it was deleted. One that is only
     hidden from the listing (a staff-only category, a hidden post) is not looked at again."""
     try:
@@ -217,51 +151,39 @@ def _check_gone(s: Services, post_id: int, report: Report) -> None:
     except ForumRefused as exc:
         if not exc.not_found:
             raise
-        s.connection.zrem(s.keys.live_posts, post_id)  # gone for good: nothing left to tell of it
+        s.store.forget_live_post(post_id)  # gone for good: nothing left to tell of it
         return
     if post.deleted_at:
-        _feed(s, PostEvent(_delivery("post_destroyed", "post"), post=post), report)
+        _feed(s, PostEvent(Delivery.synthetic(SOURCE, "post_destroyed", "post"), post=post), report)
     else:
-        s.connection.zrem(s.keys.live_posts, post_id)
+        s.store.forget_live_post(post_id)
 
 
-def _feed_open_proposals(s: Services, read: set[int], report: Report) -> None:
+def _feed_open_proposals(s: Services, read: set[int], report: ReconcileReport) -> None:
     """The posts of open proposals older than the pages read: a missed like or edit of them changes what is
     drafted, whatever their age. Read 20 at a time per topic (one call), and one more call for a post edited since."""
-    topics: dict[int, set[int]] = {}
-    for a in s.store.all_amendments():
-        if a.status == OPEN and a.post_id not in read:
-            topics.setdefault(a.topic_id, set()).add(a.post_id)
-    for topic_id, wanted in sorted(topics.items()):
-        ordered = sorted(wanted)
-        for start in range(0, len(ordered), TOPIC_CHUNK):
-            chunk = ordered[start : start + TOPIC_CHUNK]
-            try:
-                found = {p.id: p for p in s.forum.topic_posts(topic_id, chunk)}
-            except ForumRefused as exc:
-                if not exc.not_found and exc.status != 403:
-                    raise
-                found = {}
-            known = s.store.known_versions(chunk)
-            for post_id in chunk:
-                item = found.get(post_id)
-                report.posts += 1
-                if item is None:
-                    _check_gone(s, post_id, report)
-                    continue
-                seen = known[post_id]
-                if seen is None or (item.version, item.updated_at) > seen:
-                    item = s.forum.post(post_id)  # edited since: its text, for the edit
-                _feed_post(s, item, seen, report)
+    for topic_id, chunk in open_proposal_chunks(s.store.all_amendments(), read, TOPIC_CHUNK):
+        try:
+            found = {p.id: p for p in s.forum.topic_posts(topic_id, chunk)}
+        except ForumRefused as exc:
+            if not exc.not_found and exc.status != 403:
+                raise
+            found = {}
+        known = s.store.known_versions(chunk)
+        for post_id in chunk:
+            item = found.get(post_id)
+            report.posts += 1
+            if item is None:
+                _check_gone(s, post_id, report)
+                continue
+            if post_change(item, known[post_id]) is not None:
+                item = s.forum.post(post_id)  # edited since: its text, for the edit
+            _feed_post(s, item, known[post_id], report)
 
 
-def _feed(s: Services, event: PostEvent | LikeEvent, report: Report) -> None:
+def _feed(s: Services, event: PostEvent | LikeEvent, report: ReconcileReport) -> None:
     """Through the receiver's own intake; the delivery id names the fact, so feeding it twice is one delivery."""
-    event = replace(event, delivery=_delivery(event.name, event.delivery.event_type, event.identity()))
+    kind = event.delivery.event_type
+    event = replace(event, delivery=Delivery.synthetic(SOURCE, event.name, kind, fact=event.identity()))
     report.fed[event.name] += 1
     report.accepted += s.intake.accept(event).status == ACCEPTED
-
-
-def _delivery(name: str, kind: str, identity: str = "") -> Delivery:
-    digest = hashlib.sha1(identity.encode()).hexdigest()[:24]
-    return Delivery(event_id=f"reconcile-{digest}", event_name=name, event_type=kind)

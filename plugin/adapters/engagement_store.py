@@ -51,7 +51,7 @@ from plugin.domain.engagement import (
     week_start_day,
     weeks_ending,
 )
-from plugin.domain.events import POST_REGULAR, Event, LikeEvent, Post, PostEvent, TopicEvent
+from plugin.domain.events import Event, LikeEvent, Post, PostEvent, TopicEvent
 from plugin.domain.safety import by_a_member, is_forum_bot, is_service, mentions_direct_support
 
 FORUM = "*"
@@ -544,12 +544,7 @@ def seed_from_forum(
             continue
         pages += 1
         for post in page:
-            if (
-                post.user_id >= 1
-                and post.post_type == POST_REGULAR
-                and post.username.lower() != engagement.bot_username.lower()
-                and not mentions_direct_support(post.raw)
-            ):
+            if by_a_member(post, engagement.bot_username) and not mentions_direct_support(post.raw):
                 seen.append((post.username, post.created_at))
         if len(page) < LATEST_POSTS_PAGE:
             break

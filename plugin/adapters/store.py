@@ -8,7 +8,7 @@ Key names come from `plugin.adapters.keys` only.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, TypeVar
@@ -21,6 +21,7 @@ from plugin.adapters.redis import as_byte_list, as_bytes, as_fields, as_text
 from plugin.domain.amendments import DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.events import Post, Topic
+from plugin.domain.readback import SweepCursor
 
 T = TypeVar("T")
 
@@ -167,6 +168,11 @@ class Store:
         lowest = as_byte_list(self.redis.zrange(self.keys.live_posts, 0, 0))
         return int(lowest[0]) if lowest else None
 
+    def forget_live_post(self, post_id: int) -> None:
+        """Stop looking for a post among the live ones: the forum no longer has it, or lists it nowhere (a
+        staff-only category, a hidden post), so reconcile does not look at it again."""
+        self.redis.zrem(self.keys.live_posts, post_id)
+
     def known_versions(self, post_ids: list[int]) -> dict[int, tuple[int, str] | None]:
         """post id → (version, updated_at) of the newest snapshot seen (None: never seen; deleted counts as seen)."""
         values = self.redis.hmget(self.keys.post_versions, [str(i) for i in post_ids]) if post_ids else []
@@ -290,6 +296,10 @@ class Store:
             pipe.scard(self.keys.likers(post_id))
             return int(pipe.execute()[2])
 
+    def likers(self, post_id: int) -> set[str]:
+        """The usernames that liked the post, as the webhooks told (see `add_liker`); the forum has the last word."""
+        return {as_text(m) for m in self.redis.smembers(self.keys.likers(post_id))}
+
     # ------------------------------------------------------------------------------------------ discussion
 
     def record_discussion(
@@ -366,6 +376,77 @@ class Store:
             if versions:
                 pipe.hset(self.keys.section_versions, mapping=as_fields(versions))
             pipe.execute()
+
+    # ------------------------------------------------------------------------------------------ reconcile and rebuild
+
+    @contextmanager
+    def reconcile_lock(self, timeout: float) -> Iterator[bool]:
+        """One reconcile pass at a time (the scheduled one and a manual one): yields whether this pass holds the
+        lock (False: another does; nothing waits). It expires after `timeout` seconds by itself."""
+        lock = self.redis.lock(self.keys.reconcile_lock, timeout=timeout, blocking=False)
+        if not lock.acquire():
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            if lock.owned():
+                lock.release()
+
+    def reconcile_cursor(self) -> SweepCursor:
+        """Where reconcile's passes are (all 0 before the first pass)."""
+        fields = self.redis.hgetall(self.keys.reconcile_cursor)
+        return SweepCursor.from_fields({as_text(k): int(v) for k, v in fields.items()})
+
+    def save_reconcile_cursor(self, cursor: SweepCursor) -> None:
+        self.redis.hset(self.keys.reconcile_cursor, mapping=as_fields(cursor.fields()))
+
+    def rebuild_cursor(self) -> dict[str, str]:
+        """How far an interrupted rebuild got: its phase and its place in it (empty: no rebuild under way)."""
+        return {as_text(k): as_text(v) for k, v in self.redis.hgetall(self.keys.rebuild_cursor).items()}
+
+    def save_rebuild_cursor(self, state: Mapping[str, str]) -> None:
+        self.redis.hset(self.keys.rebuild_cursor, mapping=as_fields(state))
+
+    def keep_rebuild_posts(self, posts: Iterable[Post]) -> None:
+        """Keep the public posts a rebuild read (at least one), for its next phases."""
+        self.redis.hset(self.keys.rebuild_posts, mapping={str(p.id): json.dumps(asdict(p)) for p in posts})
+
+    def rebuild_posts(self) -> dict[int, Post]:
+        """The public posts the rebuild under way has read so far, by id."""
+        return {int(k): Post(**json.loads(v)) for k, v in self.redis.hgetall(self.keys.rebuild_posts).items()}
+
+    def rebuild_posts_count(self) -> int:
+        return self.redis.hlen(self.keys.rebuild_posts)
+
+    def forget_rebuild(self) -> None:
+        """A rebuild finished: its place and the posts it read are forgotten."""
+        self.redis.delete(self.keys.rebuild_cursor, self.keys.rebuild_posts)
+
+    # ------------------------------------------------------------------------------------------ the weekly digest
+
+    @contextmanager
+    def digest_lock(self, week: str, timeout: float) -> Iterator[None]:
+        """One digest job at a time works on a week: held `timeout` seconds at most, and waited for as long
+        (redis-py's LockError if it is not free by then)."""
+        with self.redis.lock(self.keys.digest_lock(week), timeout=timeout, blocking_timeout=timeout):
+            yield
+
+    def digest_topic(self, week: str) -> int | None:
+        """The id of the week's digest topic, once posted (remembered for EFFECT_DONE_TTL)."""
+        topic_id = self.redis.get(self.keys.digest_topic(week))
+        return None if topic_id is None else int(topic_id)
+
+    def remember_digest_topic(self, week: str, topic_id: int) -> None:
+        self.redis.set(self.keys.digest_topic(week), topic_id, ex=EFFECT_DONE_TTL)
+
+    def digest_chart(self, week: str) -> str | None:
+        """The `upload://…` URL of the week's chart, once uploaded (remembered for EFFECT_DONE_TTL)."""
+        url = self.redis.get(self.keys.digest_chart(week))
+        return None if url is None else as_text(url)
+
+    def remember_digest_chart(self, week: str, url: str) -> None:
+        self.redis.set(self.keys.digest_chart(week), url, ex=EFFECT_DONE_TTL)
 
     # ------------------------------------------------------------------------------------------ the whole state
 

@@ -15,11 +15,6 @@ OPEN, DRAFTED, APPLIED, REJECTED, WITHDRAWN, STALE = "open", "drafted", "applied
 FINAL = frozenset({APPLIED, REJECTED, WITHDRAWN, STALE})
 
 
-def rejection_message_id(amendment_id: str) -> str:
-    """The `external_id` of the message that tells the proposer their amendment was not adopted."""
-    return f"{amendment_id}-rejected"
-
-
 @dataclass(frozen=True)
 class Amendment:
     id: str

@@ -105,6 +105,14 @@ class Delivery:
     event_type: str
     instance: str = ""
 
+    @classmethod
+    def synthetic(cls, source: str, name: str, kind: str, *, fact: str | None = None) -> Delivery:
+        """A delivery the service makes up for what it read from the forum instead of receiving (`source`:
+        "reconcile", "rebuild"). Given the `fact` (`Event.identity()`), its id names the fact, so that the same fact
+        made up twice is one delivery; else it names only the event."""
+        tail = name if fact is None else hashlib.sha1(fact.encode()).hexdigest()[:24]
+        return cls(event_id=f"{source}-{tail}", event_name=name, event_type=kind)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -130,6 +138,9 @@ class Event:
         data: dict[str, Any] = {"kind": self.kind}
         for name, value in vars(self).items():
             data[name] = dict(vars(value)) if is_dataclass(value) else value
+            if isinstance(value, Post):  # read from the API only: jobs stay readable by a worker one release older
+                for api_only in POST_API_ONLY:
+                    data[name].pop(api_only, None)
         return data
 
 
@@ -143,6 +154,10 @@ class IgnoredEvent(Event):
     """An event this service does not use: acknowledged (202) and dropped."""
 
     kind: ClassVar[str] = "ignored"
+
+
+POST_API_ONLY = ("like_count", "cooked")
+"""Fields of `Post` that jobs do not carry (a job's post comes from a webhook, and the job format stays as it was)."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,11 @@ def digest_external_id(week: str) -> str:
     return f"coc-digest-{check_week(week)}"
 
 
+def rejection_message_id(amendment_id: str) -> str:
+    """The message that tells the proposer their amendment was not adopted."""
+    return f"{amendment_id}-rejected"
+
+
 def care_message_ids(post_id: int) -> tuple[str, str]:
     """The `external_id`s of the team's and the member's message about one care post."""
     return f"coc-care-team-{post_id}", f"coc-care-member-{post_id}"

@@ -135,7 +135,7 @@ def rebuild(args: argparse.Namespace) -> int:
     from worker.services import services as worker_services  # noqa: PLC0415
 
     services = worker_services()
-    if args.fresh and not services.connection.exists(services.keys.rebuild_cursor):
+    if args.fresh and not services.store.rebuild_cursor():
         print(f"deleted {services.store.wipe()} key(s) under {services.keys.prefix}", file=sys.stderr)
     return patiently("rebuild", lambda: make_again(services, progress=print_progress))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from plugin.domain.decisions import proposer_only
 from plugin.domain.proposals import COMMAND_VERBS, Problem
 from plugin.domain.safety import neutralize_mentions
 
@@ -239,11 +240,18 @@ def render_stale(*, section_title: str, about: str = "") -> str:
     return STALE.format(section=escape_inline(section_title), ref=escape_inline(section_title)) + _about(about)
 
 
-def render_not_allowed(*, verb: str, who_may: str, about: str = "") -> str:
-    """The one kind answer to a member whose command cannot decide the draft."""
+def render_not_allowed(*, verb: str, who_may: str | None = None, about: str = "") -> str:
+    """The one kind answer to a member whose command cannot decide the draft (`who_may`: by default, who may give
+    that command)."""
     if verb not in COMMAND_VERBS:
         raise ValueError(f"unknown command {verb!r}; expected one of {', '.join(COMMAND_VERBS)}")
+    who_may = who_may or ("the proposer" if proposer_only(verb) else "a moderator")
     return NOT_ALLOWED.format(who_may=escape_inline(who_may), verb=verb) + _about(about)
+
+
+def edit_reason(amendment_id: str, moderator: str) -> str:
+    """The edit reason of the document's revision that applies an amendment (shown in the post's history)."""
+    return f"Amendment {amendment_id} approved by {moderator}"
 
 
 def render_rejection_pm(*, section_title: str, reason: str, draft_url: str) -> tuple[str, str]:
