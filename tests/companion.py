@@ -19,7 +19,8 @@ import worker.services
 from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
 from plugin.adapters.forum import Forum
-from plugin.ops.install import Installer, cache_document
+from plugin.adapters.living_document import cache_document
+from plugin.ops.install import Installer
 from plugin.queues import QUEUES
 from plugin.ops.processes import wait_until
 from tests.servers import serving

@@ -33,6 +33,7 @@ from functools import partial
 from typing import Any
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError
+from plugin.adapters.living_document import cache_document, find_document
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import parse_time
@@ -40,7 +41,6 @@ from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, To
 from plugin.domain.names import care_effects, problems_effect
 from plugin.domain.readback import draft_found, last_word, read_decision
 from plugin.domain.safety import is_service
-from plugin.ops.install import cache_document, find_document
 from plugin.queues import JOB_ANSWER_PROBLEMS, QUEUE_CARE, QUEUE_DRAFTS
 from worker import care, feedback
 from worker.reports import RebuildReport

@@ -30,6 +30,7 @@ from pydiscourse import DiscourseClient
 
 from plugin.domain.engagement import iso_week
 from plugin.domain.events import read_tags
+from plugin.domain.names import DOCUMENT_EXTERNAL_ID, TAG_APPROVED, TAG_REJECTED, amendment_id, digest_external_id
 from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 from plugin.ops.processes import free_port, stop_process, wait_until
 from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
@@ -147,6 +148,20 @@ class Story:
         self.step_no += 1
         self.out(f"[{self.step_no:>2}] {text}")
 
+    def command(self, *args: str, failed: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m plugin <args>` as the operator would, against the demo's forum and Redis."""
+        result = subprocess.run(
+            [sys.executable, "-m", "plugin", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise DemoFailed(f"{failed}:\n{result.stdout}\n{result.stderr}")
+        return result
+
     def wait(self, what: str, condition: Callable[[], Any], timeout: float = STEP_TIMEOUT) -> Any:
         found: list[Any] = []
 
@@ -196,7 +211,7 @@ class Story:
         self.start_everything()
         self.install()
         self.community_arrives()
-        document = self.topic_by_external_id("coc-document")
+        document = self.topic_by_external_id(DOCUMENT_EXTERNAL_ID)
         if not document:
             raise DemoFailed("install did not create the living document")
         doc_topic = document["id"]
@@ -273,16 +288,7 @@ class Story:
         )
 
     def install(self) -> None:
-        result = subprocess.run(
-            [sys.executable, "-m", "plugin", "install"],
-            cwd=REPO_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise DemoFailed(f"install failed:\n{result.stdout}\n{result.stderr}")
+        result = self.command("install", failed="install failed")
         created = sum(1 for line in result.stdout.splitlines() if line.startswith("created"))
         self.step(
             f"installed on the forum: {created} things created (bot, groups, tags, drafts category, "
@@ -339,7 +345,7 @@ class Story:
         )
         for who in backers:
             self.http("POST", "/post_actions.json", who, data={"id": post["id"], "post_action_type_id": 2})
-        key = f"coc-amendment-{post['id']}-1"
+        key = amendment_id(post["id"], 1)
         draft = self.wait(f"the draft topic {key}", lambda: self.topic_by_external_id(key))
         self.step(
             f"{proposer} proposed new wording for {section}; {' and '.join(backers)} liked it → draft topic "
@@ -369,7 +375,7 @@ class Story:
         self.wait(f"the draft {draft} closed and tagged {tag}", decided)
 
     def moderator_approves(self, proposal: dict, doc_topic: int) -> None:
-        self.moderator_decides(proposal, APPROVE, "coc-approved")
+        self.moderator_decides(proposal, APPROVE, TAG_APPROVED)
         first_post = self.http("GET", f"/t/{doc_topic}.json")["post_stream"]["stream"][0]
         revision = self.http("GET", f"/posts/{first_post}/revisions/latest.json")
         self.step(
@@ -378,7 +384,7 @@ class Story:
         )
 
     def moderator_rejects(self, proposal: dict, proposer: str) -> None:
-        self.moderator_decides(proposal, REJECT, "coc-rejected")
+        self.moderator_decides(proposal, REJECT, TAG_REJECTED)
         self.step(
             f"sam rejected {proposal['section']} with a reason → tagged coc-rejected, closed, and {proposer} "
             "was told privately why"
@@ -404,18 +410,9 @@ class Story:
 
     def weekly_digest(self) -> dict:
         week = iso_week(self.week_start)
-        result = subprocess.run(
-            [sys.executable, "-m", "plugin", "digest", "--week", week],
-            cwd=REPO_ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if result.returncode != 0:
-            raise DemoFailed(f"the digest command failed:\n{result.stdout}\n{result.stderr}")
+        self.command("digest", "--week", week, failed="the digest command failed")
         digest = self.wait(
-            f"the digest topic coc-digest-{week}", lambda: self.topic_by_external_id(f"coc-digest-{week}")
+            f"the digest topic {digest_external_id(week)}", lambda: self.topic_by_external_id(digest_external_id(week))
         )
         first = self.http("GET", f"/posts/{digest['post_stream']['stream'][0]}.json")
         if "upload://" not in first["raw"]:

@@ -36,8 +36,9 @@ import redis
 
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.engagement_store import Engagement, seed_from_forum
-from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Throttled, TopicView, WebHook
+from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Throttled, WebHook
 from plugin.adapters.keys import Keys
+from plugin.adapters.living_document import cache_document, document_ids
 from plugin.adapters.redis import connect, describe
 from plugin.adapters.store import Store
 from plugin.config import ConfigError, Settings
@@ -434,11 +435,11 @@ class Installer:
                 if not exc.not_found:
                     raise
                 return [Step(subject, PROBLEM, f"COC_DOCUMENT_TOPIC_ID={topic_id}: there is no such topic")]
-            self.document = _document_ids(topic)
+            self.document = document_ids(topic)
             return [Step(subject, EXISTS, f"adopted topic {topic_id} “{topic.topic.title}” (COC_DOCUMENT_TOPIC_ID)")]
         found = self.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
         if found is not None:
-            self.document = _document_ids(found)
+            self.document = document_ids(found)
             return [Step(subject, EXISTS, f"topic {found.topic.id} “{found.topic.title}”")]
         try:
             from plugin.domain.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
@@ -537,10 +538,6 @@ class Installer:
         return [Step(subject, UPDATED, ", ".join(differences))]
 
 
-def _document_ids(view: TopicView) -> dict[str, int]:
-    return {"topic_id": view.topic.id, "post_id": view.first_post_id}
-
-
 def _webhook_differences(hook: WebHook, wanted: dict[str, Any]) -> list[str]:
     """What must change in an existing webhook (the forum's answer) for it to serve the service."""
     differences = []
@@ -553,21 +550,6 @@ def _webhook_differences(hook: WebHook, wanted: dict[str, Any]) -> list[str]:
     if not hook.wildcard and not set(wanted["web_hook_event_type_ids"]) <= hook.event_type_ids:
         differences.append("event types")
     return differences
-
-
-def find_document(settings: Settings, forum: Forum) -> dict[str, int] | None:
-    """The living document's topic and post ids as install left them: COC_DOCUMENT_TOPIC_ID, else the topic with
-    external_id `coc-document`; None if there is none (install has not run)."""
-    if settings.document_topic_id:
-        return _document_ids(forum.topic(settings.document_topic_id, as_admin=True))
-    topic = forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
-    return None if topic is None else _document_ids(topic)
-
-
-def cache_document(store: Store, forum: Forum, document: dict[str, int]) -> None:
-    """Give the workers the living document (its ids, version and text) so the normal path needs no API call."""
-    post = forum.post(document["post_id"])
-    store.save_document(topic_id=document["topic_id"], post_id=post.id, version=post.version, raw=post.raw)
 
 
 def seed_contributors(settings: Settings, connection: redis.Redis, forum: Forum) -> Step:
