@@ -36,7 +36,7 @@ import redis
 
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.engagement_store import Engagement, seed_from_forum
-from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Throttled, WebHook
+from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Member, Throttled, WebHook
 from plugin.adapters.keys import Keys
 from plugin.adapters.living_document import cache_document, document_ids
 from plugin.adapters.redis import connect, describe
@@ -241,28 +241,10 @@ class Installer:
         user = self.forum.admin_user(name)
         outcome = CREATED if subject in self._made else EXISTS  # made by this run before a budget wait
         if user is None:
-            if self.dry_run:
-                return [Step(subject, WOULD_CREATE, f"active, a moderator, trust level 1, email {self.bot_email()}")]
-            try:
-                self.forum.create_user(
-                    username=name, name=BOT_NAME, email=self.bot_email(), password=secrets.token_urlsafe(32)
-                )
-            except ForumRefused as exc:
-                return [
-                    Step(
-                        subject,
-                        PROBLEM,
-                        f"the forum did not create the account ({'; '.join(exc.errors)}). "
-                        f"If {self.bot_email()} is already some account's email (the forum "
-                        "does not say so when hide_email_address_taken is on), set "
-                        "COC_BOT_EMAIL to an address no account uses",
-                    )
-                ]
-            self._made.add(subject)
-            user = self.forum.admin_user(name)
-            if user is None:
-                return [Step(subject, PROBLEM, "the forum said it created the account but does not show it")]
-            outcome = CREATED
+            made = self._create_bot(name, subject)
+            if isinstance(made, Step):
+                return [made]
+            user, outcome = made, CREATED
         if user.suspended:
             return [
                 Step(
@@ -291,6 +273,28 @@ class Installer:
                 f"trust level {user.trust_level}, {'an admin' if user.admin else 'a moderator'}",
             )
         ]
+
+    def _create_bot(self, name: str, subject: str) -> Member | Step:
+        """Create the bot account; the step that says why not (or what a dry run would do) if it is not made."""
+        if self.dry_run:
+            return Step(subject, WOULD_CREATE, f"active, a moderator, trust level 1, email {self.bot_email()}")
+        try:
+            self.forum.create_user(
+                username=name, name=BOT_NAME, email=self.bot_email(), password=secrets.token_urlsafe(32)
+            )
+        except ForumRefused as exc:
+            return Step(
+                subject,
+                PROBLEM,
+                f"the forum did not create the account ({'; '.join(exc.errors)}). If {self.bot_email()} is already "
+                "some account's email (the forum does not say so when hide_email_address_taken is on), set "
+                "COC_BOT_EMAIL to an address no account uses",
+            )
+        self._made.add(subject)
+        user = self.forum.admin_user(name)
+        if user is None:
+            return Step(subject, PROBLEM, "the forum said it created the account but does not show it")
+        return user
 
     def bot_email(self) -> str:
         if self.settings.bot_email:
@@ -428,37 +432,42 @@ class Installer:
     def living_document(self) -> list[Step]:
         subject = "living document"
         if self.settings.document_topic_id:
-            topic_id = self.settings.document_topic_id
-            try:
-                topic = self.forum.topic(topic_id, as_admin=True)
-            except ForumRefused as exc:
-                if not exc.not_found:
-                    raise
-                return [Step(subject, PROBLEM, f"COC_DOCUMENT_TOPIC_ID={topic_id}: there is no such topic")]
-            self.document = document_ids(topic)
-            return [Step(subject, EXISTS, f"adopted topic {topic_id} “{topic.topic.title}” (COC_DOCUMENT_TOPIC_ID)")]
+            return [self._adopt_document(subject, self.settings.document_topic_id)]
         found = self.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
         if found is not None:
             self.document = document_ids(found)
             return [Step(subject, EXISTS, f"topic {found.topic.id} “{found.topic.title}”")]
+        return [self._create_document(subject)]
+
+    def _adopt_document(self, subject: str, topic_id: int) -> Step:
+        """The topic an operator named (COC_DOCUMENT_TOPIC_ID) becomes the living document."""
+        try:
+            topic = self.forum.topic(topic_id, as_admin=True)
+        except ForumRefused as exc:
+            if not exc.not_found:
+                raise
+            return Step(subject, PROBLEM, f"COC_DOCUMENT_TOPIC_ID={topic_id}: there is no such topic")
+        self.document = document_ids(topic)
+        return Step(subject, EXISTS, f"adopted topic {topic_id} “{topic.topic.title}” (COC_DOCUMENT_TOPIC_ID)")
+
+    def _create_document(self, subject: str) -> Step:
+        """A new living document from the starter text, in the document's category."""
         try:
             from plugin.domain.document import STARTER_TEXT  # noqa: PLC0415  (the domain's text, loaded only when needed)
         except ImportError as exc:
-            return [
-                Step(
-                    subject,
-                    PROBLEM,
-                    "the bundled starter text (plugin.domain.document.STARTER_TEXT) is missing "
-                    f"from this installation ({exc}); or adopt a topic with "
-                    "COC_DOCUMENT_TOPIC_ID",
-                )
-            ]
+            return Step(
+                subject,
+                PROBLEM,
+                "the bundled starter text (plugin.domain.document.STARTER_TEXT) is missing "
+                f"from this installation ({exc}); or adopt a topic with "
+                "COC_DOCUMENT_TOPIC_ID",
+            )
         category_name = self.settings.document_category or self.settings.drafts_category
         category = self._find_category(category_name)
         if self.dry_run:
-            return [Step(subject, WOULD_CREATE, f"“{DOCUMENT_TITLE}” from the starter text, in “{category_name}”")]
+            return Step(subject, WOULD_CREATE, f"“{DOCUMENT_TITLE}” from the starter text, in “{category_name}”")
         if category is None:
-            return [Step(subject, PROBLEM, f"there is no category “{category_name}” to put it in")]
+            return Step(subject, PROBLEM, f"there is no category “{category_name}” to put it in")
         try:
             post = self.forum.create_topic(
                 title=DOCUMENT_TITLE,
@@ -470,17 +479,15 @@ class Installer:
         except ForumRefused as exc:
             if exc.status != 422 or not any("title" in e.lower() for e in exc.errors):
                 raise
-            return [
-                Step(
-                    subject,
-                    PROBLEM,
-                    f"a topic titled “{DOCUMENT_TITLE}” already exists and the forum refuses "
-                    f"a second ({'; '.join(exc.errors)}): adopt it as the living document "
-                    "with COC_DOCUMENT_TOPIC_ID=<its id>, or rename it, then run install again",
-                )
-            ]
+            return Step(
+                subject,
+                PROBLEM,
+                f"a topic titled “{DOCUMENT_TITLE}” already exists and the forum refuses "
+                f"a second ({'; '.join(exc.errors)}): adopt it as the living document "
+                "with COC_DOCUMENT_TOPIC_ID=<its id>, or rename it, then run install again",
+            )
         self.document = {"topic_id": post.topic_id, "post_id": post.id}
-        return [Step(subject, CREATED, f"topic {post.topic_id} “{DOCUMENT_TITLE}” in “{category_name}”")]
+        return Step(subject, CREATED, f"topic {post.topic_id} “{DOCUMENT_TITLE}” in “{category_name}”")
 
     # ------------------------------------------------------------------------------------------ 7. the webhook
 
