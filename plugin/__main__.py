@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "stats": "print engagement figures",
     "digest": "post the weekly digest now",
     "demo": "run the whole service against the forum simulator",
+    "care": "list the care requests still open or picked up (for the peer-support team; private)",
 }
 """Every subcommand, with its one-line help (the list in DESIGN.md)."""
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands["rebuild"].add_argument(
         "--fresh", action="store_true", help="first delete every key under COC_REDIS_PREFIX (not RQ's queues)"
     )
+    commands["care"].add_argument("--all", action="store_true", help="the closed requests too")
     stats = commands["stats"]
     stats.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: this week, in UTC)")
     stats.add_argument("--category", type=int, metavar="ID", help="only this category's activity")
@@ -78,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "digest": commands.digest,
         "scheduler": commands.scheduler,
         "reconcile": commands.reconcile,
+        "care": commands.care,
         "rebuild": commands.rebuild,
     }
     try:

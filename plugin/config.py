@@ -46,6 +46,11 @@ class Settings:
     job_timeout: int = 180
     worker_maintenance_seconds: int = 60  # how often a worker looks for jobs abandoned by a dead worker
     care_group: str = "peer-support"
+    # care follow-through (plugin/domain/care.py, worker/care.py); minutes accept decimals (tests, demos: seconds)
+    care_remind_minutes: float = 30.0  # no pickup after this long: one reminder in the team's conversation
+    care_escalate_minutes: float = 120.0  # no pickup after this long: one alert to care_backup_group
+    care_backup_group: str = "moderators"
+    care_tell_member_who: bool = True  # tell the member, by name, who picked their request up
     consent_group: str = "coc-credit"
     moderators_group: str = ""
     support_threshold: int = 3
@@ -180,7 +185,10 @@ def _convert(name: str, raw: str, kind: type) -> Any:
             number = float(raw.strip())
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-        if not 0 <= number <= 1:
+        if name.endswith("_MINUTES"):
+            if not 0 < number < float("inf"):
+                raise ConfigError(f"{name} must be a number of minutes above 0 (decimals allowed), got {raw!r}")
+        elif not 0 <= number <= 1:
             raise ConfigError(f"{name} must be between 0 and 1, got {number}")
         return number
     if kind is bool:

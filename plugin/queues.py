@@ -20,6 +20,8 @@ JOB_DECIDE = f"{JOBS}.decide"
 JOB_ANSWER_PROBLEMS = f"{JOBS}.answer_problems"
 JOB_POST_DIGEST = f"{JOBS}.post_digest"
 JOB_RECONCILE = f"{JOBS}.reconcile"
+JOB_CARE_TIMER = f"{JOBS}.care_timer"
+JOB_CARE_SUMMARY = f"{JOBS}.care_summary"
 
 JOB_FOR_QUEUE = {QUEUE_CARE: JOB_HANDLE_CARE, QUEUE_EVENTS: JOB_HANDLE_EVENT}
 """The job function each intake queue runs."""

@@ -20,7 +20,7 @@ from plugin.adapters.budget import ApiBudget
 from plugin.config import Settings
 from plugin.adapters.forum import Forum
 from plugin.adapters.living_document import cache_document
-from plugin.ops.install import Installer
+from plugin.ops.install import Installer, remember_care_wording
 from plugin.queues import QUEUES
 from plugin.ops.processes import wait_until
 from tests.servers import serving
@@ -121,6 +121,7 @@ def start_companion(sim: Sim, redis_url: str, redis_conn: redis.Redis, **overrid
             problems = [step.line() for step in installer.run() if step.problem]
             assert not problems, problems
             cache_document(services.store, forum, installer.document)
+            remember_care_wording(services.store, installer)
         worker.services._current = services
         try:
             running = Companion(sim, settings, redis_conn, services)

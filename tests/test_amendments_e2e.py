@@ -235,7 +235,7 @@ def test_likes_read_before_the_proposal_still_count(companion: Companion) -> Non
 
 
 def test_an_announcement_interrupted_after_posting_is_not_posted_again(companion: Companion) -> None:
-    from worker.amendments import reply_once  # noqa: PLC0415
+    from worker.effects import reply_once  # noqa: PLC0415
 
     c = companion
     proposal, key, topic = backed_proposal(c)

@@ -7,7 +7,7 @@ from plugin.domain.events import parse_delivery
 from tests.companion import SECRET, Companion, companion, sim_forum  # noqa: F401  (fixtures)
 from tests.test_amendments_e2e import like
 from worker import care
-from worker.amendments import message_once
+from worker.effects import message_once
 
 WORDS = "I have not slept for days and I am scared of how I feel. I think I need direct support."
 
@@ -159,7 +159,7 @@ def test_a_job_that_met_the_refusal_and_died_still_tells_the_team_when_it_runs_a
     title, raw = member_message(member="bob", group=c.settings.care_group, post_id=post["id"])
     first = message_once(c.services, member_key, title=title, raw=raw, recipients=["bob"],
                          external_id=care_message_ids(post["id"])[1])  # an earlier run met the refusal, then died
-    assert "not accepting messages" in first
+    assert "not accepting messages" in first.refused
     c.settle()
     (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
     assert [i for i in team.post_ids[1:] if "could not send **bob**" in forum.posts[i].raw]

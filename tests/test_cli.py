@@ -11,6 +11,7 @@ from plugin.ops.demo import REPO_ROOT
 from tests.demo_run import DemoRun
 
 DESIGN_COMMANDS = "serve worker scheduler install uninstall doctor reconcile rebuild stats digest demo".split()
+LATER_COMMANDS = ["care"]  # the peer-support team's list of requests (the care follow-through issue)
 
 
 def run_plugin(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -20,7 +21,7 @@ def run_plugin(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
 
 
 def test_the_commands_are_those_of_the_design() -> None:
-    assert list(COMMANDS) == DESIGN_COMMANDS
+    assert list(COMMANDS) == DESIGN_COMMANDS + LATER_COMMANDS
 
 
 def test_unknown_command_is_a_usage_error() -> None:

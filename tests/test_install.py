@@ -68,7 +68,7 @@ def counts(forum: SimForum) -> dict[str, int]:
 HOOK_URL = PUBLIC_URL + "/webhooks/discourse"
 EXPECTED_SUBJECTS = ["API key and admin user system", f"bot user {BOT}", "care group peer-support",
                      "consent group coc-credit", *[f"tag {t}" for t in TAGS], "drafts category “Code of Care drafts”",
-                     "living document", f"webhook {HOOK_URL}"]
+                     "living document", "care wording conversation", f"webhook {HOOK_URL}"]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from plugin.domain.care import ESCALATE, REMIND
+from plugin.domain.names import care_timer_job_id
 from plugin.domain.document import STARTER_TEXT, Document, parse_document
 from plugin.text.drafts import (DIFF_TOO_LONG, DRAFT_BODY, MAX_POST_CHARS, PROBLEM_REPLY, render_draft,
                            render_problem_reply)
@@ -372,9 +374,12 @@ UNKNOWN = '[amend section="@everyone [/quote] <img src=x onerror=alert(1)> Kindn
 
 
 def no_failed_jobs(c: Companion) -> None:
+    """No job failed and none waits to be retried; the care requests' reminders and alerts wait by design."""
+    timers = {care_timer_job_id(r.post_id, t) for r in c.store.care_requests() for t in (REMIND, ESCALATE)}
     for queue in QUEUES:
         assert FailedJobRegistry(queue, connection=c.conn).get_job_ids() == [], f"a failed job on {queue}"
-        assert ScheduledJobRegistry(queue, connection=c.conn).get_job_ids() == [], f"a job to retry on {queue}"
+        waiting = set(ScheduledJobRegistry(queue, connection=c.conn).get_job_ids()) - timers
+        assert not waiting, f"a job to retry on {queue}: {sorted(waiting)}"
 
 
 @pytest.mark.parametrize("raw, kinds", [(HUGE, [TOO_LONG]), (UNTERMINATED_TAG, [INCOMPLETE_TAG]),

@@ -1,22 +1,30 @@
-"""Prometheus metrics of one receiver process, at `/metrics`; queue depths are read from Redis at scrape time."""
+"""Prometheus metrics of one receiver process, at `/metrics`; queue depths and care requests are read from Redis at
+scrape time."""
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import Any
 
 import redis
 from flask import Blueprint, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from plugin.adapters.intake import Intake
+from plugin.adapters.store import Store
+from plugin.domain.care import OPEN, PICKED_UP, oldest_waiting_seconds
 from plugin.domain.events import USED_EVENTS
 from plugin.queues import QUEUES
 from webhooks.context import receiver
 
 METRIC_EVENTS = USED_EVENTS | {"ping"}
 """Event names that get their own metric label; anything else (unsigned junk included) counts as "other"."""
+PICKUP_BUCKETS = (60, 300, 600, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 24 * 3600)
+"""Upper bounds (seconds) of the time-to-pickup histogram: 1 minute to 1 day."""
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -47,6 +55,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_QueueDepths(intake))
+        self.registry.register(_CareRequests(Store(intake.connection, intake.keys)))
         self._children: dict[tuple[str, int], Any] = {}
 
     def delivered(self, event: str, status: int, seconds: float) -> None:
@@ -80,3 +89,45 @@ class _QueueDepths:
             failed.add_metric([name], counts[2 * n + 1])
         yield waiting
         yield failed
+
+
+class _CareRequests:
+    """Care requests, read through the Store at scrape time: one Redis read (every stored request) per scrape.
+
+    - `coc_care_requests_open{status}`: requests not closed, `open` (nobody has picked it up) or `picked_up`;
+    - `coc_care_oldest_waiting_seconds`: how long the oldest request nobody has picked up has waited (0 when none
+      waits): the alert to set, above COC_CARE_REMIND_MINUTES;
+    - `coc_care_pickup_seconds`: a histogram of the time from a member's request to a team member picking it up,
+      over every stored request ever picked up (cumulative, as a histogram is: `rate()` and
+      `histogram_quantile()` work on it).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            requests = self.store.care_requests()
+        except redis.RedisError:
+            return
+        by_status = GaugeMetricFamily(
+            "coc_care_requests_open",
+            "Care requests not closed, by status: open (nobody has picked it up yet) or picked_up",
+            labels=["status"],
+        )
+        for status in (OPEN, PICKED_UP):
+            by_status.add_metric([status], sum(1 for r in requests if r.status == status))
+        yield by_status
+        yield GaugeMetricFamily(
+            "coc_care_oldest_waiting_seconds",
+            "How long the oldest care request nobody has picked up has waited (0: none waits)",
+            value=oldest_waiting_seconds(requests, now=time.time()),
+        )
+        waits = sorted(w for r in requests if (w := r.pickup_seconds()) is not None)
+        buckets = [(floatToGoString(le), bisect_right(waits, le)) for le in PICKUP_BUCKETS]
+        yield HistogramMetricFamily(
+            "coc_care_pickup_seconds",
+            "Time from a member asking for direct support to a team member picking the request up",
+            buckets=[*buckets, ("+Inf", len(waits))],
+            sum_value=sum(waits),
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from plugin.adapters.forum import ForumRefused, MessageRefused
+from plugin.adapters.forum import ForumRefused
 from plugin.domain.amendments import APPLIED, DRAFTED, STALE, Amendment, Voter
 from plugin.domain.decisions import (
     Support,
@@ -37,7 +37,6 @@ from plugin.domain.names import (
     rejection_message_id,
 )
 from plugin.domain.proposals import Problem, parse_command
-from plugin.domain.safety import is_service
 from plugin.text.drafts import (
     edit_reason,
     render_applied_announcement,
@@ -48,6 +47,7 @@ from plugin.text.drafts import (
     render_rejection_pm,
     render_stale,
 )
+from worker.effects import message_once, reply_once
 from worker.feedback import withdraw_post
 from worker.services import Services
 
@@ -200,7 +200,7 @@ def send_rejection(s: Services, amendment: Amendment, topic_id: int, reason: str
         raw=raw,
         recipients=[amendment.proposer],
         external_id=rejection_message_id(amendment.id),
-    )
+    ).refused
 
 
 def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, messages: list[str]) -> str:
@@ -221,45 +221,6 @@ def answer_problems(s: Services, post_id: int, topic_id: int, post_number: int, 
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def reply_once(
-    s: Services, key: str, topic_id: int | None, reply_to: int | None, raw: str, *, marker: str = ""
-) -> None:
-    """Reply in a topic exactly once for `key`; after a crash, the topic is checked for the reply first: a post of
-    the bot's answering `reply_to`, or (for a reply to no post in particular) one whose text holds `marker`."""
-    if topic_id is None:
-        return
-
-    def made() -> bool:
-        return any(
-            is_service(p.username, s.settings.bot_username)
-            and p.reply_to_post_number == reply_to
-            and (reply_to is not None or (marker and marker in p.cooked))
-            for p in s.forum.recent_posts(topic_id)
-        )
-
-    s.store.once(
-        key, lambda: s.forum.reply(topic_id=topic_id, raw=raw, reply_to_post_number=reply_to), already_made=made
-    )
-
-
-def message_once(s: Services, key: str, *, title: str, raw: str, recipients: list[str], external_id: str) -> str:
-    """Send a personal message exactly once for `key`. Returns "" when it was sent (now or before), or the forum's
-    reason when it refused the message (now or before): a final outcome (the member turned messages off, is
-    suspended, …), recorded with the forum's words so that it is never tried again and a rerun of the job still
-    makes what follows from it (the team told, the history written)."""
-    earlier = s.store.refusal(key)
-    if earlier is not None:
-        return earlier
-    try:
-        s.store.once(
-            key, lambda: s.forum.private_message(title=title, raw=raw, recipients=recipients, external_id=external_id)
-        )
-    except MessageRefused as refused:
-        s.store.mark_refused(key, refused.reason)
-        return refused.reason
-    return ""
 
 
 def voter(s: Services, username: str) -> Voter:

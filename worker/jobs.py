@@ -17,8 +17,9 @@ from typing import Any
 from rq import Retry
 
 from plugin.adapters.forum import ForumUnavailable, Throttled
-from plugin.domain.events import Event, LikeEvent, PostEvent, event_from_job
+from plugin.domain.events import Event, LikeEvent, PostEvent, TopicEvent, event_from_job
 from worker import amendments, care, feedback
+from worker import care_summary as care_week
 from worker import digest as weekly_digest
 from worker import reconcile as catch_up
 from worker.services import services
@@ -80,10 +81,28 @@ def handle_event(data: dict[str, Any]) -> str:
 
 @deferring
 def handle_care(data: dict[str, Any]) -> str:
-    """A member asking for direct support (`care` queue). Such a post never feeds a draft or a digest."""
+    """A member asking for direct support, or a post or status change in a care conversation (`care` queue).
+    Such a post never feeds a draft or a digest."""
     event = event_from_job(data)
-    assert isinstance(event, PostEvent), "the receiver sends only posts to the care queue (Intake.route)"
-    return logged(event, care.route(services(), event))
+    assert isinstance(event, (PostEvent, TopicEvent)), "the receiver sends posts and topics to care (Intake.route)"
+    return logged(event, care.handle(services(), event))
+
+
+@deferring
+def care_timer(request_id: int, timer: str) -> str:
+    """A care request's reminder or alert (`care` queue, scheduled when the request was made)."""
+    outcome = care.on_timer(services(), request_id, timer)
+    log.info(outcome, extra={"care_request": request_id, "timer": timer})
+    return outcome
+
+
+@deferring
+def care_summary(week: str | None = None) -> str:
+    """The care group's private summary of a week (`care` queue, enqueued by worker.schedule beside the digest):
+    once per week. `week` like "2026-W47"; None = the last completed ISO week in COC_TIMEZONE."""
+    outcome = care_week.send_summary(services(), week)
+    log.info(outcome, extra={"week": week})
+    return outcome
 
 
 @deferring

@@ -20,8 +20,11 @@ delivery that was only late changes nothing), the same routing (a "direct suppor
 the same jobs as a webhook. A pass that meets more new posts than `COC_RECONCILE_PAGES` pages keeps where it
 stopped, and the next pass goes on from there before it reads the newest posts again.
 
+The conversations of every care request not yet closed are read back too (their latest posts, one call each), so a
+member's reply or a team member's pickup or `/done` whose webhook was lost is caught up within one pass.
+
 Not caught up here (there is no listing of them): topic edits (tags, renames) and posts the bot may not see
-(private messages, whispers, staff-only categories), none of which is ever Code of Care feedback. A recovered
+(other private messages, whispers, staff-only categories), none of which is ever Code of Care feedback. A recovered
 like counts in the week it is recovered (a like carries no time of its own).
 """
 
@@ -31,7 +34,8 @@ from dataclasses import replace
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
 from plugin.adapters.intake import ACCEPTED
-from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
+from plugin.domain.care import CLOSED
+from plugin.domain.events import PRIVATE_MESSAGE, Delivery, LikeEvent, Post, PostEvent
 from plugin.domain.readback import (
     Sweep,
     came_round,
@@ -41,6 +45,7 @@ from plugin.domain.readback import (
     post_change,
     unseen_likes,
 )
+from plugin.domain.safety import is_service
 from worker.reports import ReconcileReport
 from worker.services import Services
 
@@ -81,6 +86,7 @@ def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
         if sweep.pages:
             _feed_deletions(s, set(sweep.posts), *sweep.listed(), report)
         _feed_open_proposals(s, set(sweep.posts), report)
+        _feed_care_conversations(s, report)
         if sweep.finished:
             try:
                 older = _walk_older(s, sweep.older_start(), sweep.pages_left, report)
@@ -179,6 +185,29 @@ def _feed_open_proposals(s: Services, read: set[int], report: ReconcileReport) -
             if post_change(item, known[post_id]) is not None:
                 item = s.forum.post(post_id)  # edited since: its text, for the edit
             _feed_post(s, item, known[post_id], report)
+
+
+def _feed_care_conversations(s: Services, report: ReconcileReport) -> None:
+    """The latest posts of both conversations of every request not yet closed (one call each): a reply whose
+    webhook was lost still reaches the team, picks the request up or closes it."""
+    for request in s.store.care_requests():
+        if request.status == CLOSED:
+            continue
+        for topic_id in (request.member_topic_id, request.team_topic_id):
+            if topic_id is None:
+                continue
+            for listed in s.forum.recent_posts(topic_id):
+                report.posts += 1
+                event = PostEvent(Delivery.synthetic(SOURCE, "post_created", "post"), post=_private(listed))
+                if is_service(listed.username, s.settings.bot_username) or s.intake.knows(event):
+                    continue
+                post = _private(s.forum.post(listed.id))  # a topic's listing has no raw text: one call, when lost
+                _feed(s, PostEvent(event.delivery, post=post), report)
+
+
+def _private(post: Post) -> Post:
+    """A post of a care conversation, which its listing does not say is a private message."""
+    return replace(post, topic_archetype=PRIVATE_MESSAGE)
 
 
 def _feed(s: Services, event: PostEvent | LikeEvent, report: ReconcileReport) -> None:

@@ -1,4 +1,5 @@
-"""The cron schedule: RQ's own `rq.cron` enqueues the weekly digest every Monday at COC_DIGEST_TIME in COC_TIMEZONE,
+"""The cron schedule: RQ's own `rq.cron` enqueues the weekly digest every Monday at COC_DIGEST_TIME in COC_TIMEZONE
+(and, beside it on the care queue, the care group's private summary of the same week: worker/care_summary.py),
 and a reconcile pass (worker/reconcile.py) every COC_RECONCILE_MINUTES.
 
 `python -m plugin scheduler` runs it. Run exactly one: `rq.cron` has no leader election, so two schedulers would
@@ -30,8 +31,8 @@ from rq.utils import now as utcnow
 
 from plugin.config import Settings, digest_clock, digest_zone
 from plugin.domain.engagement import last_completed_week, week_bounds
-from plugin.domain.names import CRON_DIGEST, CRON_RECONCILE, digest_external_id, reconcile_job_id
-from plugin.queues import JOB_POST_DIGEST, JOB_RECONCILE, QUEUE_DIGEST, RETRY_FOR_QUEUE
+from plugin.domain.names import CRON_DIGEST, CRON_RECONCILE, care_summary_id, digest_external_id, reconcile_job_id
+from plugin.queues import JOB_CARE_SUMMARY, JOB_POST_DIGEST, JOB_RECONCILE, QUEUE_CARE, QUEUE_DIGEST, RETRY_FOR_QUEUE
 
 log = logging.getLogger("worker.schedule")
 
@@ -73,23 +74,31 @@ class DigestCron(CronJob):
         cron history as rq's own CronJob does."""
         moment = at or utcnow()
         week = last_completed_week(moment, self.zone)
-        job_id = digest_external_id(week)
-        queue = Queue(self.queue_name, connection=connection, serializer=JSONSerializer)
-        options = dict(job_id=job_id, retry=RETRY_FOR_QUEUE[QUEUE_DIGEST], **self.job_options)
+        job = self.enqueue_week(connection, self.queue_name, self.func_name, digest_external_id(week), week, moment)
+        # the care group's private summary of the same week: its own job on the care queue, so that it neither
+        # waits for the public digest nor fails with it
+        self.enqueue_week(connection, QUEUE_CARE, JOB_CARE_SUMMARY, care_summary_id(week), week, moment)
+        record_in_history(connection, self, job, moment)
+        log.info("enqueued the digest of %s on %s and its care summary on %s", week, self.queue_name, QUEUE_CARE)
+        return job
+
+    def enqueue_week(
+        self, connection: Redis, queue_name: str, func_name: str, job_id: str, week: str, moment: datetime
+    ) -> Job:
+        """Enqueue the job of `week` once (`job_id` names the week); before the week is over in UTC (and GRACE),
+        schedule it for then."""
+        queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
+        options = dict(job_id=job_id, retry=RETRY_FOR_QUEUE[queue_name], **self.job_options)
         earliest = week_bounds(week)[1] + GRACE
         try:
             if moment < earliest:
-                job = queue.create_job(
-                    self.func_name, args=(week,), timeout=options.pop("job_timeout", None), **options
-                )
+                job = queue.create_job(func_name, args=(week,), timeout=options.pop("job_timeout", None), **options)
                 queue.schedule_job(job, earliest, unique=True)
             else:
-                job = queue.enqueue(self.func_name, week, unique=True, **options)
+                job = queue.enqueue(func_name, week, unique=True, **options)
         except DuplicateJobError:
-            log.info("digest %s already enqueued (another scheduler, or this one restarted)", week)
+            log.info("%s already enqueued (another scheduler, or this one restarted)", job_id)
             job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
-        record_in_history(connection, self, job, moment)
-        log.info("enqueued the digest of %s on %s", week, self.queue_name)
         return job
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -68,6 +69,13 @@ class Services:
                 retry=RETRY_FOR_QUEUE[queue],
                 job_timeout=self.settings.job_timeout,
             )
+
+    def schedule(self, queue: str, func: str, *args: Any, at: datetime, job_id: str) -> None:
+        """Run a job at `at` (RQ's scheduled jobs live in Redis: they survive every worker's restart), with the
+        queue's retry policy. Scheduling the same `job_id` again only moves it."""
+        self.queue(queue).enqueue_at(
+            at, func, *args, job_id=job_id, retry=RETRY_FOR_QUEUE[queue], job_timeout=self.settings.job_timeout
+        )
 
 
 _current: Services | None = None

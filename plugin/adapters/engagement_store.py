@@ -52,7 +52,7 @@ from plugin.domain.engagement import (
     weeks_ending,
 )
 from plugin.domain.events import Event, LikeEvent, Post, PostEvent, TopicEvent
-from plugin.domain.safety import by_a_member, is_forum_bot, is_service, mentions_direct_support
+from plugin.domain.safety import by_a_member, is_care_post, is_forum_bot, is_service
 
 FORUM = "*"
 """The scope of forum-wide figures; a category's scope is its id."""
@@ -204,7 +204,7 @@ class Engagement:
             title(self.keys.engagement_topic_titles, str(post.topic_id), post.topic_title)
         if is_forum_bot(post.user_id):
             notes.sadd(self.keys.engagement_bots, post.username)
-        if mentions_direct_support(post.raw):
+        if is_care_post(post, self.bot_username):
             notes.execute()
             self.forget_post(post.id, opened_topic=post.topic_id if post.post_number == 1 else None)
             return
@@ -226,7 +226,7 @@ class Engagement:
             post.private
             or post.deleted_at
             or not by_a_member(post, self.bot_username)
-            or mentions_direct_support(post.raw)
+            or is_care_post(post, self.bot_username)
             or is_forum_bot(event.liker_id)
             or is_service(liker, self.bot_username)
         ):
@@ -544,7 +544,7 @@ def seed_from_forum(
             continue
         pages += 1
         for post in page:
-            if by_a_member(post, engagement.bot_username) and not mentions_direct_support(post.raw):
+            if by_a_member(post, engagement.bot_username) and not is_care_post(post, engagement.bot_username):
                 seen.append((post.username, post.created_at))
         if len(page) < LATEST_POSTS_PAGE:
             break

@@ -22,7 +22,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import now, utcformat
 
 from plugin.adapters.keys import Keys
-from plugin.domain.events import Event
+from plugin.domain.events import Event, PostEvent, TopicEvent
 from plugin.domain.safety import asks_for_care
 from plugin.queues import FAILURE_TTL, JOB_FOR_QUEUE, QUEUE_CARE, QUEUE_EVENTS, QUEUES, RETRY_FOR_QUEUE
 
@@ -78,10 +78,30 @@ class Intake:
         self._script = connection.register_script(_ACCEPT_SCRIPT)
 
     def route(self, event: Event) -> str:
-        """The queue for an event: `care` for a member's "direct support" post, else `events`."""
-        if asks_for_care(event, self.bot_username):
+        """The queue for an event: `care` for a member's "direct support" post and for anything in a care
+        conversation (one Redis read, for private messages only), else `events`."""
+        if asks_for_care(event, self.bot_username) or self.in_care_conversation(event):
             return QUEUE_CARE
         return QUEUE_EVENTS
+
+    def knows(self, event: Event) -> bool:
+        """Whether this fact was already accepted (by webhook or by reconcile), whatever its delivery."""
+        return bool(self.connection.exists(self.keys.seen_fact(event.identity())))
+
+    def in_care_conversation(self, event: Event) -> bool:
+        """A post or status change in a care request's conversation (the member's or the team's), or in the
+        conversation where the team changes the care messages' words (one round trip)."""
+        if isinstance(event, PostEvent) and event.post.is_pm:
+            topic_id = event.post.topic_id
+        elif isinstance(event, TopicEvent) and event.topic.private:
+            topic_id = event.topic.id
+        else:
+            return False
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hexists(self.keys.care_conversations, str(topic_id))
+            pipe.get(self.keys.care_wording_topic)
+            of_a_request, wording_topic = pipe.execute()
+        return bool(of_a_request) or wording_topic == str(topic_id).encode()
 
     def accept(self, event: Event) -> Outcome:
         """Dedupe and enqueue `event` atomically. Raises redis errors when Redis cannot take it."""

@@ -44,6 +44,42 @@ class Keys:
         return f"{self.prefix}care-posts"
 
     @property
+    def care_requests(self) -> str:
+        """Hash: care request (the id of the post that asked) → the request as JSON (plugin.domain.care)."""
+        return f"{self.prefix}care:requests"
+
+    @property
+    def care_conversations(self) -> str:
+        """Hash: topic id of a care conversation (the member's or the team's) → the request it belongs to."""
+        return f"{self.prefix}care:conversations"
+
+    @property
+    def care_wording_topic(self) -> str:
+        """String: the topic id of the care group's conversation where the team changes the care messages' words
+        (`install` sets it; the receiver routes its posts to care)."""
+        return f"{self.prefix}care:wording:topic"
+
+    @property
+    def care_wordings(self) -> str:
+        """Hash: care message key (plugin.text.care_wording) → JSON {text, post_id, author, at} of the team's words
+        for it (`text` null: back to the default)."""
+        return f"{self.prefix}care:wording"
+
+    @property
+    def care_wording_refusals(self) -> str:
+        """Hash: care message key (or `*` for headings naming none) → JSON {post_id, author, at, heading, problems}
+        of the latest reply whose words for it could not be used, until a later reply's are (for `doctor`)."""
+        return f"{self.prefix}care:wording:refused"
+
+    def care_relays(self, post_id: int) -> str:
+        """Hash: the member's posts relayed to the team for one request → their number (1, 2, …) among them."""
+        return f"{self.prefix}care:relays:{post_id}"
+
+    def care_lock(self, post_id: int) -> str:
+        """Lock: one handler at a time changes a care request (a reply, a pickup, a timer)."""
+        return f"{self.prefix}lock:care:{post_id}"
+
+    @property
     def restricted_categories(self) -> str:
         """String: JSON list of the ids of read-restricted categories, as the forum last listed them (a cache with a
         time to live: whatever is said in them is never feedback)."""

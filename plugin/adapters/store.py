@@ -19,6 +19,7 @@ from redis.typing import EncodableT, FieldT
 from plugin.adapters.keys import Keys
 from plugin.adapters.redis import as_byte_list, as_bytes, as_fields, as_text
 from plugin.domain.amendments import DRAFTED, OPEN, Amendment
+from plugin.domain.care import CareRequest
 from plugin.domain.document import parse_document
 from plugin.domain.events import Post, Topic
 from plugin.domain.readback import SweepCursor
@@ -40,6 +41,8 @@ EFFECT_DONE_TTL = 90 * 24 * 3600
 """Seconds a finished effect is remembered (far longer than any redelivery or retry)."""
 DOCUMENT_LOCK_SECONDS = 30
 """Longest an approval may hold the document: a read and an edit, each within the adapter's 10 s timeout."""
+CARE_LOCK_SECONDS = 60
+"""How long a care request stays locked by a handler that died holding it."""
 
 
 SEE, DELETE, RECOVER = "see", "delete", "recover"
@@ -94,6 +97,43 @@ end
 if #ARGV >= 6 then redis.call("HSET", KEYS[2], ARGV[1], ARGV[5]) else redis.call("HDEL", KEYS[2], ARGV[1]) end
 return 1
 """
+
+
+_LATER_THAN = """
+local function later(hash, field, post_id)
+    local kept = redis.call("HGET", hash, field)
+    return kept and tonumber(cjson.decode(kept)["post_id"]) > post_id
+end
+"""
+_SAVE_WORDING = (
+    _LATER_THAN
+    + """
+-- KEYS[1] the team's words, KEYS[2] the refusals; ARGV[1] message key, ARGV[2] the reply's post id, ARGV[3] JSON
+local post_id = tonumber(ARGV[2])
+if later(KEYS[1], ARGV[1], post_id) then return 0 end
+redis.call("HSET", KEYS[1], ARGV[1], ARGV[3])
+if not later(KEYS[2], ARGV[1], post_id) then redis.call("HDEL", KEYS[2], ARGV[1]) end
+return 1
+"""
+)
+_REFUSE_WORDING = (
+    _LATER_THAN
+    + """
+-- KEYS[1] the team's words, KEYS[2] the refusals; ARGV[1] message key, ARGV[2] the reply's post id, ARGV[3] JSON
+local post_id = tonumber(ARGV[2])
+if later(KEYS[1], ARGV[1], post_id) or later(KEYS[2], ARGV[1], post_id) then return 0 end
+redis.call("HSET", KEYS[2], ARGV[1], ARGV[3])
+return 1
+"""
+)
+_FORGET_REFUSAL = (
+    _LATER_THAN
+    + """
+-- KEYS[1] the refusals; ARGV[1] message key, ARGV[2] the post id from which it is stale
+if not later(KEYS[1], ARGV[1], tonumber(ARGV[2])) then redis.call("HDEL", KEYS[1], ARGV[1]) end
+return 1
+"""
+)
 
 
 class Store:
@@ -190,6 +230,116 @@ class Store:
 
     def is_care_post(self, post_id: int) -> bool:
         return bool(self.redis.sismember(self.keys.care_posts, str(post_id)))
+
+    def care_request(self, post_id: int) -> CareRequest | None:
+        raw = self.redis.hget(self.keys.care_requests, str(post_id))
+        return None if raw is None else CareRequest(**json.loads(raw))
+
+    def care_requests(self) -> list[CareRequest]:
+        """Every care request, oldest first."""
+        found = [CareRequest(**json.loads(v)) for v in self.redis.hvals(self.keys.care_requests)]
+        return sorted(found, key=lambda r: (r.asked_at, r.post_id))
+
+    def save_care_request(self, request: CareRequest) -> None:
+        """Save a request, and know its conversations as its own (the receiver routes their posts to care)."""
+        conversations = {str(t): request.post_id for t in (request.team_topic_id, request.member_topic_id) if t}
+        with self.redis.pipeline() as pipe:
+            pipe.hset(self.keys.care_requests, str(request.post_id), json.dumps(asdict(request)))
+            if conversations:
+                pipe.hset(self.keys.care_conversations, mapping=as_fields(conversations))
+            pipe.execute()
+
+    def care_request_of_topic(self, topic_id: int) -> CareRequest | None:
+        """The request whose conversation (the member's or the team's) `topic_id` is, if any."""
+        post_id = self.redis.hget(self.keys.care_conversations, str(topic_id))
+        return None if post_id is None else self.care_request(int(post_id))
+
+    def relay_number(self, request_id: int, post_id: int) -> int:
+        """The member's post `post_id` is their n-th relayed message for the request: the same n every time it is
+        asked (call it under `care_lock`)."""
+        key = self.keys.care_relays(request_id)
+        known = self.redis.hget(key, str(post_id))
+        if known is not None:
+            return int(known)
+        number = int(self.redis.hlen(key)) + 1
+        self.redis.hset(key, str(post_id), number)
+        return number
+
+    # ------------------------------------------------------------------------------------------ care wording
+
+    def remember_care_wording_topic(self, topic_id: int) -> None:
+        """The conversation where the team changes the care messages' words (its posts are routed to care)."""
+        self.redis.set(self.keys.care_wording_topic, topic_id)
+
+    def care_wording_topic(self) -> int | None:
+        raw = self.redis.get(self.keys.care_wording_topic)
+        return None if raw is None else int(raw)
+
+    def is_care_wording_topic(self, topic_id: int) -> bool:
+        return self.redis.get(self.keys.care_wording_topic) == str(topic_id).encode()
+
+    def care_wordings(self) -> dict[str, str]:
+        """Message key → the team's words for it, for the messages that have theirs (one read). A record that
+        cannot be read is left out: the message then has its default words, never none."""
+        records = self.care_wording_records()
+        return {key: text for key, record in records.items() if isinstance(text := record.get("text"), str)}
+
+    def care_wording_records(self) -> dict[str, dict[str, Any]]:
+        """Message key → {text, post_id, author, at} of the latest words the team gave it (`text` None: back to
+        the default); records that cannot be read are left out."""
+        records: dict[str, dict[str, Any]] = {}
+        for key, value in self.redis.hgetall(self.keys.care_wordings).items():
+            try:
+                record = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records[as_text(key)] = record
+        return records
+
+    def save_care_wording(self, key: str, record: Mapping[str, Any]) -> bool:
+        """The team's words for a message, from the reply `record["post_id"]`, unless a later reply's are already
+        kept (jobs may run out of order); an earlier reply's refusal for it is then forgotten. Whether they are
+        kept (again: the same reply handled twice answers the same)."""
+        return bool(
+            self.redis.eval(
+                _SAVE_WORDING,
+                2,
+                self.keys.care_wordings,
+                self.keys.care_wording_refusals,
+                key,
+                int(record["post_id"]),
+                json.dumps(dict(record)),
+            )
+        )
+
+    def refuse_care_wording(self, key: str, record: Mapping[str, Any]) -> bool:
+        """A reply whose words for a message could not be used (`doctor` tells it), unless a later reply's words
+        or refusal for it are already kept."""
+        return bool(
+            self.redis.eval(
+                _REFUSE_WORDING,
+                2,
+                self.keys.care_wordings,
+                self.keys.care_wording_refusals,
+                key,
+                int(record["post_id"]),
+                json.dumps(dict(record)),
+            )
+        )
+
+    def forget_care_wording_refusal(self, key: str, *, up_to_post_id: int) -> None:
+        """A reply at or after `up_to_post_id` made the refusal kept for `key` stale."""
+        self.redis.eval(_FORGET_REFUSAL, 1, self.keys.care_wording_refusals, key, up_to_post_id)
+
+    def care_wording_refusals(self) -> dict[str, dict[str, Any]]:
+        return {as_text(k): json.loads(v) for k, v in self.redis.hgetall(self.keys.care_wording_refusals).items()}
+
+    @contextmanager
+    def care_lock(self, post_id: int, timeout: float = CARE_LOCK_SECONDS) -> Iterator[None]:
+        """One handler at a time decides about a request (a reply, a pickup, a timer), across every worker."""
+        with self.redis.lock(self.keys.care_lock(post_id), timeout=timeout, blocking_timeout=timeout + 5):
+            yield
 
     # ------------------------------------------------------------------------------------------ topics
 

@@ -32,6 +32,8 @@ TAG_GROUP = "Code of Care"
 # ------------------------------------------------------------------------------------------------ external ids
 
 DOCUMENT_EXTERNAL_ID = "coc-document"
+CARE_WORDING_EXTERNAL_ID = "coc-care-wording"
+"""The care group's conversation where the team changes the care messages' words (made once, by `install`)."""
 
 
 def amendment_id(post_id: int, index: int) -> str:
@@ -42,6 +44,17 @@ def amendment_id(post_id: int, index: int) -> str:
 def digest_external_id(week: str) -> str:
     """The weekly digest topic of an ISO week ("2026-W47"); also the job id of the job that posts it."""
     return f"coc-digest-{check_week(week)}"
+
+
+def care_alert_id(request_id: int) -> str:
+    """The `external_id` of the alert to the backup group about one request nobody picked up."""
+    return f"coc-care-alert-{request_id}"
+
+
+def care_summary_id(week: str) -> str:
+    """The care group's private weekly summary of an ISO week ("2026-W47"): its message's `external_id`, and the
+    job id of the job that sends it (on the care queue)."""
+    return f"coc-care-summary-{check_week(week)}"
 
 
 def rejection_message_id(amendment_id: str) -> str:
@@ -65,6 +78,36 @@ def care_effects(post_id: int) -> tuple[str, str]:
 def unreachable_effect(post_id: int) -> str:
     """The note in the team's conversation that the member's own message could not be sent."""
     return f"care-unreachable-{post_id}"
+
+
+def care_relay_effect(post_id: int) -> str:
+    """A member's reply (post `post_id`) relayed into the team's conversation."""
+    return f"care-relay-{post_id}"
+
+
+def care_pickup_effect(request_id: int) -> str:
+    """The member told who picked their request up."""
+    return f"care-pickup-{request_id}"
+
+
+def care_wording_answer_effect(post_id: int) -> str:
+    """The answer to a team's reply (post `post_id`) that changes care messages' words."""
+    return f"care-wording-{post_id}"
+
+
+def care_closed_effect(request_id: int) -> str:
+    """The note in the team's conversation that the request is closed."""
+    return f"care-closed-{request_id}"
+
+
+def care_timer_effect(request_id: int, timer: str) -> str:
+    """The reminder (`remind`) to the team, or the alert (`escalate`) to the backup group, of one request."""
+    return f"care-{timer}-{request_id}"
+
+
+def care_summary_effect(week: str) -> str:
+    """The care group's private weekly summary of an ISO week, sent."""
+    return f"care-summary-{check_week(week)}"
 
 
 def not_allowed_effect(post_id: int) -> str:
@@ -108,6 +151,11 @@ def problems_job_id(post_id: int, version: int) -> str:
 def draft_job_id(amendment_id: str, seen: int | str) -> str:
     """Opening (or refreshing) a draft once its support was counted `seen`."""
     return f"draft-{amendment_id}-{seen}"
+
+
+def care_timer_job_id(request_id: int, timer: str) -> str:
+    """The scheduled job of one request's reminder or alert."""
+    return f"care-{timer}-{request_id}"
 
 
 def reconcile_job_id(slot: int) -> str:

@@ -20,6 +20,8 @@ ZWSP = "\u200b"
 
 _MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=\w)")
 _DIRECT_SUPPORT = re.compile(r"\bdirect\s+support\b", re.IGNORECASE)
+_SPACE_ENTITY = re.compile(r"&(?:nbsp|#160|#x0*a0);", re.IGNORECASE)
+"""A non-breaking space written as an HTML entity: it reads as a space."""
 _QUOTED = re.compile(
     r"\[quote[^\]]*\].*?\[/quote\]|^>.*?$|```.*?```|`[^`\n]*`", re.IGNORECASE | re.DOTALL | re.MULTILINE
 )
@@ -47,17 +49,23 @@ def mentions_direct_support(text: str) -> bool:
     Quoted text (`[quote]…[/quote]`, `> …` lines) and code are someone else's words or an example — quoting the
     Code's section on asking for support is not asking for it.
     """
-    own = _QUOTED.sub(" ", text or "")
+    own = _SPACE_ENTITY.sub(" ", _QUOTED.sub(" ", text or ""))
     return bool(_DIRECT_SUPPORT.search(own))
 
 
+def is_care_post(post: Post, bot_username: str) -> bool:
+    """A post whose writer asks for care: a person's own words (never the service's, never the forum's bots')."""
+    by_a_person = not is_forum_bot(post.user_id) and not is_service(post.username, bot_username)
+    return by_a_person and mentions_direct_support(post.raw)
+
+
 def asks_for_care(event: Event, bot_username: str) -> bool:
-    """A post just written or edited whose own words ask for "direct support", by anyone but the service."""
+    """A post just written or edited (an edit that adds the phrase asks as a new post would) whose writer asks for
+    "direct support"."""
     return (
         isinstance(event, PostEvent)
         and event.name in ("post_created", "post_edited")
-        and mentions_direct_support(event.post.raw)
-        and not is_service(event.post.username, bot_username)
+        and is_care_post(event.post, bot_username)
     )
 
 

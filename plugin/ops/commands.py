@@ -18,6 +18,7 @@ from plugin.adapters.forum import ForumError, Throttled
 from plugin.adapters.redis import describe
 from plugin.config import Settings
 from plugin.domain.engagement import iso_week as week_of
+from plugin.text.care import care_table
 from plugin.text.figures import figures_table
 
 
@@ -93,6 +94,21 @@ def stats(args: argparse.Namespace) -> int:
     except redis.ConnectionError as exc:
         print(f"Redis at {describe(settings)} is not reachable: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def care(args: argparse.Namespace) -> int:
+    """The care requests, oldest first: who asked, how long ago, who picked it up, whether it was escalated (from
+    Redis alone: no forum call). Private: for the peer-support team."""
+    from worker.services import services as worker_services  # noqa: PLC0415
+
+    services = worker_services()
+    try:
+        requests = services.store.care_requests()
+    except redis.ConnectionError as exc:
+        print(f"Redis at {describe(services.settings)} is not reachable: {exc}", file=sys.stderr)
+        return 1
+    print(care_table(requests, now=time.time(), closed_too=args.all))
     return 0
 
 

@@ -28,18 +28,27 @@ import redis
 import requests
 from pydiscourse import DiscourseClient
 
+from plugin.config import Settings
 from plugin.domain.engagement import iso_week
 from plugin.domain.events import read_tags
-from plugin.domain.names import DOCUMENT_EXTERNAL_ID, TAG_APPROVED, TAG_REJECTED, amendment_id, digest_external_id
+from plugin.domain.names import (
+    DOCUMENT_EXTERNAL_ID,
+    TAG_APPROVED,
+    TAG_REJECTED,
+    amendment_id,
+    care_message_ids,
+    digest_external_id,
+)
 from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 from plugin.ops.processes import free_port, stop_process, wait_until
-from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.text.care import CLOSED_MARKER, MEMBER_TITLE, PICKUP_MARKER, REMINDER_MARKER, TEAM_TITLE, relay_marker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The directory that holds `plugin/` and `simulator/`; every subprocess runs from here."""
 
 HOST = "127.0.0.1"
 ADMIN = "system"
+BOT = Settings().bot_username
 PREFIX = "coc-demo:"
 DEMO_DB = 12
 """The demo's own Redis database; it starts by emptying the demo's keys and RQ's there."""
@@ -56,7 +65,10 @@ MEMBERS = {
     "frank": "Frank",
     "sam": "Sam (moderator)",
     "pat": "Pat (peer support)",
+    "gina": "Gina",
 }
+REMIND_MINUTES = "0.25"
+"""The demo's reminder comes after 15 s (COC_CARE_REMIND_MINUTES takes decimals), so that the story shows it."""
 APPROVE = "/approve\nThank you all: this says it more plainly and more kindly."
 REJECT = "/reject This would make the Privacy section weaker; let's talk it through in that thread first."
 
@@ -162,7 +174,7 @@ class Story:
             raise DemoFailed(f"{failed}:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def wait(self, what: str, condition: Callable[[], Any], timeout: float = STEP_TIMEOUT) -> Any:
+    def wait(self, what: str, condition: Callable[[], Any], timeout: float = STEP_TIMEOUT, every: float = 0.1) -> Any:
         found: list[Any] = []
 
         def check() -> bool:
@@ -171,7 +183,7 @@ class Story:
                 found.append(value)
             return bool(value)
 
-        if not wait_until(check, timeout=timeout, interval=0.1):
+        if not wait_until(check, timeout=timeout, interval=every):
             logs = "\n".join(
                 f"--- {name} log ---\n{self.processes.log_tail(name)}" for name in ("receiver", "worker-1", "simulator")
             )
@@ -230,7 +242,8 @@ class Story:
             doc_topic, "frank", ("dave", "erin"), "Privacy", "What is shared here may be quoted anywhere on the forum."
         )
         self.moderator_rejects(second, "frank")
-        self.direct_support()
+        erin = self.direct_support()
+        self.care_follows_through(erin)
         figures = self.weekly_digest()
         self.summary(first, second, figures)
 
@@ -269,6 +282,8 @@ class Story:
             "COC_REDIS_PREFIX": PREFIX,
             "COC_PUBLIC_URL": self.receiver_url,
             "COC_API_BUDGET_PER_MIN": "300",
+            "COC_CARE_REMIND_MINUTES": REMIND_MINUTES,
+            "COC_CARE_ESCALATE_MINUTES": "120",
         }
         connection = redis.Redis.from_url(self.redis_url)
         for key in [*connection.scan_iter(PREFIX + "*"), *connection.scan_iter("rq:*")]:
@@ -355,7 +370,7 @@ class Story:
 
     def bot_replies(self, topic_id: int) -> list[dict]:
         posts = self.http("GET", f"/t/{topic_id}.json")["post_stream"]["posts"]
-        return [p for p in posts if p["username"] == "care-bot" and p["post_number"] > 1]
+        return [p for p in posts if p["username"] == BOT and p["post_number"] > 1]
 
     def member_tries_to_decide(self, proposal: dict) -> None:
         draft = proposal["draft"]["id"]
@@ -390,7 +405,7 @@ class Story:
             "was told privately why"
         )
 
-    def direct_support(self) -> None:
+    def direct_support(self) -> dict:
         post = self.client("erin").create_post(
             "This week was a lot. I'm not sure I'm okay, and I would like direct support if someone has time.",
             title="Having a hard week, checking in",
@@ -407,6 +422,44 @@ class Story:
             "erin asked for direct support → the peer-support team and erin each got one private message "
             "(the team's links to the post, never copies it)"
         )
+        return post
+
+    def care_follows_through(self, asked: dict) -> None:
+        team_id, member_id = care_message_ids(asked["id"])
+        team = self.wait("the team's conversation", lambda: self.topic_by_external_id(team_id))["id"]
+        member = self.wait("erin's conversation", lambda: self.topic_by_external_id(member_id))["id"]
+        self.client("erin").create_post(
+            "Thank you. Evenings are the hardest; a message tomorrow would help.", topic_id=member
+        )
+        self.wait("erin's words in the team's conversation", lambda: self.said(team, relay_marker(1)), every=1.0)
+        self.step("erin answered in her conversation → her words reached the team's conversation, and only it")
+        self.client("pat").create_post(
+            "I know Erin from the book club. I'll write to her tomorrow morning.", topic_id=team
+        )
+        self.wait("erin told who will write", lambda: self.said(member, PICKUP_MARKER), every=1.0)
+        self.step(
+            "pat answered in the team's conversation → the request is picked up, and erin was told pat will write"
+        )
+        other = self.client("gina").create_post(
+            "Could someone reach out? I'd like direct support, no rush.",
+            title="Could someone reach out to me?",
+            created_at=self.when(4, 9),
+        )
+        other_team = care_message_ids(other["id"])[0]
+        other_topic = self.wait("the team's second conversation", lambda: self.topic_by_external_id(other_team))["id"]
+        self.wait("the reminder", lambda: self.said(other_topic, REMINDER_MARKER), timeout=90, every=1.0)
+        self.step(
+            f"gina asked too, and nobody picked it up within COC_CARE_REMIND_MINUTES ({REMIND_MINUTES}) → one "
+            "reminder in the team's conversation"
+        )
+        self.client("pat").create_post("/done — Erin and I talked; she is okay for now.", topic_id=team)
+        self.wait("the request closed", lambda: self.said(team, CLOSED_MARKER), every=1.0)
+        self.step("pat wrote /done → erin's request is closed (`python -m plugin care` lists what is still open)")
+
+    def said(self, topic_id: int, words: str) -> bool:
+        """Whether the bot's posts in a topic hold `words` (as the forum shows them)."""
+        posts = self.http("GET", f"/t/{topic_id}/posts.json")["post_stream"]["posts"]
+        return any(p["username"] == BOT and words in p["cooked"] for p in posts)
 
     def weekly_digest(self) -> dict:
         week = iso_week(self.week_start)
@@ -425,7 +478,8 @@ class Story:
         self.out("Summary")
         self.out(f"  drafted:  2 amendments ({first['key']}, {second['key']})")
         self.out(f"  applied:  {first['section']} (approved by sam); rejected: {second['section']}")
-        self.out("  routed:   1 direct-support post → peer-support and the member, privately")
+        self.out("  care:     2 requests → peer-support and the members, privately; erin's reply relayed, picked up by")
+        self.out("            pat (erin told who), closed with /done; gina's reminded once")
         figures = [line.strip() for line in digest["raw"].splitlines() if line.startswith("|") and "---" not in line]
         self.out(f"  digest:   {digest['week']}, topic {digest['topic']}")
         for line in figures[:8]:

@@ -20,7 +20,13 @@ from plugin.adapters.keys import Keys
 from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.store import Store
 from plugin.config import ConfigError, Settings
+from plugin.domain.wording import template_problems
 from plugin.queues import QUEUE_CARE, QUEUES
+from plugin.text.care_wording import MESSAGES as CARE_MESSAGES
+from plugin.text.care_wording import UNKNOWN as UNKNOWN_WORDING
+from plugin.text.care_wording import describe as describe_problem
+from plugin.text.care_wording import refusal as wording_refusal
+from plugin.text.care_wording import status as wording_status
 
 OK, PROBLEM = "ok", "problem"
 MAX_QUEUE_DEPTH = 500
@@ -68,6 +74,7 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
     )
     queues(connection, report)
     keys = Keys(settings.redis_prefix)
+    care_wording(Store(connection, keys), report)
     document = Store(connection, keys).document()
     report(
         Check("living document", OK, f"topic {document['topic_id']}, version {document['version']}")
@@ -109,6 +116,43 @@ def config(settings: Settings, report: Callable[[Check], None]) -> None:
         ("COC_PUBLIC_URL", settings.public_url),
     ):
         report(Check(name, OK, "set") if value else Check(name, PROBLEM, "not set: see the README's Configuration"))
+
+
+def care_wording(store: Store, report: Callable[[Check], None]) -> None:
+    """Which words each care message uses (the default, or the team's since when), and every reply of the team's
+    whose words could not be used (the message keeps the words it had: nothing is silenced, but the team's
+    change did not happen)."""
+    topic_id = store.care_wording_topic()
+    report(
+        Check("care wording conversation", OK, f"topic {topic_id}: the care group changes the messages' words there")
+        if topic_id
+        else Check(
+            "care wording conversation",
+            PROBLEM,
+            "not known to the workers, so the team's changes to the care messages' words are not read: "
+            "run `python -m plugin install`",
+        )
+    )
+    records = store.care_wording_records()
+    refusals = store.care_wording_refusals()
+    for message in CARE_MESSAGES:
+        key, subject = message.spec.key, f"care message “{message.spec.heading}”"
+        report(Check(subject, OK, wording_status(key, records.get(key))))
+        text = records.get(key, {}).get("text")
+        if isinstance(text, str) and (problems := template_problems(text, message.spec)):
+            reasons = "; ".join(describe_problem(p, message.spec) for p in problems).replace("`", "")
+            report(
+                Check(
+                    subject,
+                    PROBLEM,
+                    f"the team's words no longer fit ({reasons}): reply in the conversation with corrected words "
+                    "(a message whose words cannot be filled in goes out in its default words)",
+                )
+            )
+        if key in refusals:
+            report(Check(subject, PROBLEM, wording_refusal(key, refusals[key])))
+    if UNKNOWN_WORDING in refusals:
+        report(Check("care wording conversation", PROBLEM, wording_refusal(UNKNOWN_WORDING, refusals[UNKNOWN_WORDING])))
 
 
 def queues(connection: redis.Redis, report: Callable[[Check], None]) -> None:

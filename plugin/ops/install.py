@@ -13,10 +13,13 @@ Each step looks first and says what it found or did — `exists`, `created`, `up
 5. the drafts category `COC_DRAFTS_CATEGORY` (everyone may read and reply: the Code is the members');
 6. the living document: the topic given by `COC_DOCUMENT_TOPIC_ID`, else the one with external_id `coc-document`,
    else a new one from the bundled starter text;
-7. the webhook to `COC_PUBLIC_URL` + the webhook path, with the secret, JSON, the topic, post and like events.
+7. the care wording conversation: a message from the bot to the care group (external_id `coc-care-wording`) that
+   lists every care message with its default words; the team changes them by replying (worker/care_wording.py);
+8. the webhook to `COC_PUBLIC_URL` + the webhook path, with the secret, JSON, the topic, post and like events.
 
-Then the command caches the living document in Redis and seeds the engagement figures with who posted before
-(from the latest `COC_SEED_PAGES` pages of public posts), so that "new contributor" means new.
+Then the command tells Redis which conversation holds the care messages' words, caches the living document and
+seeds the engagement figures with who posted before (from the latest `COC_SEED_PAGES` pages of public posts), so
+that "new contributor" means new.
 
 Every forum call goes through the adapter and the shared API budget; when the budget is spent, install waits (it
 is a command, not a worker) and carries on.
@@ -42,7 +45,8 @@ from plugin.adapters.living_document import cache_document, document_ids
 from plugin.adapters.redis import connect, describe
 from plugin.adapters.store import Store
 from plugin.config import ConfigError, Settings
-from plugin.domain.names import DOCUMENT_EXTERNAL_ID, TAG_CODE_OF_CARE, TAG_GROUP, TAGS
+from plugin.domain.names import CARE_WORDING_EXTERNAL_ID, DOCUMENT_EXTERNAL_ID, TAG_CODE_OF_CARE, TAG_GROUP, TAGS
+from plugin.text.care_wording import conversation as care_wording_conversation
 
 EXISTS, CREATED, UPDATED = "exists", "created", "updated"
 WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
@@ -141,6 +145,7 @@ class Installer:
         self.on_wait = on_wait
         self.waited = 0.0
         self.document: dict[str, int] | None = None
+        self.care_wording_topic_id: int | None = None  # the care group's conversation about the care messages' words
         self._hooks: list[WebHook] = []
         self._event_types: dict[str, int] = {}  # name → id, as the forum numbers them
         self._categories: list[Category] | None = None
@@ -155,6 +160,7 @@ class Installer:
             self.tags,
             self.drafts_category,
             self.living_document,
+            self.care_wording,
             self.webhook,
         ):
             done = self._attempt(step)
@@ -489,6 +495,29 @@ class Installer:
         self.document = {"topic_id": post.topic_id, "post_id": post.id}
         return Step(subject, CREATED, f"topic {post.topic_id} “{DOCUMENT_TITLE}” in “{category_name}”")
 
+    # ------------------------------------------------------------------------------------------ 6b. care's words
+
+    def care_wording(self) -> list[Step]:
+        """The care group's conversation where the team changes the care messages' words (plugin.text.care_wording):
+        a message from the bot to the group, made once (by its external id), listing every message's defaults.
+        Discourse lets every member of a group a message was sent to read it and reply (TopicGuardian: a private
+        message is seen by its `all_allowed_users`, the allowed groups' members included)."""
+        group = self.settings.care_group
+        subject = "care wording conversation"
+        found = self.forum.topic_by_external_id(CARE_WORDING_EXTERNAL_ID, as_admin=True)
+        if found is not None:
+            self.care_wording_topic_id = found.topic.id
+            return [Step(subject, EXISTS, f"topic {found.topic.id} “{found.topic.title}”")]
+        if self.dry_run:
+            return [Step(subject, WOULD_CREATE, f"a message to the {group} group with every care message's words")]
+        title, raw = care_wording_conversation()
+        post = self.forum.private_message(
+            title=title, raw=raw, recipients=[group], external_id=CARE_WORDING_EXTERNAL_ID
+        )
+        self._made.add(subject)
+        self.care_wording_topic_id = post.topic_id
+        return [Step(subject, CREATED, f"topic {post.topic_id} “{title}”, a message to the {group} group")]
+
     # ------------------------------------------------------------------------------------------ 7. the webhook
 
     def webhook_fields(self, secret: str) -> dict[str, Any]:
@@ -582,6 +611,12 @@ def seed_contributors(settings: Settings, connection: redis.Redis, forum: Forum)
     return Step(subject, OK, f"{members} seeded from the latest {settings.seed_pages * 50} public posts at most")
 
 
+def remember_care_wording(store: Store, installer: Installer) -> None:
+    """Tell the workers (and the receiver) which conversation holds the team's words for the care messages."""
+    if installer.care_wording_topic_id is not None:
+        store.remember_care_wording_topic(installer.care_wording_topic_id)
+
+
 def run_install(settings: Settings, *, dry_run: bool = False) -> int:
     """The command: every step printed as it is done; exit status 1 if any step has a problem."""
     connection = connect(settings)
@@ -596,6 +631,9 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
                 ),
             )
             steps = installer.run(report=lambda step: print(step.line(), flush=True))
+            if not dry_run and installer.care_wording_topic_id:
+                remember_care_wording(Store(connection, Keys(settings.redis_prefix)), installer)
+                print(Step("care wording conversation known to the workers", OK).line(), flush=True)
             if not dry_run and installer.document:
                 cache_document(Store(connection, Keys(settings.redis_prefix)), forum, installer.document)
                 print(Step("living document cached in Redis", OK).line(), flush=True)
