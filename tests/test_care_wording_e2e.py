@@ -169,3 +169,23 @@ def test_words_that_slipped_through_never_silence_a_message(companion: Companion
     (problem,) = [line for line in lines if line.startswith(PROBLEM)]
     assert code == 1 and "“To the member who asked”" in problem and "no longer fit" in problem
     assert "{helper}" in problem
+
+
+def test_a_lost_webhook_of_a_wording_reply_is_caught_up_by_reconcile(companion: Companion) -> None:
+    from worker.reconcile import reconcile  # noqa: PLC0415
+
+    c = companion
+    team_member(c, "pat")
+    topic = wording_topic(c)
+    reconcile(c.services)  # the first pass sets the cursor
+    c.sim.app.extensions["webhooks"].faults.drop = 1.0
+    given = reply(c, "pat", topic.id, MEMBER_WORDS)
+    c.settle()
+    assert bot_answers(c, topic, given) == []  # its webhook was lost
+    c.sim.app.extensions["webhooks"].faults.drop = 0.0
+    reconcile(c.services)
+    c.settle()
+    (answer,) = bot_answers(c, topic, given)
+    assert "**To the member who asked**: taken." in answer
+    (words,) = c.store.care_wordings().values()
+    assert words == MEMBER_WORDS.split("\n\n", 1)[1]

@@ -188,21 +188,25 @@ def _feed_open_proposals(s: Services, read: set[int], report: ReconcileReport) -
 
 
 def _feed_care_conversations(s: Services, report: ReconcileReport) -> None:
-    """The latest posts of both conversations of every request not yet closed (one call each): a reply whose
-    webhook was lost still reaches the team, picks the request up or closes it."""
-    for request in s.store.care_requests():
-        if request.status == CLOSED:
-            continue
-        for topic_id in (request.member_topic_id, request.team_topic_id):
-            if topic_id is None:
+    """The latest posts of both conversations of every request not yet closed, and of the team's wording
+    conversation (one call each): a reply whose webhook was lost still reaches the team, picks the request up,
+    closes it or changes the words."""
+    topics = [
+        topic_id
+        for request in s.store.care_requests()
+        if request.status != CLOSED
+        for topic_id in (request.member_topic_id, request.team_topic_id)
+        if topic_id is not None
+    ]
+    wording = s.store.care_wording_topic()  # where the team changes the care messages' words
+    for topic_id in [*topics, *([wording] if wording is not None else [])]:
+        for listed in s.forum.recent_posts(topic_id):
+            report.posts += 1
+            event = PostEvent(Delivery.synthetic(SOURCE, "post_created", "post"), post=_private(listed))
+            if is_service(listed.username, s.settings.bot_username) or s.intake.knows(event):
                 continue
-            for listed in s.forum.recent_posts(topic_id):
-                report.posts += 1
-                event = PostEvent(Delivery.synthetic(SOURCE, "post_created", "post"), post=_private(listed))
-                if is_service(listed.username, s.settings.bot_username) or s.intake.knows(event):
-                    continue
-                post = _private(s.forum.post(listed.id))  # a topic's listing has no raw text: one call, when lost
-                _feed(s, PostEvent(event.delivery, post=post), report)
+            post = _private(s.forum.post(listed.id))  # a topic's listing has no raw text: one call, when lost
+            _feed(s, PostEvent(event.delivery, post=post), report)
 
 
 def _private(post: Post) -> Post:
