@@ -14,7 +14,9 @@ the receiver, Redis and two `python -m plugin worker` processes. Two measurement
   exactly once each; the draft within a minute). `--bot member` takes the bot's moderation away first, to show
   what Discourse's per-user limits do to a non-staff account.
 
-Latency runs from the moment the post is made in the forum until BOTH private messages exist.
+Latency runs from the moment the post is made in the forum until BOTH private messages exist. Under load, once the
+service knows the member's conversation, the member also writes back in it: the relay latency runs from that reply
+until the companion's post carrying it exists in the team's conversation.
 """
 from __future__ import annotations
 
@@ -29,13 +31,14 @@ import time
 from collections import Counter
 
 from bench._companion import running_companion
-from plugin.domain.names import amendment_id
+from plugin.domain.names import amendment_id, care_message_ids
 from plugin.adapters.budget import ApiBudget
-from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, relay_marker
 from plugin.ops.demo import REPO_ROOT
 from plugin.ops.processes import stop_process, wait_until
 
 WORDS = "Tonight is hard and I don't want to be alone with it. I would like direct support, please."
+REPLY = "Thank you for writing back. Evenings are the hardest part for me ({token})."
 
 
 def main() -> None:
@@ -82,19 +85,23 @@ def under_load(args: argparse.Namespace) -> None:
     with running_companion() as (c, url):
         try:
             workers = start_workers(c, url, args.workers)
-            latencies, background = measure(c, args)
+            latencies, relays, background = measure(c, args)
         finally:
             for process in workers:
                 stop_process(process)
     p50, p99, worst = percentiles(latencies)
-    print(f"care latency, post made -> both private messages exist, {args.workers} workers, "
-          f"{background} background events at {args.rate:g}/s")
-    print("| care posts | p50 ms | p99 ms | max ms |")
-    print("|---|---|---|---|")
-    print(f"| {len(latencies)} | {p50 * 1000:.0f} | {p99 * 1000:.0f} | {worst * 1000:.0f} |")
+    r50, r99, rworst = percentiles(relays)
+    print(f"care latency, {args.workers} workers, {background} background events at {args.rate:g}/s: first messages "
+          "(post made -> both private messages exist) and relays (the member's reply in their conversation -> the "
+          "companion's post carrying it in the team's)")
+    print("| care posts | p50 ms | p99 ms | max ms | relays | relay p50 ms | relay p99 ms | relay max ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {len(latencies)} | {p50 * 1000:.0f} | {p99 * 1000:.0f} | {worst * 1000:.0f} "
+          f"| {len(relays)} | {r50 * 1000:.0f} | {r99 * 1000:.0f} | {rworst * 1000:.0f} |")
 
 
-def measure(c, args: argparse.Namespace) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
+def measure(c, args: argparse.Namespace) -> tuple[list[float], list[float], int]:  # type: ignore[no-untyped-def]
+    """The first-message latencies, the relay latencies and how many background events were made."""
     forum = c.sim.forum
     members = [forum.create_user(username=f"member{i}", trust_level=1) for i in range(20)]
     asking = [forum.create_user(username=f"asking{i}", trust_level=1) for i in range(args.care_posts)]
@@ -117,9 +124,9 @@ def measure(c, args: argparse.Namespace) -> tuple[list[float], int]:  # type: ig
 
     thread = threading.Thread(target=background, daemon=True)
     thread.start()
-    latencies = []
+    latencies, relays = [], []
     try:
-        for member in asking:
+        for n, member in enumerate(asking):
             started = time.monotonic()
             post = forum.create_post(member, raw=WORDS, topic_id=topic.topic_id)
             titles = {TEAM_TITLE.format(post_id=post.id), MEMBER_TITLE.format(post_id=post.id)}
@@ -129,11 +136,34 @@ def measure(c, args: argparse.Namespace) -> tuple[list[float], int]:  # type: ig
                     return titles <= {t.title for t in forum.topics.values() if t.is_pm}
             assert wait_until(both_sent, timeout=30, interval=0.002), f"no care messages for post {post.id}"
             latencies.append(time.monotonic() - started)
+            relays.append(relay_latency(c, post.id, member, token=f"reply {n + 1}"))
             stop.wait(0.5)
     finally:
         stop.set()
         thread.join(timeout=10)
-    return latencies, made[0]
+    return latencies, relays, made[0]
+
+
+def relay_latency(c, request_id: int, member, *, token: str) -> float:  # type: ignore[no-untyped-def]
+    """Seconds from the member's reply in their conversation until the companion's relay of it exists in the team's.
+    The member writes once the service knows their conversation (the request saved with it), as a person would,
+    seconds after the message arrived: a reply in a conversation the service does not know yet is not care's."""
+    forum = c.sim.forum
+    assert wait_until(lambda: (r := c.store.care_request(request_id)) is not None and r.member_topic_id is not None
+                      and r.team_topic_id is not None, timeout=30, interval=0.002), f"request {request_id} not saved"
+    with forum.lock:
+        team, conversation = (forum.topic_by_external_id(i) for i in care_message_ids(request_id))
+    words = REPLY.format(token=token)
+    bot = forum.user_by_name(c.settings.bot_username)
+
+    def relayed() -> bool:
+        with forum.lock:
+            return any(p.user_id == bot.id and words in p.raw and relay_marker(1) in p.raw
+                       for p in (forum.posts[i] for i in team.post_ids))
+    started = time.monotonic()
+    forum.create_post(member, raw=words, topic_id=conversation.id)
+    assert wait_until(relayed, timeout=30, interval=0.002), f"the reply to request {request_id} was not relayed"
+    return time.monotonic() - started
 
 
 PROPOSAL = ('I would like us to say it more plainly:\n\n[amend section="Consent"]\nWe ask before we share '

@@ -15,20 +15,31 @@ queue, started, scheduled registry empty, a reconcile pass run):
      ("direct support"), private messages and whispers;
   B. proposers edit or delete proposals that were not drafted; members delete some of their posts;
   C. in each open draft: a moderator approves (one per section and round) or rejects, the proposer withdraws, or a
-     member who may not decide writes /approve.
+     member who may not decide writes /approve;
+  D. care follow-through, in two steps (each ending when the service has settled): in the conversations of each
+     care request not yet closed, the member writes back in theirs (relayed to the team's), and a member of the
+     peer-support group answers in the team's: a first answer picks the request up (the member is told who), a
+     later one coordinates or closes it with `/done` (an unanswered request is sometimes closed too).
+Care reminders and alerts are kept out of the stream: their waits are set to years (COC_CARE_REMIND_MINUTES,
+COC_CARE_ESCALATE_MINUTES), since when one fires against a pickup depends on the wall clock, and their scheduled jobs
+do not count as work left when settling.
 Under faults, during the whole stream: webhooks duplicated (same Event-Id), retried (new Event-Id), reordered,
-delayed by up to minutes and dropped (recovered only by reconcile); worker processes SIGKILLed at random moments
-(half of the kills take the whole process tree, half only the work horse) and restarted; the Redis server killed
-and restarted once mid-stream (deliveries answered 503 meanwhile are redelivered, as a forum admin would); the
+delayed by up to minutes and dropped (recovered only by reconcile; a third of the posts in care conversations lose
+theirs on purpose); worker processes SIGKILLed at random moments (half of the kills take the whole process tree,
+half only the work horse; a fifth of them, at most one a round, during phase D) and restarted; the Redis server
+killed and restarted once mid-stream (deliveries answered 503 meanwhile are redelivered, as a forum admin would); the
 forum answering 429 storms (the admin API bucket's, which pause every worker, and per-user ones, which defer only
 the job that met them), 503s and timeouts for stretches. In both runs every 12th member cannot be sent a message
 (the forum refuses it, as it refuses one to a member who turned messages off): their care requests still reach the
 team, who are told so, and their rejected proposals are still closed and recorded.
 
 Compared at the end: the forum's content made by the service (every topic, reply and message of the bot, by where
-it is and what it says) and the service's state (`Store.snapshot()` and the engagement figures), with forum ids
-mapped to the stream's own names. Printed: lost and doubled effects, divergent state, faults by kind, forum API
-calls and the peak calls in any minute (never above COC_API_BUDGET_PER_MIN), care latency.
+it is and what it says; in care conversations the whole text, so a relay must carry the member's own words) and the
+service's state (`Store.snapshot()`, the engagement figures, and every care request: its status, who picked it up
+and closed it with which post, its timers, its conversations, the member's posts relayed; not its times), with
+forum ids mapped to the stream's own names. Printed: lost and doubled effects, divergent state, faults by kind, forum
+API calls and the peak calls in any minute (never above COC_API_BUDGET_PER_MIN), care latency, what members and the
+team did in care conversations.
 """
 from __future__ import annotations
 
@@ -47,8 +58,9 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -60,6 +72,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from rq.serializers import JSONSerializer
 
 from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, UNREACHABLE_MARKER
+from plugin.domain.care import CLOSED, ESCALATE, OPEN, PICKED_UP, REMIND
+from plugin.domain.names import care_message_ids, care_timer_job_id
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import iso_week, week_bounds
 from plugin.adapters.engagement_store import Engagement
@@ -83,6 +97,23 @@ is not caught up (README)."""
 SETTLE_TIMEOUT = 900.0
 """Longest a phase may take to settle: a job abandoned by a killed worker waits for its heartbeat to expire
 (RQ: job monitoring interval + 60 s) and for a worker's maintenance pass."""
+CARE_WAIT_MINUTES = 1_000_000
+"""COC_CARE_REMIND_MINUTES and COC_CARE_ESCALATE_MINUTES in the harness (about two years): no reminder or alert goes
+out during a run. Whether one goes out before or after a pickup would depend on how long a run takes (a request's
+wait runs on the wall clock from when the service routed it), not on the stream."""
+CARE_TIMER_JOBS = tuple(care_timer_job_id(0, timer).removesuffix("0") for timer in (REMIND, ESCALATE))
+"""Job id prefixes of the care timers: scheduled years ahead, they are not work left when settling."""
+MEMBER_WORDS = ("Thank you. I'd rather not be contacted for now, I have a friend with me.",
+                "Maybe tomorrow would be better, tonight I just need to sleep.",
+                "It helps to know someone read this. Evenings are the hardest part.",
+                "Could the person who writes please use my first name only?")
+TEAM_PICKUP = ("I know them from the gardening group, I'll write to them tonight.",
+               "I'll take this one and write to them personally this evening.",
+               "I can reach out, we talked at the last meetup.")
+TEAM_COORDINATION = ("Thanks for picking this up, shout if you need a hand.",
+                     "I'm around tomorrow if a second person would help.")
+TEAM_DONE = ("/done Talked with them, they are with family now.",
+             "/done They said they are fine for now and know where to find us.")
 
 
 @dataclass
@@ -105,6 +136,8 @@ class Plan:
     budget_per_min: int = 600
     maintenance_seconds: int = 20           # a worker's maintenance pass (RQ's default is 10 minutes)
     members: int = 60
+    care_share: float = 0.01                # share of phase A's events that are care posts
+    care_team: int = 3                      # members of the peer-support group, who answer in the team's conversations
     logs: Path | None = None                # where the workers' logs go (none kept by default)
 
 
@@ -123,6 +156,8 @@ class Outcome:
     seconds: float
     recovery_seconds: list[float] = field(default_factory=list)
     messages_refused: int = 0               # messages the forum refused to members who cannot be messaged
+    care_actions: Counter[str] = field(default_factory=Counter)  # what members and the team did in care conversations
+    relays_reordered: int = 0               # requests whose relays the service numbered out of the forum's order
 
 
 # ------------------------------------------------------------------------------------------------ processes
@@ -270,6 +305,13 @@ class Stream:
     names: dict[int, str] = field(default_factory=dict)        # post id -> p<n>
     topic_names: dict[int, str] = field(default_factory=dict)  # topic id -> t<n>
     care_posts: dict[int, float] = field(default_factory=dict)  # post id -> monotonic time it was written
+    team: list[Any] = field(default_factory=list)              # the peer-support group's members
+    care_share: float = 0.01
+    care_played: dict[int, str] = field(default_factory=dict)  # care post id -> OPEN, PICKED_UP or CLOSED, as played
+    care_pickers: dict[int, Any] = field(default_factory=dict)  # care post id -> who of the team picked it up
+    care_actions: Counter[str] = field(default_factory=Counter)
+    care_replies: dict[int, str] = field(default_factory=dict)  # post id -> its kind, for members' and team's posts
+    losing: Callable[[str], contextlib.AbstractContextManager[Any]] | None = None   # see Run.losing_webhook
     counter: int = 0
     category: int = 0
 
@@ -306,7 +348,7 @@ class Stream:
                 self.like()
             elif roll < 0.92:
                 self.edit()
-            elif roll < 0.93:
+            elif roll < 0.92 + self.care_share:
                 self.care()
             else:
                 self.private()
@@ -441,11 +483,74 @@ class Stream:
         post = self.forum.create_post(actor, topic_id=topic_id, raw=raw)
         self.names[post.id] = f"command {name}"
 
+    # ---------------------------------------------------------------------------------------- phase D
 
-def build_stream(forum: SimForum, plan: Plan, document: dict[str, Any], clock: VirtualClock) -> Stream:
+    def follow_up_care(self, round_number: int, step: int) -> Iterator[str]:
+        """Phase D, one of its two steps (0, then 1), yielding what each post was. For each care request the stream
+        has not closed, with choices drawn from the request's name, the round and the step:
+        - step 0: the member writes back in their conversation (once, twice or not), and one of the team may answer
+          in the team's conversation: the first answer picks the request up;
+        - step 1: a request picked up is closed with `/done` (mostly by who picked it up), or another of the team
+          writes to coordinate; an unanswered one is sometimes closed with `/done`; the member may write again,
+          unless the request closes in this step.
+        One team post per request and step: the service takes the first team reply it hears of as the pickup, and
+        two written seconds apart may be heard in either order when webhooks are reordered, delayed or lost. No
+        member writes once their request is closed, nor in the step that closes it: reconcile reads back only the
+        conversations of requests not yet closed, so such a reply whose webhook was lost would never reach the team.
+        A member the forum will not let the service message has no conversation of their own: only the team acts.
+        Each step begins once the service has settled, so the conversations the care jobs started are looked up by
+        their external ids then. Under faults, some of these posts lose their webhook on purpose (`losing`)."""
+        with self.forum.lock:
+            conversations = {p: tuple(self.forum.topic_by_external_id(i) for i in care_message_ids(p))
+                             for p in self.care_posts if self.care_played.get(p, OPEN) != CLOSED}
+        for post_id, (team, member) in conversations.items():
+            name = self.names[post_id]
+            rng = random.Random(f"care {name} {round_number} {step}")
+            self.clock.set(round_number, 4 + step, self.number(post_id))
+            played = self.care_played.setdefault(post_id, OPEN)
+            team_roll, member_roll = rng.random(), rng.random()
+            closing = step == 1 and (team_roll < 0.45 if played == PICKED_UP else team_roll < 0.15)
+            tag = f"{name}.r{round_number}.s{step}"
+            if member is not None and not closing:
+                asking = self.forum.users[self.forum.posts[post_id].user_id]
+                writes = (member_roll < 0.6) + (member_roll < 0.25) if step == 0 else int(member_roll < 0.3)
+                for n in range(writes):
+                    yield self.care_post(asking, member, rng.choice(MEMBER_WORDS), f"{tag}.m{n + 1}",
+                                         "member writes back")
+            if team is None:
+                continue
+            unreachable = " (member cannot be messaged)" if member is None else ""
+            picker = self.care_pickers.get(post_id)
+            if step == 0 and played == OPEN and team_roll < 0.6:
+                picker = self.care_pickers[post_id] = rng.choice(self.team)
+                self.care_played[post_id] = PICKED_UP
+                yield self.care_post(picker, team, rng.choice(TEAM_PICKUP), f"{tag}.t", "team picks up" + unreachable)
+            elif closing:
+                closer = picker if picker is not None and rng.random() < 0.7 else rng.choice(self.team)
+                self.care_played[post_id] = CLOSED
+                kind = "/done after a pickup" if played == PICKED_UP else "/done, nobody had answered"
+                yield self.care_post(closer, team, rng.choice(TEAM_DONE), f"{tag}.t", kind + unreachable)
+            elif step == 1 and played == PICKED_UP and team_roll < 0.75:
+                other = rng.choice([t for t in self.team if t is not picker] or self.team)
+                yield self.care_post(other, team, rng.choice(TEAM_COORDINATION), f"{tag}.t",
+                                     "team coordinates" + unreachable)
+
+    def care_post(self, author: Any, topic: Any, raw: str, name: str, kind: str) -> str:
+        """A post in a care conversation, named (and signed, so that a relay shows whose words it carries) `name`."""
+        self.clock.now += timedelta(milliseconds=10)
+        with self.losing(name) if self.losing else contextlib.nullcontext():
+            post = self.forum.create_post(author, topic_id=topic.id, raw=f"{raw} ({name})")
+        self.names[post.id] = name
+        self.care_replies[post.id] = kind
+        self.care_actions[kind] += 1
+        return kind
+
+
+def build_stream(forum: SimForum, plan: Plan, document: dict[str, Any], clock: VirtualClock,
+                 care_group: str) -> Stream:
     rng = random.Random(plan.seed)
     stream = Stream(forum=forum, rng=rng, clock=clock, document_topic=document["topic_id"],
-                    sections=[s.title for s in parse_document(document["raw"]).sections])
+                    sections=[s.title for s in parse_document(document["raw"]).sections], care_share=plan.care_share)
     consent = forum.group_by_name("coc-credit")
     for n in range(plan.members):
         user = forum.create_user(username=f"member{n:03d}", trust_level=1 + n % 3)
@@ -459,6 +564,11 @@ def build_stream(forum: SimForum, plan: Plan, document: dict[str, Any], clock: V
         moderator = forum.create_user(username=f"moderator{n}", trust_level=3)
         forum.set_moderator(moderator, True)
         stream.moderators.append(moderator)
+    team = forum.require_group(care_group)
+    for n in range(plan.care_team):                      # not among `members`: phase A's draws stay as they were
+        helper = forum.create_user(username=f"peer{n}", trust_level=2)
+        forum.add_members(team, [helper])
+        stream.team.append(helper)
     stream.category = forum.create_category(name="Community").id
     stream.topics.append(document["topic_id"])
     return stream
@@ -488,10 +598,12 @@ class Run:
         self.clock = VirtualClock(monday.astimezone(timezone.utc) + timedelta(hours=1),
                                   round_span * 0.7 / per_round, round_span)
         forum.clock = self.clock
+        self._forum = forum
         forum.listeners.append(self._on_forum_event)
         sim, handle = start_sim(forum)
         conn = redis.Redis.from_url(self.redis.url)
-        companion = start_companion(sim, self.redis.url, conn, api_budget_per_min=self.plan.budget_per_min)
+        companion = start_companion(sim, self.redis.url, conn, api_budget_per_min=self.plan.budget_per_min,
+                                    care_remind_minutes=CARE_WAIT_MINUTES, care_escalate_minutes=CARE_WAIT_MINUTES)
         c = next(companion)
         self.c, self.sim, self.conn = c, sim, conn
         s = c.settings
@@ -499,7 +611,9 @@ class Run:
                "DISCOURSE_API_USERNAME": s.discourse_api_username,
                "DISCOURSE_WEBHOOK_SECRET": s.discourse_webhook_secret, "REDIS_URL": self.redis.url,
                "COC_REDIS_PREFIX": s.redis_prefix, "COC_API_BUDGET_PER_MIN": str(s.api_budget_per_min),
-               "COC_WORKER_MAINTENANCE_SECONDS": str(self.plan.maintenance_seconds)}
+               "COC_WORKER_MAINTENANCE_SECONDS": str(self.plan.maintenance_seconds),
+               "COC_CARE_REMIND_MINUTES": str(s.care_remind_minutes),
+               "COC_CARE_ESCALATE_MINUTES": str(s.care_escalate_minutes)}
         log = None
         if self.plan.logs:
             self.plan.logs.mkdir(parents=True, exist_ok=True)
@@ -519,8 +633,9 @@ class Run:
         a member could not be messaged (a reply in the team's message)."""
         if event_name == "topic_created" and getattr(subject, "is_pm", False):
             self.pm_times.setdefault(subject.title, time.monotonic())
-        elif event_name == "post_created" and UNREACHABLE_MARKER in getattr(subject, "raw", ""):
-            topic = self.sim.forum.topics[subject.topic_id]
+        elif (event_name == "post_created" and getattr(subject, "post_number", 1) > 1
+              and UNREACHABLE_MARKER in getattr(subject, "raw", "")):
+            topic = self._forum.topics[subject.topic_id]    # (the care wording message holds the words too)
             self.pm_times.setdefault(f"unreachable: {topic.title}", time.monotonic())
 
     # ---------------------------------------------------------------------------------------- faults
@@ -539,6 +654,23 @@ class Run:
         dispatcher.configure_faults({"duplicate": 0, "retry": 0, "reorder": 0, "delay": 0, "drop": 0})
         for name, count in applied.items():
             self.faults[f"webhook {name}"] = count
+
+    @contextlib.contextmanager
+    def losing_webhook(self, name: str) -> Iterator[None]:
+        """Under faults, a third of the posts in care conversations (chosen by their names) have their webhook dropped
+        on purpose, so that reconcile must catch up member replies, pickups and `/done`s in every run (the random
+        drops hit few of these few posts, or none)."""
+        if zlib.crc32(name.encode()) % 3:
+            yield
+            return
+        faults = self.sim.app.extensions["webhooks"].faults
+        with self.sim.forum.lock:               # nobody else's post is made meanwhile (the webhook is made in it)
+            before, faults.drop = faults.drop, 1.0
+            try:
+                yield
+            finally:
+                faults.drop = before
+        self.faults["webhook drop on purpose (a post in a care conversation)"] += 1
 
     def kill_worker(self) -> None:
         self.faults[f"SIGKILL {self.workers.kill(self.rng)}"] += 1
@@ -595,7 +727,8 @@ class Run:
             queue = Queue(name, connection=self.conn, serializer=JSONSerializer)
             counts[f"{name} queued"] = queue.count
             counts[f"{name} started"] = StartedJobRegistry(queue=queue).count
-            counts[f"{name} scheduled"] = ScheduledJobRegistry(queue=queue).count
+            scheduled = ScheduledJobRegistry(queue=queue).get_job_ids(cleanup=False)
+            counts[f"{name} scheduled"] = sum(1 for job_id in scheduled if not job_id.startswith(CARE_TIMER_JOBS))
             # a job a killed worker had taken off the queue but not yet started waits here until a maintenance pass
             counts[f"{name} intermediate"] = self.conn.llen(queue.intermediate_queue_key)
         return counts
@@ -617,10 +750,13 @@ class Run:
         begun = time.monotonic()
         with self.running() as c:
             document = c.store.document()
-            self.stream = build_stream(self.sim.forum, self.plan, document, self.clock)
+            self.stream = build_stream(self.sim.forum, self.plan, document, self.clock, c.settings.care_group)
+            if self.faulty:
+                self.stream.losing = self.losing_webhook
             c.settle()
             per_round = self.plan.events // self.plan.rounds
-            kills = self._spread(self.plan.kills)
+            care_kills = min(self.plan.rounds, self.plan.kills // 5) if self.faulty else 0
+            kills = self._spread(self.plan.kills - care_kills)
             restarts = set(self._spread(self.plan.redis_restarts, offset=0.5))
             outages = dict(zip(self._spread(len(self.plan.outages), offset=0.3), self.plan.outages))
             made = 0
@@ -643,9 +779,25 @@ class Run:
                 self.settle()
                 self.stream.decide(round_number)
                 self.settle()
+                for step in (0, 1):
+                    self.follow_up_care(round_number, step, kill=step == 0 and round_number < care_kills)
+                    self.settle()
                 self.stop_faults()
             self.settle(come_round=True)
             return self._outcome(time.monotonic() - begun)
+
+    def follow_up_care(self, round_number: int, step: int, *, kill: bool) -> None:
+        """A step of phase D at the members' pace; `kill`: a worker killed after one of its first posts (or at its end,
+        when it has fewer), while the care jobs run."""
+        at = 1 + self.rng.randrange(3) if kill else 0
+        made = 0
+        for _ in self.stream.follow_up_care(round_number, step):
+            made += 1
+            if made == at:
+                self.kill_worker()
+            time.sleep(1.0 / self.plan.rate)            # members' pace, not synchronization
+        if made < at:
+            self.kill_worker()
 
     def _spread(self, count: int, offset: float = 0.0) -> list[int]:
         """Event numbers at which `count` faults happen, spread over the stream (only in the faulty run)."""
@@ -662,7 +814,8 @@ class Run:
                        peak_per_minute=bucket.peak_per_minute, refused_by_bucket=bucket.refused,
                        care_latencies=self._care_latencies(), faults=self.faults, failed_jobs=failed,
                        seconds=seconds, recovery_seconds=self.recovery,
-                       messages_refused=self.sim.forum.undeliverable_refused)
+                       messages_refused=self.sim.forum.undeliverable_refused,
+                       care_actions=self.stream.care_actions, relays_reordered=self._relays_reordered())
 
     # ---------------------------------------------------------------------------------------- comparing
 
@@ -672,7 +825,8 @@ class Run:
 
         def post(match: re.Match) -> str:
             return names.get(int(match.group(2)), "bot") if match.group(2) else match.group(0)
-        text = re.sub(r"(coc-amendment-|/p/|post |care-team-|care-member-|not-allowed-|problems-)(\d+)",
+        text = re.sub(r"(coc-amendment-|/p/|post |care-team-|care-member-|care-relay-|care-pickup-|care-closed-|"
+                      r"care-unreachable-|care-remind-|care-escalate-|care-alert-|not-allowed-|problems-)(\d+)",
                       lambda m: m.group(1) + names.get(int(m.group(2)), "#"), text)
         text = re.sub(r"/t/[^\s/)\]]*/(\d+)(/\d+)?", lambda m: "/t/" + self.stream.topic_names.get(
             int(m.group(1)), "#"), text)
@@ -681,8 +835,9 @@ class Run:
 
     def _effects(self) -> Counter[str]:
         """Every topic, reply and message the bot made: where (a named topic, a draft by its amendment, a message
-        by its recipients) and its first line, ids renamed. A lost effect is missing here, a doubled one counted
-        twice."""
+        by its recipients, users and groups, and its external id if it has one) and its first line, or its whole
+        text in a care conversation (a relay must carry the member's own words), ids renamed. A lost effect is missing
+        here, a doubled one counted twice."""
         forum = self.sim.forum
         bot = forum.user_by_name(BOT)
         effects: Counter[str] = Counter()
@@ -691,14 +846,22 @@ class Run:
                 continue
             topic = forum.topics[post.topic_id]
             if topic.is_pm:
-                where = "message to " + ",".join(sorted(forum.users[u].username for u in topic.allowed_user_ids
-                                                        if u != bot.id))
+                where = "message to " + ",".join(sorted([forum.users[u].username for u in topic.allowed_user_ids
+                                                         if u != bot.id] +
+                                                        [forum.groups[g].name for g in topic.allowed_group_ids]))
+                if topic.external_id:
+                    where += f" ({self.rename(topic.external_id)})"
             elif topic.external_id:
                 where = self.rename(topic.external_id)
             else:
                 where = self.stream.topic_names.get(topic.id, f"topic {topic.title}")
-            first_line = (topic.title if post.post_number == 1 else post.raw.strip().splitlines()[0])[:80]
-            effects[f"{where} | {self.rename(first_line)}"] += 1
+            if post.post_number == 1:
+                what = topic.title[:80]
+            elif (topic.external_id or "").startswith("coc-care-"):
+                what = " ".join(post.raw.split())[:400]
+            else:
+                what = post.raw.strip().splitlines()[0][:80]
+            effects[f"{where} | {self.rename(what)}"] += 1
         for topic in forum.topics.values():
             if (topic.external_id or "").startswith("coc-amendment-"):
                 effects[f"{self.rename(topic.external_id)} | tags {sorted(topic.tags)} closed={topic.closed}"] += 1
@@ -718,7 +881,41 @@ class Run:
         standings = self.conn.hgetall(self.c.keys.engagement_posts)      # counted, deleted or care, and the week
         renamed["engagement_posts"] = sorted(f"{self.stream.names.get(int(i), 'bot')} {standing.decode()}"
                                              for i, standing in standings.items())
+        renamed["care_requests"] = self._care_requests()
         return {"store": renamed, "figures": figures}
+
+    def _care_requests(self) -> dict[str, dict[str, Any]]:
+        """Every care request as the service keeps it (`Store.care_requests()`), by the name of the post that asked:
+        who asked, its status, who picked it up and who closed it and with which post, its timers, which of its
+        conversations exist, and the member's posts relayed (not their numbers: the service numbers them in the
+        order it hears of them, see `_relays_reordered`). Not its times: a request's clock starts when the service
+        routes it (the wall clock), and the post that picked it up or closed it, which sets those times, is
+        compared."""
+        names = self.stream.names
+
+        def name(post_id: int | None) -> str | None:
+            return None if post_id is None else names.get(post_id, "#")
+
+        requests = {}
+        for r in self.c.store.care_requests():
+            relayed = self.conn.hkeys(self.c.keys.care_relays(r.post_id))
+            requests[names.get(r.post_id, "#")] = {
+                "member": r.member, "status": r.status,
+                "picked_by": r.picked_by, "picked_post": name(r.picked_post_id),
+                "closed_by": r.closed_by, "closed_post": name(r.closed_post_id),
+                "reminded": r.reminded, "escalated": r.escalated,
+                "team_conversation": r.team_topic_id is not None, "member_conversation": r.member_topic_id is not None,
+                "relayed": sorted(names.get(int(p), "#") for p in relayed)}
+        return requests
+
+    def _relays_reordered(self) -> int:
+        """Requests whose relays the service numbered in another order than the member wrote them (it numbers them
+        as it hears of them: a late or lost webhook changes that). Not compared; reported."""
+        reordered = 0
+        for r in self.c.store.care_requests():
+            numbers = {int(p): int(n) for p, n in self.conn.hgetall(self.c.keys.care_relays(r.post_id)).items()}
+            reordered += sorted(numbers, key=numbers.__getitem__) != sorted(numbers)
+        return reordered
 
     def _care_latencies(self) -> list[float]:
         """Seconds from a care post being written until both of its messages exist (or, for a member the forum
@@ -796,6 +993,10 @@ def report(plan: Plan, clean: Outcome, faulty: Outcome, diff: dict[str, Any]) ->
             ("peak API calls in any minute", clean.peak_per_minute, faulty.peak_per_minute),
             ("refused by the forum's own limit", clean.refused_by_bucket, faulty.refused_by_bucket),
             ("care posts / latency p50 s / p99 s", _care(clean), _care(faulty)),
+            *((f"care conversations: {kind}", clean.care_actions[kind], faulty.care_actions[kind])
+              for kind in sorted(clean.care_actions | faulty.care_actions)),
+            ("care requests whose relays were numbered out of the forum's order", clean.relays_reordered,
+             faulty.relays_reordered),
             ("messages the forum refused (members who cannot be messaged)", clean.messages_refused,
              faulty.messages_refused),
             ("failed jobs left", clean.failed_jobs, faulty.failed_jobs),
