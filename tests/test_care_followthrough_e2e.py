@@ -212,3 +212,17 @@ def test_a_lost_webhook_in_either_conversation_is_caught_up_by_reconcile(compani
     reconcile(c.services)  # a second pass finds nothing new
     c.settle()
     assert sum("rather not be contacted" in r for r in raws(c, team)) == 1
+
+
+def test_what_the_member_changes_of_a_reply_reaches_the_team_too(companion: Companion) -> None:
+    c = companion
+    post = asks(c)
+    team, member = conversations(c, post["id"])
+    said = reply(c, "bob", member.id, "I'm fine really, it was a bad evening.")
+    c.settle()
+    c.member("bob").update_post(said["id"], "Actually I'd rather not be contacted by anyone this week.")
+    c.settle()
+    care.handle(c.services, care_event(c, said["id"]))  # the first relay's job run again: nothing twice
+    relays = [r for r in raws(c, team) if "bad evening" in r or "by anyone this week" in r]
+    assert len(relays) == 2, relays
+    assert relay_marker(1) in relays[0] and "changed message 1" in relays[1] and "by anyone this week" in relays[1]

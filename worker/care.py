@@ -183,29 +183,31 @@ def forget(s: Services, post: Post) -> None:
 
 def on_conversation_post(s: Services, request: CareRequest, event: PostEvent) -> str:
     post = event.post
-    if event.name != "post_created" or is_service(post.username, s.settings.bot_username):
+    if event.name not in ("post_created", "post_edited") or is_service(post.username, s.settings.bot_username):
         return "care conversation: nothing to do"
     which = conversation_of(request, post.topic_id)
-    if which == MEMBER:
-        return relay_reply(s, request, post)
-    if which == TEAM:
+    if which == MEMBER:  # what the member writes, and what they change of it, reaches the team
+        return relay_reply(s, request, post, changed=event.name == "post_edited")
+    if which == TEAM and event.name == "post_created":
         return team_reply(s, request, post)
     return "care conversation: not this request's"
 
 
-def relay_reply(s: Services, request: CareRequest, post: Post) -> str:
-    """What the member wrote reaches the team, in the team's conversation, once."""
+def relay_reply(s: Services, request: CareRequest, post: Post, *, changed: bool = False) -> str:
+    """What the member wrote (or changed) reaches the team, in the team's conversation, once."""
     if not relays(request, author=post.username):
         return "care conversation: not the member's words"
     with s.store.care_lock(request.post_id):
         number = s.store.relay_number(request.post_id, post.id)
+    at = post.updated_at if changed else ""
+    when = datetime.fromtimestamp(parse_time(at), UTC).strftime("%H:%M:%S") if at else ""
     reply_once(
         s,
-        care_relay_effect(post.id),
+        care_relay_effect(post.id, at),
         request.team_topic_id,
         None,
-        relay(member=request.member, raw=post.raw, number=number),
-        marker=relay_marker(number),
+        relay(member=request.member, raw=post.raw, number=number, changed=when),
+        marker=relay_marker(number, when),
     )
     return "care: the member's words reached the team"
 

@@ -80,9 +80,10 @@ def unreachable_effect(post_id: int) -> str:
     return f"care-unreachable-{post_id}"
 
 
-def care_relay_effect(post_id: int) -> str:
-    """A member's reply (post `post_id`) relayed into the team's conversation."""
-    return f"care-relay-{post_id}"
+def care_relay_effect(post_id: int, changed_at: str = "") -> str:
+    """A member's reply (post `post_id`; as changed at `changed_at`, its `updated_at`) relayed into the team's
+    conversation."""
+    return f"care-relay-{post_id}" + (f"-{changed_at}" if changed_at else "")
 
 
 def care_pickup_effect(request_id: int) -> str:

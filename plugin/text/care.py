@@ -89,6 +89,9 @@ def unreachable_notice(*, member: str, reason: str, template: str | None = None)
 
 RELAY_MARKER = "wrote in their conversation with the companion (message {number})"
 """Words each relayed reply holds, its number among the member's messages (a retried relay looks for it first)."""
+RELAY_EDITED_MARKER = "changed message {number} in their conversation with the companion (at {changed} UTC)"
+"""Words a relayed change holds: the message's number and when it was changed (each change is relayed once; the
+forum keeps the version of a quick edit, so the time tells them apart)."""
 RELAY_BODY = """\
 **{member}** {marker}:
 
@@ -126,14 +129,16 @@ Please make sure someone reaches out to {member} personally, or ask the {group} 
 {member} wrote.*"""
 
 
-def relay(*, member: str, raw: str, number: int) -> str:
-    """What the member wrote in their conversation (their `number`-th message there), as the team reads it in
-    theirs: quoted, pinging nobody."""
+def relay(*, member: str, raw: str, number: int, changed: str = "") -> str:
+    """What the member wrote in their conversation (their `number`-th message there; `changed`, the time "HH:MM:SS"
+    when they changed it since), as the team reads it in theirs: quoted, pinging nobody."""
     name = escape_inline(neutralize_mentions(member))
-    return RELAY_BODY.format(member=name, marker=relay_marker(number), words=quote_member_text(raw))
+    return RELAY_BODY.format(member=name, marker=relay_marker(number, changed), words=quote_member_text(raw))
 
 
-def relay_marker(number: int) -> str:
+def relay_marker(number: int, changed: str = "") -> str:
+    if changed:
+        return RELAY_EDITED_MARKER.format(number=number, changed=changed)
     return RELAY_MARKER.format(number=number)
 
 
