@@ -77,6 +77,7 @@ from plugin.domain.names import care_message_ids, care_timer_job_id
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import iso_week, week_bounds
 from plugin.adapters.engagement_store import Engagement
+from plugin.adapters.budget import ApiBudget
 from plugin.adapters.forum import Throttled
 from plugin.queues import QUEUES
 from plugin.ops.processes import free_port, stop_process, wait_until
@@ -741,8 +742,18 @@ class Run:
                 return reconcile(self.c.services, max_pages=100)
             except Throttled as exc:
                 time.sleep(exc.retry_after)     # the budget frees up then
+                self._room_for_a_pass()
             except (AlreadyRunning, redis.ConnectionError):
                 time.sleep(1.0)                 # another pass ends, or Redis is back
+
+    def _room_for_a_pass(self) -> None:
+        """Wait (up to a minute and a half) until half the API budget is free. A pass cut short by the budget saves
+        only how far it read the newest posts, then does the rest again (the open proposals, the care
+        conversations, the older posts): tried again as soon as one call is free, it would spend each call as it
+        frees and never finish, and no other pass would either (the window stays full)."""
+        budget = ApiBudget.for_settings(self.conn, self.c.settings)
+        with contextlib.suppress(redis.ConnectionError):
+            wait_until(lambda: budget.remaining() >= budget.per_minute // 2, timeout=90, interval=0.5)
 
     # ---------------------------------------------------------------------------------------- the run
 

@@ -20,8 +20,9 @@ delivery that was only late changes nothing), the same routing (a "direct suppor
 the same jobs as a webhook. A pass that meets more new posts than `COC_RECONCILE_PAGES` pages keeps where it
 stopped, and the next pass goes on from there before it reads the newest posts again.
 
-The conversations of every care request not yet closed are read back too (their latest posts, one call each), so a
-member's reply or a team member's pickup or `/done` whose webhook was lost is caught up within one pass.
+The conversations of every care request of the last week not yet closed are read back too (their latest posts, one
+call each), so a member's reply or a team member's pickup or `/done` whose webhook was lost is caught up within one
+pass.
 
 Not caught up here (there is no listing of them): topic edits (tags, renames) and posts the bot may not see
 (other private messages, whispers, staff-only categories), none of which is ever Code of Care feedback. A recovered
@@ -30,6 +31,7 @@ like counts in the week it is recovered (a like carries no time of its own).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
@@ -56,6 +58,11 @@ LOOKBACK = 500
 """How many post ids below the last pass's newest post are read again (10 pages at most): edits and likes of recent
 posts, and posts whose delivery was still in flight during the last pass. The service's own posts and private
 messages take ids too, so this reaches further back than the members' last few hundred posts would suggest."""
+
+
+CARE_READBACK_DAYS = 7
+"""How long the conversations of a request not yet closed are read back (a lost webhook after that is not caught up;
+the team's `python -m plugin care` still lists the request)."""
 
 
 class AlreadyRunning(RuntimeError):
@@ -188,13 +195,15 @@ def _feed_open_proposals(s: Services, read: set[int], report: ReconcileReport) -
 
 
 def _feed_care_conversations(s: Services, report: ReconcileReport) -> None:
-    """The latest posts of both conversations of every request not yet closed, and of the team's wording
+    """The latest posts of both conversations of every request of the last CARE_READBACK_DAYS not yet closed (a
+    request nobody closed does not cost a call per pass for ever), and of the team's wording
     conversation (one call each): a reply whose webhook was lost still reaches the team, picks the request up,
     closes it or changes the words."""
+    since = time.time() - CARE_READBACK_DAYS * 86400
     topics = [
         topic_id
         for request in s.store.care_requests()
-        if request.status != CLOSED
+        if request.status != CLOSED and request.asked_at >= since
         for topic_id in (request.member_topic_id, request.team_topic_id)
         if topic_id is not None
     ]
