@@ -10,7 +10,6 @@ team reply made now can be "10 minutes later". The summary's own "now" is moved 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,9 +27,14 @@ from plugin.queues import JOB_CARE_SUMMARY, QUEUE_CARE, QUEUE_DIGEST, RETRY_FOR_
 from plugin.text.digest import week_dates
 from simulator.state import Forum as SimForum
 from tests.companion import Companion, companion, start_companion  # noqa: F401  (fixture)
-from tests.simulator_fixtures import Sim
 from tests.test_care_e2e import WORDS, general_topic
-from tests.test_care_followthrough_e2e import conversations, reply, run_due_timers, team_member
+from tests.test_care_followthrough_e2e import (  # noqa: F401  (the quick fixture)
+    conversations,
+    quick,
+    reply,
+    run_due_timers,
+    team_member,
+)
 from tests.test_schedule import settings as schedule_settings
 from worker.care_summary import send_summary
 from worker.digest import WeekNotOver, post_digest
@@ -69,10 +73,6 @@ def sim_forum(clock: Clock) -> SimForum:
     return forum
 
 
-@pytest.fixture
-def quick(sim: Sim, redis_url: str, redis_conn: redis.Redis) -> Iterator[Companion]:
-    """Reminders after 1.2 s and alerts after 2.4 s (the settings take decimal minutes)."""
-    yield from start_companion(sim, redis_url, redis_conn, care_remind_minutes=0.02, care_escalate_minutes=0.04)
 
 
 def asks(c: Companion, username: str, topic_id: int) -> dict:
