@@ -167,3 +167,20 @@ def test_asks_for_care_is_only_for_new_or_edited_posts() -> None:
     assert asks_for_care(PostEvent(delivery, post=post("direct support")), "care-bot")
     gone = Delivery(event_id="2", instance="https://forum", event_name="post_destroyed", event_type="post")
     assert not asks_for_care(PostEvent(gone, post=post("direct support")), "care-bot")
+
+
+def test_the_teams_list_of_requests() -> None:
+    from plugin.text.care import care_table  # noqa: PLC0415
+
+    requests = [
+        request(post_id=1, member="bob", asked_at=T0 - 7200, status=PICKED_UP, picked_by="pat"),
+        request(post_id=2, member="erin", asked_at=T0 - 600, escalated=True),
+        request(post_id=3, member="gina", asked_at=T0 - 86400 * 3, status=CLOSED, picked_by="sam"),
+    ]
+    lines = care_table(requests, now=T0).splitlines()
+    assert lines[0].split() == ["asked", "by", "asked", "status", "picked", "up", "by", "escalated"]
+    assert lines[1].split() == ["bob", "2", "hours", "ago", "picked", "up", "pat", "no"]
+    assert lines[2].split() == ["erin", "10", "minutes", "ago", "waiting", "—", "yes"]
+    assert len(lines) == 3  # the closed one only with --all
+    assert "gina" in care_table(requests, now=T0, closed_too=True)
+    assert care_table([], now=T0) == "No open or picked-up care requests."
