@@ -16,17 +16,17 @@ queue, started, scheduled registry empty, a reconcile pass run):
   B. proposers edit or delete proposals that were not drafted; members delete some of their posts;
   C. in each open draft: a moderator approves (one per section and round) or rejects, the proposer withdraws, or a
      member who may not decide writes /approve;
-  D. care follow-through, in two steps (each ending when the service has settled): in the conversations of each
-     care request not yet closed, the member writes back in theirs (relayed to the team's), and a member of the
-     peer-support group answers in the team's: a first answer picks the request up (the member is told who), a
-     later one coordinates or closes it with `/done` (an unanswered request is sometimes closed too).
+  D. care follow-through, in two steps played with phases B and C (each ends when theirs does): in the
+     conversations of each care request not yet closed, the member writes back in theirs (relayed to the team's),
+     and a member of the peer-support group answers in the team's: a first answer picks the request up (the member
+     is told who), a later one coordinates or closes it with `/done` (an unanswered request is sometimes closed too).
 Care reminders and alerts are kept out of the stream: their waits are set to years (COC_CARE_REMIND_MINUTES,
 COC_CARE_ESCALATE_MINUTES), since when one fires against a pickup depends on the wall clock, and their scheduled jobs
 do not count as work left when settling.
 Under faults, during the whole stream: webhooks duplicated (same Event-Id), retried (new Event-Id), reordered,
 delayed by up to minutes and dropped (recovered only by reconcile; a third of the posts in care conversations lose
 theirs on purpose); worker processes SIGKILLed at random moments (half of the kills take the whole process tree,
-half only the work horse; a fifth of them, at most one a round, during phase D) and restarted; the Redis server
+half only the work horse; a fifth of them, at most one a round, during phase D's first step) and restarted; the Redis server
 killed and restarted once mid-stream (deliveries answered 503 meanwhile are redelivered, as a forum admin would); the
 forum answering 429 storms (the admin API bucket's, which pause every worker, and per-user ones, which defer only
 the job that met them), 503s and timeouts for stretches. In both runs every 12th member cannot be sent a message
@@ -278,7 +278,7 @@ class VirtualClock:
     def begin_round(self, round_number: int) -> None:
         self.now = self.start + round_number * self.round_span
 
-    def set(self, round_number: int, phase: int, number: int) -> None:
+    def set(self, round_number: int, phase: float, number: int) -> None:
         end_of_a = self.start + (round_number + 0.75) * self.round_span
         self.now = end_of_a + phase * timedelta(hours=1) + number * timedelta(seconds=0.1)
 
@@ -487,8 +487,8 @@ class Stream:
     # ---------------------------------------------------------------------------------------- phase D
 
     def follow_up_care(self, round_number: int, step: int) -> Iterator[str]:
-        """Phase D, one of its two steps (0, then 1), yielding what each post was. For each care request the stream
-        has not closed, with choices drawn from the request's name, the round and the step:
+        """Phase D, one of its two steps (0 with phase B, 1 with phase C), yielding what each post was. For each care
+        request the stream has not closed, with choices drawn from the request's name, the round and the step:
         - step 0: the member writes back in their conversation (once, twice or not), and one of the team may answer
           in the team's conversation: the first answer picks the request up;
         - step 1: a request picked up is closed with `/done` (mostly by who picked it up), or another of the team
@@ -499,15 +499,15 @@ class Stream:
         member writes once their request is closed, nor in the step that closes it: reconcile reads back only the
         conversations of requests not yet closed, so such a reply whose webhook was lost would never reach the team.
         A member the forum will not let the service message has no conversation of their own: only the team acts.
-        Each step begins once the service has settled, so the conversations the care jobs started are looked up by
-        their external ids then. Under faults, some of these posts lose their webhook on purpose (`losing`)."""
+        Each step begins once the service has settled the phase before (A, then B), so the conversations the care
+        jobs started are looked up by their external ids then. Under faults, some of these posts lose their webhook on purpose (`losing`)."""
         with self.forum.lock:
             conversations = {p: tuple(self.forum.topic_by_external_id(i) for i in care_message_ids(p))
                              for p in self.care_posts if self.care_played.get(p, OPEN) != CLOSED}
         for post_id, (team, member) in conversations.items():
             name = self.names[post_id]
             rng = random.Random(f"care {name} {round_number} {step}")
-            self.clock.set(round_number, 4 + step, self.number(post_id))
+            self.clock.set(round_number, 2.5 + step, self.number(post_id))   # after phase B's, after phase C's
             played = self.care_played.setdefault(post_id, OPEN)
             team_roll, member_roll = rng.random(), rng.random()
             closing = step == 1 and (team_roll < 0.45 if played == PICKED_UP else team_roll < 0.15)
@@ -787,12 +787,11 @@ class Run:
                     time.sleep(1.0 / self.plan.rate)     # members' pace, not synchronization
                 self.settle()
                 self.stream.revise_proposals(round_number)
+                self.follow_up_care(round_number, 0, kill=round_number < care_kills)
                 self.settle()
                 self.stream.decide(round_number)
+                self.follow_up_care(round_number, 1, kill=False)
                 self.settle()
-                for step in (0, 1):
-                    self.follow_up_care(round_number, step, kill=step == 0 and round_number < care_kills)
-                    self.settle()
                 self.stop_faults()
             self.settle(come_round=True)
             return self._outcome(time.monotonic() - begun)
