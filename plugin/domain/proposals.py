@@ -134,7 +134,7 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _NOT_PLAIN = re.compile(r"[*_`~#>\\|\x00-\x1f\x7f]+")
 _WHITESPACE = re.compile(r"\s+")
 _CARRIAGE_RETURN = re.compile(r"\r\n?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """The control characters the service's posts leave out (`plugin.text.drafts`): without them, text may read
 otherwise."""
 _NOT_NEWLINE = re.compile(r"[^\n]")
@@ -261,7 +261,7 @@ def _structure_problem(text: str, where: str) -> Problem | None:
     a code fence, HTML comment or element or BBCode block left open. Read as the forum reads it (a lone CR ends a
     line) and as the service's posts show it (without control characters)."""
     lines = _CARRIAGE_RETURN.sub("\n", text)
-    for shown in dict.fromkeys((lines, _CONTROL.sub("", lines))):
+    for shown in dict.fromkeys((lines, CONTROL_CHARACTERS.sub("", lines))):
         if body_changes_structure(shown):
             fences = [shown[start:end].lstrip()[:3] for start, end, closed in fenced_code(shown) if not closed]
             return _problem(OPEN_FENCE, where=where, fence=fences[0]) if fences else _problem(HEADING, where=where)

@@ -15,7 +15,7 @@ import difflib
 import re
 
 from plugin.domain.decisions import proposer_only
-from plugin.domain.proposals import COMMAND_VERBS, Problem
+from plugin.domain.proposals import COMMAND_VERBS, CONTROL_CHARACTERS, Problem
 from plugin.domain.safety import neutralize_mentions
 
 MAX_TITLE_CHARS = 255  # Discourse's max_topic_title_length
@@ -120,7 +120,6 @@ same (non-staff) account within `unique_posts_mins`, so two otherwise equal repl
 """An `@` that Discourse could read as the start of a mention: not after an ASCII letter or digit (as in an email
 address), and followed by a letter, digit or underscore of any script. An underscore before it does not protect
 it: markdown may read that `_` as the end of an emphasis and drop it (`_a_@everyone`)."""
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK_MARKS = re.compile(r"[\\\[<&]")
 _INLINE_MARKS = re.compile(r"[\\`*_\[\]<>#~|&]")
 _FENCE_START = re.compile(r"^( {0,3})(?=`{3}|~{3})", re.MULTILINE)
@@ -277,7 +276,7 @@ def render_problem_reply(problems: list[Problem], *, about: str = "") -> str:
 
 def _clean(text: str) -> str:
     """Member text with Windows and old Mac line endings made "\\n" and control characters removed."""
-    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return CONTROL_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def escape_inline(text: str) -> str:
