@@ -629,15 +629,22 @@ def latest():  # type: ignore[no-untyped-def]
 
 @route("/topics/private-messages/<username>", ["GET"])
 def private_messages(username: str):  # type: ignore[no-untyped-def]
-    """A user's messages: theirs and their groups'; only they and admins may list them."""
+    """A user's personal messages (TopicQuery#list_private_messages, lib/topic_query/private_message_lists.rb):
+    those they are a named participant of (`topic_allowed_users`; a group's inbox is another route), leaving out
+    those nobody else has written in (`have_posts_from_others`: one participant, the user's own topic — the
+    simulator has no moderator posts), most recently bumped first. Only they and admins may list them."""
     who = actor()
     f = forum()
     user = f.require_user(username)
     if not (who.admin or who.id == user.id):
         raise ForumError.invalid_access()
-    groups = set(f.group_ids_of(user))
+
+    def others_wrote(t: Topic) -> bool:
+        posters = {p.user_id for p in f.topic_posts(t) if p.deleted_at is None}
+        return not (len(posters) == 1 and t.user_id == user.id)
+
     topics = [t for t in f.topics.values() if t.is_pm and t.deleted_at is None
-              and (user.id in t.allowed_user_ids or groups & set(t.allowed_group_ids))]
+              and user.id in t.allowed_user_ids and others_wrote(t)]
     topics.sort(key=lambda t: (t.bumped_at or t.created_at, t.id), reverse=True)
     page, more = _page(topics, ser.TOPIC_LIST_PER_PAGE)
     more_url = f"/topics/private-messages/{user.username}?page={_page_number() + 1}" if more else None

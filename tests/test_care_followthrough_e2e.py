@@ -226,3 +226,79 @@ def test_what_the_member_changes_of_a_reply_reaches_the_team_too(companion: Comp
     relays = [r for r in raws(c, team) if "bad evening" in r or "by anyone this week" in r]
     assert len(relays) == 2, relays
     assert relay_marker(1) in relays[0] and "changed message 1" in relays[1] and "by anyone this week" in relays[1]
+
+
+def test_replies_after_done_whose_webhooks_were_lost_still_reach_the_team(companion: Companion) -> None:
+    """A closed request's conversations are read back too: the member may write again after the team's `/done`."""
+    from worker.reconcile import reconcile  # noqa: PLC0415
+
+    c = companion
+    team_member(c, "pat")
+    post = asks(c)
+    team, member = conversations(c, post["id"])
+    reply(c, "pat", team.id, "/done — spoke with Bob on the phone.")
+    c.settle()
+    assert c.store.care_request(post["id"]).status == CLOSED
+    reconcile(c.services)
+    c.sim.app.extensions["webhooks"].faults.drop = 1.0
+    reply(c, "bob", member.id, "Thank you for calling. Could someone check in again on Friday?")
+    c.settle()
+    c.sim.app.extensions["webhooks"].faults.drop = 0.0
+    reconcile(c.services)
+    c.settle()
+    assert sum("check in again on Friday" in r for r in raws(c, team)) == 1
+
+
+def test_a_reply_that_came_before_its_conversation_was_known_is_caught_up(companion: Companion) -> None:
+    """The member (or the team) answered while the companion had not yet saved the conversation as a care one (a
+    worker killed between sending and saving): the receiver took the reply for an ordinary message. Reconcile
+    hands it to the care queue: relayed once, picked up once."""
+    from worker.reconcile import reconcile  # noqa: PLC0415
+
+    c = companion
+    team_member(c, "pat")
+    post = asks(c)
+    team, member = conversations(c, post["id"])
+    reconcile(c.services)
+    c.conn.hdel(c.keys.care_conversations, team.id, member.id)  # as if not yet saved
+    reply(c, "bob", member.id, NOT_CONTACTED)
+    reply(c, "pat", team.id, "I'll write to Bob.")
+    c.settle()
+    assert not any("rather not be contacted" in r for r in raws(c, team))  # went elsewhere
+    c.store.save_care_request(c.store.care_request(post["id"]))  # the rerun job saves it
+    reconcile(c.services)
+    c.settle()
+    assert sum("rather not be contacted" in r for r in raws(c, team)) == 1
+    assert c.store.care_request(post["id"]).status == PICKED_UP
+    assert sum(PICKUP_MARKER in r for r in raws(c, member)) == 1
+    reconcile(c.services)
+    c.settle()
+    assert sum("rather not be contacted" in r for r in raws(c, team)) == 1
+    assert sum(PICKUP_MARKER in r for r in raws(c, member)) == 1
+
+
+def test_a_quiet_reconcile_pass_spends_one_call_on_care(companion: Companion) -> None:
+    """Only the conversations with a new post are read: nothing changed, one listing."""
+    from worker.reconcile import _feed_care_conversations  # noqa: PLC0415
+    from worker.reports import ReconcileReport  # noqa: PLC0415
+
+    c = companion
+    team_member(c, "pat")
+    for who in ("bob", "erin", "dana"):
+        post = asks(c, who)
+        team, member = conversations(c, post["id"])
+        reply(c, who, member.id, "Thank you.")
+        reply(c, "pat", team.id, f"I'll write to {who}.")
+    c.settle()
+    forum = c.services.forum
+    before = forum.calls_made
+    _feed_care_conversations(c.services, ReconcileReport())
+    assert forum.calls_made - before == 1 + 6  # the listing, then each changed conversation once
+    before = forum.calls_made
+    _feed_care_conversations(c.services, ReconcileReport())
+    assert forum.calls_made - before == 1
+    reply(c, "erin", conversations(c, c.store.care_requests()[1].post_id)[1].id, "One more thing.")
+    c.settle()
+    before = forum.calls_made
+    _feed_care_conversations(c.services, ReconcileReport())
+    assert forum.calls_made - before == 2  # erin's conversation; the team's got only the companion's relay

@@ -451,8 +451,18 @@ def test_latest(sim: Sim, community: Community, username: str | None) -> None:
 
 
 def test_private_messages(sim: Sim, community: Community) -> None:
-    listed = ok(sim.http("carol").get(f"{sim.url}/topics/private-messages/carol.json")).json()
-    assert [t["id"] for t in listed["topic_list"]["topics"]] == [community.pm_topic_id]
+    """TopicQuery#list_private_messages: a named participant's messages that someone else wrote in; a group's
+    message is in the group's inbox, not its members' personal list."""
+
+    def listed(username: str) -> list[int]:
+        answer = ok(sim.http(username).get(f"{sim.url}/topics/private-messages/{username}.json")).json()
+        return [t["id"] for t in answer["topic_list"]["topics"]]
+
+    assert listed("carol") == []  # in the peer-support group only
+    assert listed("bob") == [community.pm_topic_id]  # alice wrote to him
+    assert listed("alice") == []  # nobody else has written in it yet
+    ok(sim.http("bob").post(f"{sim.url}/posts.json", data={"topic_id": community.pm_topic_id, "raw": "Thank you, Alice."}))
+    assert listed("alice") == [community.pm_topic_id]
     conforms(sim.http("bob").get(f"{sim.url}/topics/private-messages/carol.json"))
 
 

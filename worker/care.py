@@ -98,7 +98,6 @@ def route(s: Services, event: PostEvent) -> str:
         s.store.save_care_request(request)
         schedule_timers(s, request)
         request, refused = send_messages(s, request, post)
-        s.store.save_care_request(request)
     if refused:
         tell_team_unreachable(s, request, refused)
         return f"care: the team was messaged; the member could not be ({refused})"
@@ -106,8 +105,8 @@ def route(s: Services, event: PostEvent) -> str:
 
 
 def send_messages(s: Services, request: CareRequest, post: Post) -> tuple[CareRequest, str]:
-    """The team's message and the member's, once each; the request with their conversations, and the forum's
-    words if it refused the member's."""
+    """The team's message and the member's, once each; the request with their conversations (each saved as soon
+    as it is known), and the forum's words if it refused the member's."""
     group = s.settings.care_group
     team_key, member_key = care_effects(post.id)
     team_id, member_id = care_message_ids(post.id)
@@ -123,10 +122,12 @@ def send_messages(s: Services, request: CareRequest, post: Post) -> tuple[CareRe
     )
     team = message_once(s, team_key, title=title, raw=raw, recipients=[group], external_id=team_id)
     request = replace(request, team_topic_id=request.team_topic_id or _topic_id(s, team.post, team_id))
+    s.store.save_care_request(request)  # known at once: the team's replies are routed to care from now on
     title, raw = member_message(member=post.username, group=group, post_id=post.id, template=words.get(wording.MEMBER))
     member = message_once(s, member_key, title=title, raw=raw, recipients=[post.username], external_id=member_id)
     if not member.refused:
         request = replace(request, member_topic_id=request.member_topic_id or _topic_id(s, member.post, member_id))
+        s.store.save_care_request(request)  # known at once: the member's replies are routed to care from now on
     return request, member.refused
 
 

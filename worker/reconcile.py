@@ -20,9 +20,12 @@ delivery that was only late changes nothing), the same routing (a "direct suppor
 the same jobs as a webhook. A pass that meets more new posts than `COC_RECONCILE_PAGES` pages keeps where it
 stopped, and the next pass goes on from there before it reads the newest posts again.
 
-The conversations of every care request of the last week not yet closed are read back too (their latest posts, one
-call each), so a member's reply or a team member's pickup or `/done` whose webhook was lost is caught up within one
-pass.
+First of all, the care conversations that changed are read back (one call lists the bot's messages that someone else
+wrote in, newest first; one more reads a conversation with a post newer than the last one read back of it), so a
+member's reply, a team member's pickup or `/done` whose webhook was lost, or that came before its conversation was
+known, is caught up within one pass, whether the request is open, picked up or closed. Not caught up: an edit of a
+reply there (it posts nothing new), and a conversation closed while nobody but the companion had written in it
+(the listing leaves those out).
 
 Not caught up here (there is no listing of them): topic edits (tags, renames) and posts the bot may not see
 (other private messages, whispers, staff-only categories), none of which is ever Code of Care feedback. A recovered
@@ -36,8 +39,10 @@ from dataclasses import replace
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
 from plugin.adapters.intake import ACCEPTED
-from plugin.domain.care import CLOSED
+from plugin.domain.care import CareRequest, awaits, conversation_of
+from plugin.domain.engagement import parse_time
 from plugin.domain.events import PRIVATE_MESSAGE, Delivery, LikeEvent, Post, PostEvent
+from plugin.domain.names import care_catch_up_job_id, care_relay_effect
 from plugin.domain.readback import (
     Sweep,
     came_round,
@@ -48,6 +53,7 @@ from plugin.domain.readback import (
     unseen_likes,
 )
 from plugin.domain.safety import is_service
+from plugin.queues import JOB_HANDLE_CARE, QUEUE_CARE
 from worker.reports import ReconcileReport
 from worker.services import Services
 
@@ -61,8 +67,13 @@ messages take ids too, so this reaches further back than the members' last few h
 
 
 CARE_READBACK_DAYS = 7
-"""How long the conversations of a request not yet closed are read back (a lost webhook after that is not caught up;
-the team's `python -m plugin care` still lists the request)."""
+"""How far back the first pass lists the bot's messages for changed care conversations."""
+
+CARE_LIST_PAGES = 5
+"""At most this many pages (of 30) of the bot's messages a pass; the next pass lists again from the top."""
+
+CARE_CLOCK_MARGIN = 600
+"""Seconds the next listing reaches back before this one started (the forum's clock and ours may differ)."""
 
 
 class AlreadyRunning(RuntimeError):
@@ -80,20 +91,22 @@ def reconcile(s: Services, *, max_pages: int | None = None, lookback: int = LOOK
 def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
     saved, lowest_heard = s.store.reconcile_cursor(), s.store.lowest_live_post()
     sweep = Sweep(saved, max_pages, lookback, lowest_heard, page_size=LATEST_POSTS_PAGE)
+    report = ReconcileReport()
+    _feed_care_conversations(s, report)  # first, and saved as it goes: a person may be waiting
     throttled: Throttled | None = None
     try:
         while sweep.reading:
             sweep.take(s.forum.latest_posts(before=sweep.before))
     except Throttled as exc:  # keep what was read; the next pass goes on from `before`
         throttled = exc
-    report = ReconcileReport(pages=sweep.pages, posts=len(sweep.posts), finished=sweep.finished)
+    report.pages, report.finished = sweep.pages, sweep.finished
+    report.posts += len(sweep.posts)
     _feed_posts(s, sweep.posts, report)
     older = saved.older
     if throttled is None:
         if sweep.pages:
             _feed_deletions(s, set(sweep.posts), *sweep.listed(), report)
         _feed_open_proposals(s, set(sweep.posts), report)
-        _feed_care_conversations(s, report)
         if sweep.finished:
             try:
                 older = _walk_older(s, sweep.older_start(), sweep.pages_left, report)
@@ -195,27 +208,56 @@ def _feed_open_proposals(s: Services, read: set[int], report: ReconcileReport) -
 
 
 def _feed_care_conversations(s: Services, report: ReconcileReport) -> None:
-    """The latest posts of both conversations of every request of the last CARE_READBACK_DAYS not yet closed (a
-    request nobody closed does not cost a call per pass for ever), and of the team's wording
-    conversation (one call each): a reply whose webhook was lost still reaches the team, picks the request up,
-    closes it or changes the words."""
-    since = time.time() - CARE_READBACK_DAYS * 86400
-    topics = [
-        topic_id
-        for request in s.store.care_requests()
-        if request.status != CLOSED and request.asked_at >= since
-        for topic_id in (request.member_topic_id, request.team_topic_id)
-        if topic_id is not None
-    ]
-    wording = s.store.care_wording_topic()  # where the team changes the care messages' words
-    for topic_id in [*topics, *([wording] if wording is not None else [])]:
-        for listed in s.forum.recent_posts(topic_id):
-            report.posts += 1
-            event = PostEvent(Delivery.synthetic(SOURCE, "post_created", "post"), post=_private(listed))
-            if is_service(listed.username, s.settings.bot_username) or s.intake.knows(event):
+    """The care conversations (both of every request, and the team's wording one) that changed since they were
+    last read back: a reply whose webhook was lost, or that came before its conversation was known, still reaches
+    the team, picks the request up, closes it or changes the words.
+
+    One call lists the bot's messages that someone else has written in, most recently bumped first (a further page
+    only while the page's last one was bumped since the last full listing); only a conversation with a post newer
+    than the last one read back is read (one call), and what it holds is saved at once, so a pass cut short by the
+    budget keeps what it did. A conversation whose one new post is the companion's own is not read."""
+    started, read_back = time.time(), s.store.care_read_back()
+    since = s.store.care_read_back_since() or started - CARE_READBACK_DAYS * 86400
+    wording, bot = s.store.care_wording_topic(), s.settings.bot_username
+    for page in range(CARE_LIST_PAGES):
+        listed, more = s.forum.bot_messages(page)
+        for topic in listed:
+            request, after = s.store.care_request_of_topic(topic.id), read_back.get(topic.id, 0)
+            if topic.highest_post_number <= after or not (request or topic.id == wording):
                 continue
-            post = _private(s.forum.post(listed.id))  # a topic's listing has no raw text: one call, when lost
-            _feed(s, PostEvent(event.delivery, post=post), report)
+            only_ours = topic.highest_post_number == after + 1 and is_service(topic.last_poster, bot)
+            if not only_ours:  # the one new post is the companion's own (a relay, a notice): nothing to read
+                _read_back_conversation(s, topic.id, request, after, report)
+            s.store.save_care_read_back(topic.id, topic.highest_post_number)
+        if not more or not listed or parse_time(listed[-1].bumped_at) < since:
+            s.store.save_care_read_back_since(started - CARE_CLOCK_MARGIN)
+            return
+
+
+def _read_back_conversation(
+    s: Services, topic_id: int, request: CareRequest | None, after: int, report: ReconcileReport
+) -> None:
+    """Feed what waits of a care conversation's posts after post number `after` (the newest TOPIC_CHUNK)."""
+    for listed in s.forum.recent_posts(topic_id):
+        if listed.post_number <= after or is_service(listed.username, s.settings.bot_username):
+            continue
+        report.posts += 1
+        event = PostEvent(Delivery.synthetic(SOURCE, "post_created", "post"), post=_private(listed))
+        delivered = s.intake.knows(event)
+        if request is None:  # the team's wording conversation
+            waits = not delivered
+        else:
+            relayed = s.store.made(care_relay_effect(listed.id))
+            which = conversation_of(request, topic_id)
+            waits = awaits(request, which, author=listed.username, relayed=relayed, delivered=delivered)
+        if not waits:
+            continue
+        event = PostEvent(event.delivery, post=_private(s.forum.post(listed.id)))  # a listing has no raw text
+        if delivered:  # accepted before its conversation was known, and routed elsewhere: to care, this time
+            s.enqueue(QUEUE_CARE, JOB_HANDLE_CARE, event.to_job(), job_id=care_catch_up_job_id(listed.id))
+            report.fed[event.name] += 1
+        else:
+            _feed(s, event, report)
 
 
 def _private(post: Post) -> Post:

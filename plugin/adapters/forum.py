@@ -215,6 +215,27 @@ class TopicView:
 
 
 @dataclass(frozen=True)
+class ListedTopic:
+    """A topic as a topic list (`/topics/private-messages/{username}.json`, …) shows it."""
+
+    id: int
+    highest_post_number: int
+    bumped_at: str
+    closed: bool
+    last_poster: str  # who wrote its latest post
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ListedTopic:
+        return cls(
+            id=int(data["id"]),
+            highest_post_number=int(data.get("highest_post_number") or 0),
+            bumped_at=str(data.get("bumped_at") or data.get("created_at") or ""),
+            closed=bool(data.get("closed")),
+            last_poster=str(data.get("last_poster_username") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class Category:
     """A category as `GET /categories.json` lists it."""
 
@@ -615,6 +636,12 @@ class Forum:
     def close_topic(self, topic_id: int) -> None:
         """Close a topic as the admin: PUT /t/{id}/status.json. 1 call."""
         self._admin.update_topic_status(topic_id, "closed", True)
+
+    def bot_messages(self, page: int = 0) -> tuple[list[ListedTopic], bool]:
+        """The bot's own personal messages that someone else has written in, most recently bumped first, a page
+        (30) at a time, and whether there is a further page: GET /topics/private-messages/{bot}.json. 1 call."""
+        listed = self._bot.private_messages(**({"page": page} if page else {})).get("topic_list") or {}
+        return [ListedTopic.from_json(t) for t in listed.get("topics") or ()], bool(listed.get("more_topics_url"))
 
     def latest_posts(self, before: int | None = None) -> list[Post]:
         """Public posts the bot can see, newest first, 50 a page (`before`: only ids below it): GET /posts.json.

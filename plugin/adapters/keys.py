@@ -75,6 +75,17 @@ class Keys:
         """Hash: the member's posts relayed to the team for one request → their number (1, 2, …) among them."""
         return f"{self.prefix}care:relays:{post_id}"
 
+    @property
+    def care_read_back(self) -> str:
+        """Hash: topic id of a care conversation (or the wording one) → the highest post number `reconcile` has
+        read back of it."""
+        return f"{self.prefix}care:read-back"
+
+    @property
+    def care_read_back_since(self) -> str:
+        """String: epoch seconds; the bot's messages bumped since then are what `reconcile` lists next pass."""
+        return f"{self.prefix}care:read-back:since"
+
     def care_lock(self, post_id: int) -> str:
         """Lock: one handler at a time changes a care request (a reply, a pickup, a timer)."""
         return f"{self.prefix}lock:care:{post_id}"

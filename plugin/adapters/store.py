@@ -265,6 +265,21 @@ class Store:
         self.redis.hset(key, str(post_id), number)
         return number
 
+    def care_read_back(self) -> dict[int, int]:
+        """Care conversation → the highest post number `reconcile` has read back of it."""
+        return {int(k): int(v) for k, v in self.redis.hgetall(self.keys.care_read_back).items()}
+
+    def save_care_read_back(self, topic_id: int, highest_post_number: int) -> None:
+        self.redis.hset(self.keys.care_read_back, str(topic_id), highest_post_number)
+
+    def care_read_back_since(self) -> float | None:
+        """Since when the bot's messages were all read back (None: never)."""
+        raw = self.redis.get(self.keys.care_read_back_since)
+        return None if raw is None else float(raw)
+
+    def save_care_read_back_since(self, at: float) -> None:
+        self.redis.set(self.keys.care_read_back_since, repr(at))
+
     # ------------------------------------------------------------------------------------------ care wording
 
     def remember_care_wording_topic(self, topic_id: int) -> None:
@@ -505,6 +520,11 @@ class Store:
         self.redis.set(key, "done", ex=EFFECT_DONE_TTL)
         return True
 
+    def made(self, effect_key: str) -> bool:
+        """Whether an effect is done (made, or refused by the forum for good)."""
+        state = as_bytes(self.redis.get(self.keys.effect(effect_key)) or b"")
+        return state == b"done" or state.startswith(REFUSED)
+
     def mark_refused(self, effect_key: str, reason: str) -> None:
         """Record an effect the forum refused for good (a message to a member who cannot receive one), with the
         forum's words: it is never made again, and a rerun of the job still knows why (see `refusal`)."""
@@ -646,9 +666,7 @@ class Store:
                 for k in scan(self.keys.discussion("*"))
             },
             "effects": sorted(
-                k[len(effect_prefix) :]
-                for k in scan(self.keys.effect("*"))
-                if self.redis.get(k) == b"done" or as_bytes(self.redis.get(k) or b"").startswith(REFUSED)
+                k[len(effect_prefix) :] for k in scan(self.keys.effect("*")) if self.made(k[len(effect_prefix) :])
             ),
         }
 

@@ -121,6 +121,21 @@ def relays(request: CareRequest, *, author: str) -> bool:
     return author.lower() == request.member.lower()
 
 
+def awaits(request: CareRequest, which: str | None, *, author: str, relayed: bool, delivered: bool) -> bool:
+    """Whether a person's post in one of the request's conversations (`which`: MEMBER or TEAM) still waits for
+    what it should make happen, so that `reconcile` hands it to the care queue again.
+
+    The member's words wait until their relay is made (`relayed`), whatever became of their delivery: one that
+    came before the conversation was known went elsewhere. A team reply waits if it was never `delivered`, or
+    while the request is still open (delivered, then, before the conversation was known: a pickup not made).
+    """
+    if which == MEMBER:
+        return relays(request, author=author) and not relayed
+    if which == TEAM:
+        return not delivered or request.status == OPEN
+    return False
+
+
 def due(request: CareRequest, timer: str, *, now: float, remind_after: float, escalate_after: float) -> bool:
     """Whether the `timer` (REMIND or ESCALATE) of `request` should go out now: once, only while it is open."""
     if not request.waiting:

@@ -154,6 +154,11 @@ def draft_job_id(amendment_id: str, seen: int | str) -> str:
     return f"draft-{amendment_id}-{seen}"
 
 
+def care_catch_up_job_id(post_id: int) -> str:
+    """`reconcile` handing a post of a care conversation to the care queue again (its webhook went elsewhere)."""
+    return f"care-catch-up-{post_id}"
+
+
 def care_timer_job_id(request_id: int, timer: str) -> str:
     """The scheduled job of one request's reminder or alert."""
     return f"care-{timer}-{request_id}"

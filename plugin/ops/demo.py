@@ -41,7 +41,7 @@ from plugin.domain.names import (
 )
 from plugin.ops.local_redis import RedisRuntime, RedisUnavailable, ensure_redis, url_with_db
 from plugin.ops.processes import free_port, stop_process, wait_until
-from plugin.text.care import CLOSED_MARKER, MEMBER_TITLE, PICKUP_MARKER, REMINDER_MARKER, TEAM_TITLE, relay_marker
+from plugin.text.care import CLOSED_MARKER, PICKUP_MARKER, REMINDER_MARKER, relay_marker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The directory that holds `plugin/` and `simulator/`; every subprocess runs from here."""
@@ -411,13 +411,8 @@ class Story:
             title="Having a hard week, checking in",
             created_at=self.when(3, 21),
         )
-        wanted = {TEAM_TITLE.format(post_id=post["id"]), MEMBER_TITLE.format(post_id=post["id"])}
-
-        def routed() -> bool:
-            sent = self.http("GET", "/topics/private-messages/care-bot.json")["topic_list"]["topics"]
-            return wanted <= {t["title"] for t in sent}
-
-        self.wait("both care messages", routed, timeout=30)
+        wanted = care_message_ids(post["id"])
+        self.wait("both care messages", lambda: all(self.topic_by_external_id(i) for i in wanted), timeout=30)
         self.step(
             "erin asked for direct support → the peer-support team and erin each got one private message "
             "(the team's links to the post, never copies it)"
