@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import secrets
 import struct
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -24,8 +25,8 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from . import limits
 from . import serializers as ser
 from .auth import current_user, forum, require_admin, require_staff
-from .state import (LIKE, POST_REGULAR, Category, Forum, ForumError, Group, Post, Topic, User, anonymous_user,
-                    parse_time)
+from .state import (LIKE, POST_REGULAR, POST_WHISPER, Category, Forum, ForumError, Group, Post, Topic, User,
+                    anonymous_user, parse_time)
 
 blueprint = Blueprint("api", __name__)
 
@@ -522,6 +523,152 @@ def _setting_value(name: str, value: Any, current: Any) -> Any:
     return text
 
 
+# --------------------------------------------------------------------------------------------- admin reports
+
+
+REPORTS_LIMIT = 50
+"""Admin::ReportsController::REPORTS_LIMIT: the largest `limit` a report accepts."""
+SIMULATED_REPORTS = ("posts", "topics", "likes")
+DISCOURSE_REPORTS = frozenset({
+    # app/models/concerns/reports/*.rb: the reports Discourse computes (Report.find finds `report_<type>`)
+    "activity_by_category", "admin_logins", "associated_accounts_by_provider", "bookmarks",
+    "consolidated_api_requests", "consolidated_page_views", "consolidated_page_views_browser_detection",
+    "daily_engaged_users", "dau_by_mau", "emails", "flags", "flags_status", "likes", "mobile_visits",
+    "moderator_warning_private_messages", "moderators_activity", "new_contributors",
+    "notify_moderators_private_messages", "notify_user_private_messages", "post_edits", "posters_by_member_type",
+    "posts", "profile_views", "signups", "site_traffic", "site_traffic_summary", "staff_logins", "storage_stats",
+    "suspicious_logins", "system_private_messages", "time_to_first_response", "top_countries_by_browser_pageviews",
+    "top_entry_urls", "top_ignored_users", "top_referred_topics", "top_referrers",
+    "top_referrers_by_browser_pageviews", "top_traffic_sources", "top_uploads", "top_urls_by_browser_pageviews",
+    "top_users_by_likes_received", "top_users_by_likes_received_from_a_variety_of_people",
+    "top_users_by_likes_received_from_inferior_trust_level", "top_users_by_received_likes",
+    "top_users_by_received_likes_from_inferior_trust_level", "topic_view_stats", "topics",
+    "topics_with_no_response", "trending_search", "trust_level_growth", "trust_level_pipeline",
+    "user_flagging_ratio", "user_stats", "user_to_user_private_messages",
+    "user_to_user_private_messages_with_replies", "users_by_trust_level", "users_by_type", "visits",
+    "visits_mobile", "web_crawlers", "web_hook_events_daily_aggregate",
+})
+_REPORT_PARAM = re.compile(r"reports\[([^\[\]]+)\]\[([^\[\]]+)\](\[\])?")
+
+
+@route("/admin/reports/bulk", ["GET"])
+def reports_bulk():  # type: ignore[no-untyped-def]
+    """`GET /admin/reports/bulk.json?reports[<type>][start_date]=…&reports[<type>][end_date]=…` (one block per
+    report; Admin::ReportsController#bulk, app/controllers/admin/reports_controller.rb): `{"reports": [...]}` in
+    the order asked, each Report#as_json (app/models/report.rb; shape in `simulator.serializers.report`).
+
+    Who: staff. The admin namespace is routed under StaffConstraint (config/routes.rb, lib/staff_constraint.rb),
+    so for anyone else — a member, an anonymous visitor — the route does not exist: Discourse's JSON 404.
+    Moderators may read reports (Admin::ReportsController < Admin::StaffController).
+
+    Each report's parameters (ReportsController#parse_params): `start_date` (Time.parse → that day's 00:00 UTC;
+    default yesterday's), `end_date` (→ that day's 23:59:59.999999 UTC; default start + 30 days), an unparsable
+    date is a 400; `facets[]` replaces the default `[total, prev30Days]`; `limit` at most 50
+    (fetch_limit_from_params, else 400). An unknown type answers an entry with `error: "not_found"`.
+
+    The three reports simulated (any other Discourse report, and `filters`, are a 400 naming the simulator):
+    - `posts` (app/models/concerns/reports/posts.rb; Post.public_posts_count_per_day, app/models/post.rb): posts
+      whose `post_type` is regular (1) — so no whispers, small actions or moderator actions — outside personal
+      messages (`Post.public_posts`: `topics.archetype <> 'private_message'`), not deleted (Post's Trashable
+      default scope) and, through the `joins(:topic)` default scope, not in a deleted topic; a topic's FIRST post
+      counts too. Counted whatever the category (restricted and staff-only ones included), hidden or unlisted.
+      By `date(posts.created_at)`.
+    - `topics` (reports/topics.rb; Topic.listable_count_per_day, app/models/topic.rb): `Topic.listable_topics`
+      (every archetype but private_message), not deleted; unlisted, restricted-category and shared-draft topics
+      count. By `date(topics.created_at)`.
+    - `likes` (reports/likes.rb → Report.post_action_report; PostAction.count_per_day_for_type,
+      app/models/post_action.rb): every like row over `PostAction.unscoped` — a like taken back still counts (its
+      row is trashed, not destroyed; `Forum.trashed_likes`), and so do likes in personal messages, on whispers and
+      on deleted posts. A like given again revives the trashed row at the new time. By
+      `date(post_actions.created_at)`; icon `heart`.
+    `data` lists only the days with a count; `total` is the all-time count of the same rows and `prev30Days` the
+    count in the 30 days before `start_date` (Report.add_counts); `prev_period` (facet) the count in the period
+    of the same length before it. Days are UTC dates (Discourse's servers and database run in UTC)."""
+    who = current_user(required=False)
+    if who is None or not who.staff:
+        raise ForumError.not_found()                      # StaffConstraint: the route does not match
+    requested = _report_params()
+    if not requested:
+        raise missing("reports")                          # `params[:reports].each` on nil: Discourse answers a 500
+    f = forum()
+    return jsonify(reports=[_report(f, kind, options) for kind, options in requested.items()])
+
+
+def _report_params() -> dict[str, dict[str, Any]]:
+    """`reports[<type>][<name>]=value` and `reports[<type>][<name>][]=value` query params, by type in order."""
+    found: dict[str, dict[str, Any]] = {}
+    for key in request.args:
+        match = _REPORT_PARAM.fullmatch(key)
+        if match is None:
+            if key == "reports" or key.startswith("reports["):
+                raise ForumError.bad_params(f"{key}: expected reports[<type>][<name>]")
+            continue
+        kind, name, is_list = match.groups()
+        options = found.setdefault(kind, {})
+        options[name] = request.args.getlist(key) if is_list else request.args.getlist(key)[-1]
+    return found
+
+
+def _report_day(value: Any, name: str) -> datetime | None:
+    """Time.parse(value).to_date: None when blank; a 400 for a date that does not parse (ISO 8601 here)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ForumError.bad_params(f"You supplied invalid parameters to the request: no time information in "
+                                    f"{text!r} ({name})") from exc
+    return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc)
+
+
+def _report(f: Forum, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    start = _report_day(options.get("start_date"), "start_date")
+    if start is None:                                     # `1.days.ago.beginning_of_day`
+        yesterday = f.now().astimezone(timezone.utc) - timedelta(days=1)
+        start = datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=timezone.utc)
+    end_day = _report_day(options.get("end_date"), "end_date") or start + timedelta(days=30)
+    end = end_day + timedelta(days=1, microseconds=-1)    # `.end_of_day`
+    facets = [str(v) for v in options["facets"]] if isinstance(options.get("facets"), list) else \
+        ["total", "prev30Days"]
+    limit = None
+    if "limit" in options:                                # fetch_limit_from_params(default: nil, max: 50)
+        text = str(options["limit"])
+        if not re.fullmatch(r"[+-]?[0-9]+", text.strip()) or not 0 <= int(text) <= REPORTS_LIMIT:
+            raise invalid_param("limit")
+        limit = int(text)
+    if kind not in SIMULATED_REPORTS:
+        if kind in DISCOURSE_REPORTS or kind.endswith("_reqs"):
+            raise ForumError.bad_params(f"report {kind!r} is not simulated (only {', '.join(SIMULATED_REPORTS)})")
+        return ser.report(kind, start=start, end=end, facets=facets, limit=limit, data=None, error="not_found")
+    if "filters" in options or any(name.startswith("filters") for name in options):
+        raise ForumError.bad_params("report filters are not simulated")
+    moments = _report_moments(f, kind)
+    per_day: dict[str, int] = {}
+    for moment in sorted(m for m in moments if start <= m <= end):
+        day = moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+        per_day[day] = per_day.get(day, 0) + 1
+    prev_start = start - (end - start)
+    return ser.report(
+        kind, start=start, end=end, facets=facets, limit=limit, data=list(per_day.items()),
+        total=len(moments) if "total" in facets else None,
+        prev30=sum(1 for m in moments if start - timedelta(days=30) <= m < start) if "prev30Days" in facets else None,
+        prev_period=sum(1 for m in moments if prev_start <= m < start) if "prev_period" in facets else None,
+        icon="heart" if kind == "likes" else None, category_filter=True)
+
+
+def _report_moments(f: Forum, kind: str) -> list[datetime]:
+    """The creation times of what the report counts (definitions in `reports_bulk`), all time."""
+    if kind == "posts":
+        return [p.created_at for p in f.posts.values()
+                if p.post_type == POST_REGULAR and p.deleted_at is None and p.topic_id in f.topics
+                and not f.topics[p.topic_id].is_pm and f.topics[p.topic_id].deleted_at is None]
+    if kind == "topics":
+        return [t.created_at for t in f.topics.values() if not t.is_pm and t.deleted_at is None]
+    return [like.created_at for post in f.posts.values() for like in post.likes] + \
+        [like.created_at for like in f.trashed_likes.values()]
+
+
 # --------------------------------------------------------------------------------------------- categories
 
 
@@ -619,12 +766,86 @@ def _page(items: list[Topic], size: int) -> tuple[list[Topic], bool]:
     return items[start:start + size], len(items) > start + size
 
 
+LATEST_PER_PAGE_MAX = 100
+"""TopicQuery.validators `per_page: one_up_to_one_hundred` (lib/topic_query.rb): public since Discourse PR #30716
+(2025-01); the OpenAPI description of `/latest.json` says "between 1-100". Default: DEFAULT_PER_PAGE_COUNT, 30."""
+PG_MAX_INT = 2_147_483_647
+
+
+def invalid_param(name: str) -> ForumError:
+    """Discourse::InvalidParameters.new(name), as ApplicationController renders it (`invalid_params`)."""
+    return ForumError.bad_params(f"You supplied invalid parameters to the request: {name}")
+
+
+def ruby_to_i(value: str) -> int:
+    """Ruby's String#to_i: the leading (optionally signed) digits after leading whitespace, else 0."""
+    digits = re.match(r"\s*([+-]?\d+)", value)
+    return int(digits.group(1)) if digits else 0
+
+
+def _bounded_int(name: str, low: int, high: int) -> int | None:
+    """A TopicQuery option validated as its validator does (`int.call(x) && x.to_i.between?(low, high)`, the value
+    matching /\\A-?[0-9]+\\z/): None when absent, InvalidParameters (400) when present but not such an integer."""
+    if any(k.startswith(f"{name}[") for k in request.args):
+        raise invalid_param(name)                          # an array or a hash: neither Integer nor String
+    if name not in request.args:
+        return None
+    value = request.args.getlist(name)[-1]                 # Rails keeps the last of repeated scalar params
+    if not re.fullmatch(r"-?[0-9]+", value) or not low <= int(value) <= high:
+        raise invalid_param(name)
+    return int(value)
+
+
+def _topic_ids_param() -> list[int] | None:
+    """TopicQueryParams#build_topic_list_options (lib/topic_query_params.rb) for `topic_ids`: validated as
+    `array_or_string` (a hash such as `topic_ids[a]=1` is InvalidParameters), then
+    ApplicationController#param_to_integer_list — a String split on "," or an Array (`topic_ids[]=`), each `to_i`
+    (so "7x" is 7 and "abc" is 0, which matches no topic). Present but empty (`topic_ids=`) is `[]`: TopicQuery's
+    `if options[:topic_ids]` is true for an empty array, and `topics.id in (NULL)` lists nothing."""
+    args = request.args
+    if any(k.startswith("topic_ids[") and k != "topic_ids[]" for k in args):
+        raise invalid_param("topic_ids")
+    if "topic_ids[]" in args:
+        return [ruby_to_i(v) for v in args.getlist("topic_ids[]")]
+    if "topic_ids" in args:
+        text = args.getlist("topic_ids")[-1]
+        parts = text.split(",")
+        while parts and parts[-1] == "":                   # Ruby's split drops trailing empty strings
+            parts.pop()
+        return [ruby_to_i(part) for part in parts]
+    return None
+
+
 @route("/latest", ["GET"])
 def latest():  # type: ignore[no-untyped-def]
+    """ListController#latest → TopicQuery#list_latest (lib/topic_query.rb): the topics the viewer may list (see
+    `_listable`), most recently bumped first, a page at a time.
+
+    Options as TopicQueryParams#build_topic_list_options reads them: `page` (0 up to PG_MAX_INT) and `per_page`
+    (1..100, default 30) validated by TopicQuery.validators (anything else is a 400 `invalid_parameters`);
+    `topic_ids` (comma-separated, or `topic_ids[]=` repeated) keeps only those ids — TopicQuery#default_results
+    applies `topics.id in (?)` on top of every visibility rule, so an id the viewer may not list (a message, a
+    deleted or unlisted topic, a category it cannot see, a shared draft) is simply not in the answer. The
+    `more_topics_url` keeps `per_page` and `topic_ids` (ListController#construct_url_with keeps the options)."""
     who = viewer()
-    page, more = _page(_listable(who), ser.TOPIC_LIST_PER_PAGE)
-    more_url = f"/latest?page={_page_number() + 1}" if more else None
-    return jsonify(ser.topic_list(forum(), who, page, more_url=more_url))
+    page_number = _bounded_int("page", 0, PG_MAX_INT) or 0
+    per_page = _bounded_int("per_page", 1, LATEST_PER_PAGE_MAX)
+    topic_ids = _topic_ids_param()
+    topics = _listable(who)
+    if topic_ids is not None:
+        wanted = set(topic_ids)
+        topics = [t for t in topics if t.id in wanted]
+    size = per_page or ser.TOPIC_LIST_PER_PAGE
+    start = page_number * size
+    page, more = topics[start:start + size], len(topics) > start + size
+    more_url = None
+    if more:
+        more_url = f"/latest?page={page_number + 1}"
+        if per_page is not None:
+            more_url += f"&per_page={per_page}"
+        if topic_ids is not None:
+            more_url += "&topic_ids=" + ",".join(str(i) for i in topic_ids)
+    return jsonify(ser.topic_list(forum(), who, page, more_url=more_url, per_page=size))
 
 
 @route("/topics/private-messages/<username>", ["GET"])
@@ -1098,6 +1319,125 @@ def post_action_users():  # type: ignore[no-untyped-def]
     likes = sorted(post.likes, key=lambda like: like.created_at)
     users = [f.users[like.user_id] for like in likes[page * limit:(page + 1) * limit] if like.user_id in f.users]
     return jsonify(ser.post_action_users(users, total=len(likes), page_size=limit))
+
+
+# --------------------------------------------------------------------------------------------- user actions
+
+
+UA_LIKE, UA_WAS_LIKED = 1, 2
+"""UserAction::LIKE (a like given) and UserAction::WAS_LIKED (a like received), app/models/user_action.rb."""
+UA_PRIVATE_TYPES = frozenset({2, 6, 7, 9, 11})
+"""UserAction.private_types: WAS_LIKED, RESPONSE, MENTION, QUOTE, EDIT."""
+USER_ACTIONS_DEFAULT_LIMIT = 30
+USER_ACTIONS_MAX_LIMIT = 100
+"""UserActionsController#index: `limit` defaults to 30 and is capped at 100 (Discourse PR #42361, 2026-08: a larger
+limit is lowered to 100, not refused)."""
+
+
+@dataclass
+class _ActionRow:
+    """One `user_actions` row of a like (UserActionManager.post_action_rows): the liker's LIKE and the author's
+    WAS_LIKED, both at the like's time (`created_at: post_action.created_at`)."""
+
+    action_type: int
+    owner: User              # the row's user_id: whose stream it is
+    acting: User             # acting_user_id: the liker, for both rows
+    post: Post
+    created_at: datetime
+
+
+@route("/user_actions", ["GET"])
+def user_actions():  # type: ignore[no-untyped-def]
+    """`GET /user_actions.json?username=&filter=&offset=&limit=` (UserActionsController#index,
+    app/controllers/user_actions_controller.rb; UserAction.stream, app/models/user_action.rb), newest first.
+
+    Refusals, in Discourse's order: no `username` → 400; an unknown user (or an inactive one, for a non-staff
+    viewer: fetch_user_from_params) → 404; Guardian#can_see_profile? false → 404; Guardian#can_see_user_actions?
+    false → 404 — a private type (WAS_LIKED, 2, is one) is seen only by the user themself and ADMINS: a moderator
+    asking for another member's likes received gets a 404.
+
+    `offset` is `[0, to_i].max`; `limit` defaults to 30 and is capped at 100; `filter` is a comma list of action
+    types. The simulator keeps the likes only: LIKE (1, given) and WAS_LIKED (2, received); a request for any other
+    type (or none: every type) is a 400 naming the simulator.
+
+    Rows as UserAction.apply_common_filters leaves them: never a deleted topic; a deleted post's rows are gone
+    altogether (PostDestroyer#perform_delete → trash_user_actions), and a like taken back removes both rows
+    (PostActionDestroyer → UserActionManager.post_action_destroyed); hidden posts only for staff or their author;
+    whispers only for staff; unlisted topics only for staff or the user themself; personal messages only for an
+    admin (all of them) or the user themself (those they take part in) — filter_private_messages; read-restricted
+    categories only for admins or viewers allowed in them — filter_categories.
+    Not simulated: a post recovered after deletion gets its likes back here (Discourse trashes them with the post,
+    PostDestroyer#trash_public_post_actions, and does not restore them); `acting_username`; `hide_user_activity_tab`."""
+    who = viewer()
+    p = params()
+    username = p.required("username")
+    f = forum()
+    user = f.user_by_name(username)
+    if user is None or (not user.active and not who.staff):
+        raise ForumError.not_found()
+    offset = max(0, ruby_to_i(p.text("offset") or ""))
+    limit_text = p.text("limit")
+    limit = USER_ACTIONS_DEFAULT_LIMIT if limit_text is None else ruby_to_i(limit_text)
+    action_types = [ruby_to_i(part) for part in (p.text("filter") or "").split(",")] if p.text("filter") else []
+    if not f.can_see_profile(who, user):
+        raise ForumError.not_found()
+    may_see_all = not who.anonymous and (who.id == user.id or who.admin)          # Guardian#can_see_user_actions?
+    if not may_see_all and set(action_types) & UA_PRIVATE_TYPES:
+        raise ForumError.not_found()
+    if not action_types or not set(action_types) <= {UA_LIKE, UA_WAS_LIKED}:
+        raise ForumError.bad_params("filter: the simulator keeps likes only (1, given; 2, received)")
+    if limit < 0:
+        raise ForumError.bad_params("limit must not be negative")                  # PostgreSQL refuses LIMIT -1
+    limit = min(limit, USER_ACTIONS_MAX_LIMIT)
+    rows = [row for row in _like_rows(f, user, action_types) if _action_visible(f, who, user, row.post)]
+    rows.sort(key=lambda r: (r.created_at, r.post.id, r.acting.id, r.action_type), reverse=True)
+    return jsonify(user_actions=[ser.user_action(f, action_type=r.action_type, owner=r.owner, acting=r.acting,
+                                                 p=r.post, created_at=r.created_at)
+                                 for r in rows[offset:offset + limit]])
+
+
+def _like_rows(f: Forum, user: User, action_types: list[int]) -> list[_ActionRow]:
+    """The user's LIKE rows (likes they gave) and WAS_LIKED rows (likes their posts received) that exist: a
+    deleted post has none (PostDestroyer#trash_user_actions)."""
+    rows: list[_ActionRow] = []
+    for post in f.posts.values():
+        if post.deleted_at is not None:
+            continue
+        for like in post.likes:
+            liker = f.users.get(like.user_id)
+            if liker is None:
+                continue
+            if UA_LIKE in action_types and liker.id == user.id:
+                rows.append(_ActionRow(UA_LIKE, user, liker, post, like.created_at))
+            if UA_WAS_LIKED in action_types and post.user_id == user.id:
+                rows.append(_ActionRow(UA_WAS_LIKED, user, liker, post, like.created_at))
+    return rows
+
+
+def _action_visible(f: Forum, who: User, user: User, post: Post) -> bool:
+    """UserAction.apply_common_filters (app/models/user_action.rb) for a `filter` request (PMs not ignored)."""
+    topic = f.topics.get(post.topic_id)
+    if topic is None or topic.deleted_at is not None:                       # "We never return deleted topics"
+        return False
+    first = f.first_post(topic)
+    if not who.staff:                                                        # Guardian#can_see_deleted_posts?
+        if post.deleted_at is not None or first.deleted_at is not None:
+            return False
+        if post.hidden and post.user_id != who.id:
+            return False
+    if post.post_type == POST_WHISPER and not who.staff:                     # Topic.visible_post_types
+        return False
+    if not topic.visible and who.id != user.id and not who.staff:
+        return False
+    if topic.is_pm:                                                          # filter_private_messages
+        if who.anonymous or not (who.admin or who.id == user.id):            # Guardian#can_see_private_messages?
+            return False
+        return who.admin or _participates(who, topic)
+    if not who.admin:                                                        # filter_categories
+        category = f.categories.get(topic.category_id or 0)
+        if category is not None and category.read_restricted and not f.can_see_category(who, category):
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------- search

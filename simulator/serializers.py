@@ -1059,8 +1059,10 @@ def topic_list_item(forum: Forum, viewer: User, topic: Topic, *, with_tags: bool
 
 
 def topic_list(forum: Forum, viewer: User, topics: list[Topic], *, more_url: str | None = None,
-               tags: list[Tag] | None = None) -> Json:
-    """A topic list (`/latest.json`, `/tag/{name}.json`, `/topics/private-messages/{username}.json`)."""
+               tags: list[Tag] | None = None, per_page: int = TOPIC_LIST_PER_PAGE) -> Json:
+    """A topic list (`/latest.json`, `/tag/{name}.json`, `/topics/private-messages/{username}.json`).
+
+    `per_page`: TopicQuery#create_list's `list.per_page = options[:per_page] || per_page_setting`."""
     user_ids: list[int] = []
     items = []
     for topic in topics:
@@ -1076,7 +1078,7 @@ def topic_list(forum: Forum, viewer: User, topics: list[Topic], *, more_url: str
         "flair_groups": [],
         "topic_list": {
             "can_create_topic": not viewer.anonymous,
-            "per_page": TOPIC_LIST_PER_PAGE,
+            "per_page": per_page,
             "top_tags": [],
             "topics": items,
         },
@@ -1282,3 +1284,125 @@ def _side_by_side_markdown(before: str, after: str) -> str:
                     f'<td class="{css[1]}">{html.escape(right)}</td></tr>')
     return f'<table class="markdown">{"".join(rows)}</table>'
 
+
+
+# --------------------------------------------------------------------------------------------- user actions
+
+
+def user_action(forum: Forum, *, action_type: int, owner: User, acting: User, p: Post, created_at: datetime) -> Json:
+    """UserActionSerializer (app/serializers/user_action_serializer.rb, with PostItemExcerpt) over one row of
+    UserAction.stream (app/models/user_action.rb): `target_*` is the row's user (whose stream it is), `username`,
+    `name`, `user_id` and `avatar_template` the post's author, `acting_*` who acted (the liker of a like).
+
+    `excerpt` is PrettyText.excerpt(cooked, 300); `truncated: true` only when the cooked HTML is longer than 300
+    characters. `reply_to_post_number` (replies) and `edit_reason` (edits) are not sent for likes, `action_code_who`
+    only when the post has one; names are sent as `enable_names` is on by default."""
+    topic = forum.topics[p.topic_id]
+    first = forum.first_post(topic)
+    author = forum.users.get(p.user_id) or forum.users[SYSTEM_USER_ID]
+    text = _plain(p.cooked)
+    data: Json = {"excerpt": html.escape(text[:300]) + ("&hellip;" if len(text) > 300 else "")}
+    if len(p.cooked) > 300:
+        data["truncated"] = True
+    data.update({
+        "action_type": action_type,
+        "created_at": iso(created_at),
+        "avatar_template": _avatar(author),
+        "acting_avatar_template": _avatar(acting),
+        "slug": topic.slug,
+        "topic_id": topic.id,
+        "target_user_id": owner.id,
+        "target_name": owner.name or None,
+        "target_username": owner.username,
+        "post_number": p.post_number,
+        "post_id": p.id,
+        "username": author.username,
+        "name": author.name or None,
+        "user_id": author.id,
+        "acting_username": acting.username,
+        "acting_name": acting.name or None,
+        "acting_user_id": acting.id,
+        "title": topic.title,
+        "deleted": p.deleted_at is not None or first.deleted_at is not None or topic.deleted_at is not None,
+        "hidden": p.hidden,
+        "post_type": p.post_type,
+        "action_code": None,
+        "category_id": topic.category_id,
+        "closed": topic.closed,
+        "archived": topic.archived,
+    })
+    return data
+
+
+# --------------------------------------------------------------------------------------------- admin reports
+
+
+REPORT_TEXTS = {
+    # config/locales/server.en.yml `reports.<type>.{title,xaxis,yaxis,description}` (keys from Report#as_json; the
+    # wordings were NOT confirmed line by line: the stored locale file is too long to reach that section)
+    "posts": ("Posts", "Day", "Number of new posts", "New posts created during this period"),
+    "topics": ("Topics", "Day", "Number of new topics", "New topics created during this period."),
+    "likes": ("Likes", "Day", "Number of new likes", "Number of new likes."),
+}
+REPORT_SCHEMA_VERSION = 4
+"""Report::SCHEMA_VERSION, the last part of `report_key`."""
+
+
+def _report_time(moment: datetime) -> str:
+    """ActiveSupport's Time#iso8601 for a UTC time: whole seconds, `Z`."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report(kind: str, *, start: datetime, end: datetime, facets: list[str], limit: int | None,
+           data: list[tuple[str, int]] | None, total: int | None = None, prev30: int | None = None,
+           prev_period: int | None = None, icon: str | None = None, error: str | None = None,
+           category_filter: bool = False) -> Json:
+    """Report#as_json (app/models/report.rb): one entry of `GET /admin/reports/bulk.json`'s `reports`.
+
+    `data` is `[{x: "YYYY-MM-DD", y: count}]`, only the days that have a count, oldest first; `total`,
+    `prev_period` and `limit` are sent only when set, `prev30Days` always (null when its facet is off); an unknown
+    report is `Report._get` with `error: "not_found"` and `data: null`."""
+    title, xaxis, yaxis, description = REPORT_TEXTS.get(kind, (None, None, None, None))
+    prev_start = start - (end - start)                    # Report#prev_start_date
+    facet_text = "[" + ", ".join(f":{name}" for name in facets) + "]"          # Ruby's Array#to_s of symbols
+    key_parts = ["reports", kind, start.strftime("%Y%m%d"), end.strftime("%Y%m%d"), facet_text]
+    if limit is not None:
+        key_parts.append(str(limit))
+    key_parts.append(str(REPORT_SCHEMA_VERSION))
+    body: Json = {
+        "type": kind,
+        "title": title,
+        "xaxis": xaxis,
+        "yaxis": yaxis,
+        "description": description,
+        "description_link": None,
+        "data": None if data is None else [{"x": day, "y": count} for day, count in data],
+        "start_date": _report_time(start),
+        "end_date": _report_time(end),
+        "prev_data": None,
+        "prev_start_date": _report_time(prev_start),
+        "prev_end_date": _report_time(start),
+        "prev30Days": prev30,
+        "dates_filtering": True,
+        "report_key": ":".join(key_parts),
+        "primary_color": "rgba(0,136,204,1)",             # ColorScheme tertiary 0088cc
+        "secondary_color": "rgba(0,136,204,0.1)",
+        "available_filters": [{"id": "category", "type": "category", "default": None}] if category_filter else [],
+        "labels": [{"type": "date", "property": "x", "title": "Day"},
+                   {"type": "number", "property": "y", "title": "Count"}],
+        "average": False,
+        "percent": False,
+        "higher_is_better": True,
+        "modes": ["table", "chart"],
+    }
+    if icon:
+        body["icon"] = icon
+    if error:
+        body["error"] = error
+    if total is not None:
+        body["total"] = total
+    if prev_period is not None:
+        body["prev_period"] = prev_period
+    if limit is not None:
+        body["limit"] = limit
+    return body

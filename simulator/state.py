@@ -239,6 +239,10 @@ class Revision:
 class Like:
     user_id: int
     created_at: datetime
+    # The PostAction row's id and, once an unlike trashed it, its deleted_at (simulator.data_explorer reads both
+    # as post_actions.id / deleted_at). 0: a like from a snapshot older than ids (data_explorer numbers it).
+    id: int = 0
+    deleted_at: datetime | None = None
 
 
 @dataclass
@@ -417,6 +421,12 @@ class Forum:
         self.web_hook_events: dict[int, WebHookEvent] = {}
         self.listeners: list[EventListener] = []
         self.queued_posts: dict[int, QueuedPost] = {}
+        self.trashed_likes: dict[tuple[int, int], Like] = {}
+        """(post id, user id) -> the like an unlike took back. Discourse trashes that PostAction row
+        (PostActionDestroyer → PostAction#remove_act! → trash!): it leaves the post and user_actions
+        (UserActionManager.post_action_destroyed), but the likes report still counts it, as it counts
+        `PostAction.unscoped` (app/models/report.rb#post_action_report). Liking the post again revives the row with
+        the new time (lib/post_action_creator.rb#create_post_action: "First try to revive a trashed record")."""
         # PostsController#create's DistributedMemoizer: signature -> (expires at, status, body).
         self.post_memo: dict[str, tuple[datetime, int, Any]] = {}
         self._ids: dict[str, int] = {}
@@ -1329,17 +1339,21 @@ class Forum:
                 raise ForumError.not_found()
             if actor.id in post.liker_ids():
                 raise ForumError(403, "invalid_access", "You already performed this action.")
-            post.likes.append(Like(user_id=actor.id, created_at=self.now()))
+            revived = self.trashed_likes.pop((post.id, actor.id), None)     # a trashed row revived, not a new one
+            post.likes.append(Like(user_id=actor.id, created_at=self.now(),
+                                   id=revived.id if revived and revived.id else self.next_id("post_action")))
             self.emit("post_liked", "like", (post, actor))
             return post
 
     def unlike(self, actor: User, post: Post) -> Post:
         """Undoing a like; Discourse fires no webhook for it."""
         with self.lock:
-            before = len(post.likes)
+            taken_back = [like for like in post.likes if like.user_id == actor.id]
             post.likes = [like for like in post.likes if like.user_id != actor.id]
-            if len(post.likes) == before:
+            if not taken_back:
                 raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource.")
+            taken_back[0].deleted_at = self.now()                # PostAction#trash! sets deleted_at
+            self.trashed_likes[(post.id, actor.id)] = taken_back[0]
             return post
 
     # ----------------------------------------------------------------------------------------- uploads
@@ -1397,6 +1411,8 @@ class Forum:
                 "uploads": [_dump(u) for u in self.uploads.values()],
                 "web_hooks": [_dump(w) for w in self.web_hooks.values()],
                 "web_hook_events": [_dump(e) for e in self.web_hook_events.values()],
+                "trashed_likes": [{"post_id": post_id, **_dump(like)}
+                                  for (post_id, _), like in self.trashed_likes.items()],
             }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -1414,6 +1430,8 @@ class Forum:
             self.web_hooks = {w.id: w for w in (_load(WebHook, d) for d in data.get("web_hooks", []))}
             self.web_hook_events = {e.id: e for e in (_load(WebHookEvent, d)
                                                       for d in data.get("web_hook_events", []))}
+            self.trashed_likes = {(int(d["post_id"]), int(d["user_id"])): _load(Like, d)
+                                  for d in data.get("trashed_likes", [])}
 
 
 def _base62(number: int) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -52,7 +52,23 @@ LATEST_POSTS_PAGE = 50
 TOPIC_CHUNK = 20
 """Posts that `GET /t/{id}.json` carries in `post_stream.posts` (Discourse's chunk size)."""
 
+WEB_HOOK_EVENTS_PAGE = 50
+"""Deliveries a page of a webhook's event log holds (Admin::WebHooksController#list_events)."""
+
 JSON_TYPE = "application/json"
+
+LATEST_TOPICS_PAGE = 100
+"""`GET /latest.json` topics per call: the most `per_page` may ask (TopicQuery.validators, 1..100; a public option
+since Discourse 2025.01, PR #30716). A forum that ignores it answers its default 30 a page."""
+
+USER_ACTIONS_PAGE = 100
+"""`GET /user_actions.json` rows per call: the most `limit` gives (UserActionsController caps it at 100; default 30)."""
+
+WAS_LIKED = 2
+"""UserAction::WAS_LIKED: a like one of the member's posts received (app/models/user_action.rb)."""
+
+WHISPER_POST_TYPE = 4
+"""Post.types[:whisper]."""
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -294,13 +310,62 @@ class WebHook:
 
 @dataclass(frozen=True)
 class WebHookEvent:
-    """One delivery in a webhook's event log: `status` is the receiver's HTTP answer (None if it said none)."""
+    """One delivery in a webhook's event log (AdminWebHookEventSerializer): `status` is the receiver's HTTP answer
+    (0 or None while it is on its way, -1 when no answer came), `redelivering` while a redelivery is under way."""
 
     status: int | None
+    id: int = 0
+    created_at: str = ""
+    redelivering: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WebHookEvent:
-        return cls(status=None if data.get("status") is None else int(data["status"]))
+        return cls(
+            status=None if data.get("status") is None else int(data["status"]),
+            id=int(data.get("id") or 0),
+            created_at=str(data.get("created_at") or ""),
+            redelivering=bool(data.get("redelivering")),
+        )
+
+
+def _moment(text: str) -> datetime:
+    """An ISO time as Discourse writes it (`2026-11-30T09:26:53.589Z`); naive means UTC."""
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ReceivedLike:
+    """A like one of a member's posts received, as `GET /user_actions.json?filter=2` lists it (UserActionSerializer
+    over UserAction.stream: the row's `acting_*` is the liker, its `created_at` the like's own time)."""
+
+    post_id: int
+    topic_id: int
+    liker_id: int
+    liker_username: str
+    created_at: str  # when the like was made, as the forum writes it
+    post_number: int
+    category_id: int | None  # None: a personal message (every other topic has a category)
+    post_type: int  # 1 regular, 4 whisper, …
+
+    @property
+    def private(self) -> bool:
+        """In a personal message or on a whisper: the admin who reads the list sees those too (only an admin may
+        read another member's likes received); never count them where the public can see."""
+        return self.category_id is None or self.post_type == WHISPER_POST_TYPE
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> ReceivedLike:
+        return cls(
+            post_id=int(row["post_id"]),
+            topic_id=int(row["topic_id"]),
+            liker_id=int(row["acting_user_id"]),
+            liker_username=str(row.get("acting_username") or ""),
+            created_at=str(row["created_at"]),
+            post_number=int(row.get("post_number") or 0),
+            category_id=None if row.get("category_id") is None else int(row["category_id"]),
+            post_type=int(row.get("post_type") or 1),
+        )
 
 
 # ---------------------------------------------------------------------------------------------- the client
@@ -556,11 +621,29 @@ class Forum:
         loaded.update({p.id: p for p in _stream_posts(more, view, cooked=True)})
         return [loaded[i] for i in wanted if i in loaded]
 
-    def topic_posts(self, topic_id: int, post_ids: list[int]) -> list[Post]:
-        """Some posts of a topic the bot can see (`version`, likes; no `raw`, no category), at most TOPIC_CHUNK:
-        GET /t/{id}/posts.json?post_ids[]=…. 1 call."""
+    def topic_posts(self, topic_id: int, post_ids: list[int], *, cooked: bool = False) -> list[Post]:
+        """Some posts of a topic the bot can see (`version`, likes, the HTML if `cooked`; no `raw`, no category),
+        at most TOPIC_CHUNK: GET /t/{id}/posts.json?post_ids[]=…. 1 call."""
         answer = self._bot._get(f"/t/{int(topic_id)}/posts.json", **{"post_ids[]": post_ids[:TOPIC_CHUNK]})
-        return _stream_posts(answer, {"id": int(topic_id)})
+        return _stream_posts(answer, {"id": int(topic_id)}, cooked=cooked)
+
+    def tagged_topic_ids(self, tag: str) -> list[int]:
+        """The ids of the topics with `tag` that the bot may list, most recently bumped first: GET /tag/{tag}.json,
+        30 a page. 1 call a page; none when the tag does not exist (404)."""
+        ids: list[int] = []
+        page = 0
+        while True:
+            try:
+                answer = self._bot._get(f"/tag/{quote(tag, safe='')}.json", **({"page": page} if page else {}))
+            except ForumRefused as exc:
+                if exc.not_found:
+                    return ids
+                raise
+            listed = answer.get("topic_list") or {}
+            ids += [int(t["id"]) for t in listed.get("topics") or ()]
+            if not listed.get("more_topics_url") or not listed.get("topics"):
+                return ids
+            page += 1
 
     def topic_by_external_id(self, external_id: str, *, as_admin: bool = False) -> TopicView | None:
         """The topic with this `external_id`, or None: GET /t/external_id/{id}.json, whose 301 is followed by
@@ -675,6 +758,101 @@ class Forum:
             pending.extend(category.get("subcategory_list") or [])
         return flat
 
+    def topics_by_ids(self, ids: Iterable[int]) -> list[Topic]:
+        """The topics with these ids that the bot may list, with their tags, category and status (`Topic`: id,
+        title, category_id, tags, closed, archived, visible, created_at, …; no `user_id`, which topic lists do not
+        carry), in the order asked: GET /latest.json?topic_ids=…&per_page=100 as the bot.
+
+        Calls: ceil(n / LATEST_TOPICS_PAGE) for n distinct ids (none for n = 0). A forum older than Discourse
+        2025.01 ignores `per_page` and answers 30 a page: then each chunk of 100 takes the pages it needs, up to 4.
+        An id the bot may not list is simply not in the answer — a personal message, a deleted topic, a shared
+        draft, a category or topic the bot muted (TopicQuery#latest_results applies every rule of /latest)."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        found: dict[int, Topic] = {}
+        for start in range(0, len(wanted), LATEST_TOPICS_PAGE):
+            chunk = wanted[start : start + LATEST_TOPICS_PAGE]
+            page = 0
+            while True:
+                params: dict[str, Any] = {"topic_ids": ",".join(str(i) for i in chunk), "per_page": len(chunk)}
+                if page:
+                    params["page"] = page
+                listed = self._bot._get("/latest.json", **params).get("topic_list") or {}
+                topics = listed.get("topics") or []
+                for item in topics:
+                    found.setdefault(int(item["id"]), Topic.from_payload(item))
+                per_page = int(listed.get("per_page") or len(chunk))
+                if per_page >= len(chunk) or len(topics) < per_page:
+                    break
+                page += 1  # the forum pages at fewer than we asked for: read on within this chunk
+        return [found[i] for i in wanted if i in found]
+
+    def likes_received(self, username: str, since: str | None) -> list[ReceivedLike]:
+        """Likes the member's posts received, newest first, down to `since` (an ISO time; likes made at or after
+        it; None: all): GET /user_actions.json?username=…&filter=2 as the ADMIN — a private action type, which
+        Discourse shows only to the member themself and admins (Guardian#can_see_user_actions?: a moderator gets
+        404). The admin sees them all: likes in personal messages and on whispers too (`ReceivedLike.private`).
+
+        Calls: k // USER_ACTIONS_PAGE + 1 for k likes received at or after `since` (a short page, or the first
+        like older than `since`, ends the reading). A like taken back, or on a deleted post, is not listed. The
+        list is read by offset while likes may arrive: a like seen twice is kept once (post, liker)."""
+        cutoff = None if since is None else _moment(since)
+        likes: list[ReceivedLike] = []
+        seen: set[tuple[int, int]] = set()
+        offset = 0
+        while True:
+            answer = self._admin._get(
+                "/user_actions.json", username=username, filter=WAS_LIKED, offset=offset, limit=USER_ACTIONS_PAGE
+            )
+            rows = answer.get("user_actions") or []
+            for row in rows:
+                like = ReceivedLike.from_json(row)
+                if cutoff is not None and _moment(like.created_at) < cutoff:
+                    return likes
+                if (like.post_id, like.liker_id) not in seen:
+                    seen.add((like.post_id, like.liker_id))
+                    likes.append(like)
+            if len(rows) < USER_ACTIONS_PAGE:
+                return likes
+            offset += len(rows)
+
+    def daily_reports(
+        self, start: date, end: date, kinds: Iterable[str] = ("posts", "topics", "likes")
+    ) -> dict[str, dict[str, int]]:
+        """The forum's own daily figures from `start` to `end` (both included, UTC days): kind → {"YYYY-MM-DD":
+        count}, every day present (0 where the forum lists none). GET /admin/reports/bulk.json as the admin (the
+        reports are staff-only). 1 call, whatever the kinds.
+
+        Discourse's definitions (app/models/concerns/reports/*.rb): `posts` — regular posts (no whispers, small or
+        moderator actions), first posts included, outside personal messages, not deleted; `topics` — topics
+        outside personal messages, not deleted; `likes` — every like made that day, in messages too, including
+        likes taken back since (the likes report counts trashed rows). Restricted categories and unlisted topics
+        count in all three. ForumRefused / ForumUnavailable when a report is missing or says `error`."""
+        names = list(dict.fromkeys(kinds))
+        params: dict[str, str] = {}
+        for kind in names:
+            params[f"reports[{kind}][start_date]"] = start.isoformat()
+            params[f"reports[{kind}][end_date]"] = end.isoformat()
+        answer = self._admin._get("/admin/reports/bulk.json", **params)
+        reports = {str(r.get("type")): r for r in answer.get("reports") or () if isinstance(r, dict)}
+        days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+        figures: dict[str, dict[str, int]] = {}
+        for kind in names:
+            report = reports.get(kind)
+            request = "GET /admin/reports/bulk.json"
+            if report is None:
+                raise ForumUnavailable(f"{request}: the answer has no {kind!r} report")
+            if report.get("error") == "not_found":
+                raise ForumRefused(404, [f"the forum has no {kind!r} report"], "not_found", request=request)
+            if report.get("error"):
+                raise ForumUnavailable(f"{request}: the {kind!r} report failed ({report['error']})")
+            counts = dict.fromkeys(days, 0)
+            for point in report.get("data") or ():
+                day = str(point.get("x"))[:10]
+                if day in counts:
+                    counts[day] += int(point.get("y") or 0)
+            figures[kind] = counts
+        return figures
+
     # ------------------------------------------------------------------------------------------ install (admin)
 
     def admin_user(self, username: str) -> Member | None:
@@ -765,11 +943,18 @@ class Forum:
                     {str(t.get("name")): int(t["id"]) for t in event_types if "id" in t},
                 )
 
-    def web_hook_events(self, hook_id: int) -> list[WebHookEvent]:
-        """The webhook's latest deliveries, newest first (the admin's event log): 1 call."""
-        answer = self._admin._get(f"/admin/api/web_hooks/{int(hook_id)}/events.json")
+    def web_hook_events(self, hook_id: int, *, offset: int = 0) -> list[WebHookEvent]:
+        """The webhook's deliveries, newest first, 50 from `offset` (the admin's event log,
+        Admin::WebHooksController#list_events): 1 call."""
+        params = {"offset": offset} if offset else {}
+        answer = self._admin._get(f"/admin/api/web_hooks/{int(hook_id)}/events.json", **params)
         rows = answer.get("web_hook_events", answer) if isinstance(answer, dict) else answer
         return [WebHookEvent.from_json(row) for row in rows]
+
+    def redeliver(self, hook_id: int, event_id: int) -> None:
+        """The admin's "Redeliver" button: the forum sends that delivery again, the same headers, body and Event-Id
+        (POST /admin/api/web_hooks/{id}/events/{event_id}/redeliver.json). 1 call."""
+        self._admin._post(f"/admin/api/web_hooks/{int(hook_id)}/events/{int(event_id)}/redeliver.json")
 
     def create_web_hook(self, fields: dict[str, Any]) -> WebHook:
         """POST /admin/api/web_hooks.json as the admin. 1 call."""
