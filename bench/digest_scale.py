@@ -6,7 +6,9 @@ Synthetic, reproducible activity in one ISO week goes through `Engagement.record
 typed events (real Redis, no HTTP): new topics, replies (to a post or to the topic), likes, edits (duplicates that
 must change nothing) and deletions. Then `figures(week)`, `history(week, 12)` and `top_topics(week)` are timed —
 the target is under 2 s in all — and Redis' memory (INFO memory, before and after, on the benchmark's own database
-flushed first) is reported per 100,000 events.
+flushed first) is reported per 100,000 events. Last, the week is frozen and compacted (`Engagement.compact`) as
+the window moves past it: once it has just left the window (what the window's figures still read of it is kept),
+and once it is past every look-back; the memory then left is reported, and the time each compaction took.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import redis
 
-from plugin.domain.engagement import parse_time
+from plugin.domain.engagement import INACTIVE_DAYS, RECIPROCITY_WEEKS, parse_time, shift_week, week_bounds
 from plugin.text.figures import figures_table
 from plugin.adapters.engagement_store import Engagement
 from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
@@ -138,6 +140,14 @@ def main() -> int:
         _, t_alone = timed(lambda: engagement.history(WEEK, 12))
         total = t_figures + t_history + t_top
         per_100k = (memory_after - memory_before) * 100_000 / count
+        engagement.freeze(WEEK)
+        compactions = []
+        for weeks_later in (1, RECIPROCITY_WEEKS + INACTIVE_DAYS // 7 + 1):   # just left the window; past it all
+            window_start = shift_week(WEEK, weeks_later)
+            clock.now = week_bounds(window_start)[0].timestamp() + 9 * 3600
+            report, t_compact = timed(lambda: engagement.compact(window_start))
+            gc.collect()
+            compactions.append((weeks_later, t_compact, used_memory(conn) - memory_before, report))
         rows = [
             ("events ingested", f"{count:,}", f"{ingest:.1f} s, {count / ingest:,.0f} events/s"),
             ("figures(week)", f"{t_figures:.3f} s", "inside one Engagement.reading(), as the digest reads"),
@@ -149,6 +159,10 @@ def main() -> int:
             ("Redis memory", f"{(memory_after - memory_before) / 2**20:.1f} MiB",
              f"{per_100k / 2**20:.1f} MiB per 100,000 events"),
         ]
+        for weeks_later, t_compact, left, report in compactions:
+            rows.append((f"compact, window +{weeks_later} wk", f"{t_compact:.3f} s",
+                         f"{left / 2**20:.2f} MiB left ({report.keys_deleted:,} keys, "
+                         f"{report.entries_removed:,} entries deleted)"))
         print(f"engagement store, one week of {count:,} synthetic events, {args.members:,} members "
               f"(Redis: {runtime.source})\n")
         for label, value, note in rows:

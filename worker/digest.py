@@ -70,7 +70,9 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
         )
         topic_id = first.topic_id
         s.store.remember_digest_topic(week, topic_id)
-    return f"digest {week} posted as topic {topic_id}"
+    # the per-post detail of the weeks before the window folds into their frozen figures (memory bounded by it)
+    compacted = s.engagement.compact(shift_week(week, 1 - s.settings.window_weeks))
+    return f"digest {week} posted as topic {topic_id}; {compacted.weeks_compacted} older week(s) compacted"
 
 
 def preview_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> DigestDraft:

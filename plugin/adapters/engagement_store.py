@@ -12,6 +12,11 @@ received, and a topic it opened is never listed. A like counts when the liked po
 
 A week's figures are frozen (`freeze`) when its digest is posted: from then on `figures`, `top_topics` and
 `new_contributor_names` answer with the frozen copy, whatever arrives late.
+
+Redis is bounded by a window of weeks, not by the forum's history, with `compact(window_start_week)`: the weeks
+before the window are frozen and their per-post detail deleted, keeping only what the window's figures read of
+them (each member's first day, who posted on each of the 90 days before the window, who answered whom in its
+3 weeks before). Posts written before the window are not filed any more, as frozen weeks ignore late arrivals.
 """
 
 from __future__ import annotations
@@ -21,34 +26,40 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache, partial
 from itertools import chain
 from typing import Any
 
-from redis import Redis
+from redis import Redis, ResponseError
 from redis.typing import EncodableT, FieldT
 
 from plugin.adapters.forum import LATEST_POSTS_PAGE, Forum, Throttled
 from plugin.adapters.keys import Keys
 from plugin.adapters.redis import as_byte_list, as_text
 from plugin.domain.engagement import (
+    DAY_SECONDS,
     INACTIVE_DAYS,
     NEVER,
     RECIPROCITY_WEEKS,
+    Lookback,
     PostFact,
     TopicStart,
     WeekActivity,
     WeekFigures,
+    check_week,
     contributors,
     day_number,
     first_responses,
     iso_week,
+    lookback,
     parse_time,
     reply_edges,
     shift_week,
     summarize_week,
     week_bounds,
     week_start_day,
+    weeks_between,
     weeks_ending,
 )
 from plugin.domain.events import Event, LikeEvent, Post, PostEvent, TopicEvent
@@ -58,6 +69,7 @@ FORUM = "*"
 """The scope of forum-wide figures; a category's scope is its id."""
 COUNTED = "counted"
 """A post's standing is `counted:<week>`, `deleted:<week>` (may be recovered) or `care` (never counted again)."""
+DELETED = "deleted"
 COUNT, RECOVER, DELETE, FORGET = "count", "recover", "delete", "care"
 """What `_APPLY` is asked to do with a post."""
 FROZEN_TOP_TOPICS = 20
@@ -69,14 +81,21 @@ TAKE_BACK_TRIES = 5
 # A post's contribution, added or taken back in one atomic step.
 # KEYS: 1 post standings, 2 the week's posts, 3 the day's posters, 4 the member's days (forum),
 #       5 the member's days (category; = KEYS[4] without one), 6 the topic's replies, 7 categories,
-#       8 the week's posts per topic
+#       8 the week's posts per topic, 9 the window's first day (`compact`)
 # ARGV: 1 post id, 2 action (count | recover | delete | care), 3 week, 4 the post as stored, 5 day number,
 #       6 forum day field, 7 category day field or "", 8 reply member or "", 9 the post's time, 10 category or "",
 #       11 topic id
+# A post written before the window `compact` keeps is not filed, counted or taken back: its week is frozen and its
+# detail gone (only a care post's standing is still noted, so that it never counts again).
 _APPLY = """
 local id, action, week, packed, day = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local standing = redis.call("HGET", KEYS[1], id) or ""
 local state = string.match(standing, "^%a*")
+local window = tonumber(redis.call("GET", KEYS[9]) or "")
+if window and tonumber(day) < window then
+    if action == "care" then redis.call("HSET", KEYS[1], id, "care") end
+    return 0
+end
 local function touch(delta)
     local fields, members = {ARGV[6], ARGV[7]}, {KEYS[4], KEYS[5]}
     for i = 1, 2 do
@@ -114,9 +133,12 @@ end
 return 0
 """
 
-# A like, once per (post, liker), unless the post is a care post.
-# KEYS: 1 post standings, 2 the week's likes, 3 likes per post.  ARGV: 1 post id, 2 field, 3 value, 4 "<week>|<liker>"
+# A like, once per (post, liker), unless the post is a care post or the like is recorded before the window (`compact`).
+# KEYS: 1 post standings, 2 the week's likes, 3 likes per post, 4 the window's first day.
+# ARGV: 1 post id, 2 field, 3 value, 4 "<week>|<liker>", 5 the day it is recorded
 _LIKE = """
+local window = tonumber(redis.call("GET", KEYS[4]) or "")
+if window and tonumber(ARGV[5]) < window then return 0 end
 if redis.call("HGET", KEYS[1], ARGV[1]) == "care" then return 0 end
 if redis.call("HSETNX", KEYS[2], ARGV[2], ARGV[3]) == 0 then return 0 end
 local earlier = redis.call("HGET", KEYS[3], ARGV[1])
@@ -129,6 +151,66 @@ if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
 redis.call("HSET", KEYS[1], unpack(ARGV))
 return 1
 """
+
+# The window's first day only moves on.  KEYS: 1 the window's first day.  ARGV: 1 the day asked for.
+_WINDOW = """
+local current = tonumber(redis.call("GET", KEYS[1]) or "")
+local wanted = tonumber(ARGV[1])
+if current == nil or wanted > current then
+    redis.call("SET", KEYS[1], ARGV[1])
+    return wanted
+end
+return current
+"""
+
+# Change hash fields that still hold what was read (a field changed meanwhile is left for the next compaction).
+# KEYS: 1 a hash.  ARGV: (field, value read, new value or "" to delete it) triples.  Returns how many changed.
+_SWAP = """
+local changed = 0
+for i = 1, #ARGV, 3 do
+    if redis.call("HGET", KEYS[1], ARGV[i]) == ARGV[i + 1] then
+        if ARGV[i + 2] == "" then
+            redis.call("HDEL", KEYS[1], ARGV[i])
+        else
+            redis.call("HSET", KEYS[1], ARGV[i], ARGV[i + 2])
+        end
+        changed = changed + 1
+    end
+end
+return changed
+"""
+
+# Keep each member's first day and their days from ARGV[1] on.  KEYS: members' days (sorted sets).
+_TRIM_DAYS = """
+local removed = 0
+for _, key in ipairs(KEYS) do
+    local first = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
+    if first[2] then
+        removed = removed + redis.call("ZREMRANGEBYSCORE", key, "(" .. first[2], "(" .. ARGV[1])
+    end
+end
+return removed
+"""
+SCAN_BATCH = 500
+"""Keys or fields handled at a time while compacting."""
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    """What one `Engagement.compact` did."""
+
+    window_start: str
+    """The first week whose detail is kept: the one asked for, or a later one asked for before (it only moves on)."""
+    weeks_compacted: tuple[str, ...]
+    """Weeks (oldest first) whose detail this run deleted; none when run again."""
+    weeks_frozen: tuple[str, ...]
+    """Weeks this run froze, or whose frozen copy it completed with the figures of a category it lacked."""
+    keys_deleted: int
+    entries_removed: int
+    """Fields and members taken out of keys shared by all weeks: posts' standings, likes per post, topics' replies,
+    members' days."""
+    bytes_freed: int | None
+    """Redis `MEMORY USAGE` of the keys it changed, before minus after (None where MEMORY is not allowed)."""
 
 
 class Engagement:
@@ -143,6 +225,9 @@ class Engagement:
         self._apply = connection.register_script(_APPLY)
         self._like = connection.register_script(_LIKE)
         self._freeze = connection.register_script(_FREEZE)
+        self._window = connection.register_script(_WINDOW)
+        self._swap = connection.register_script(_SWAP)
+        self._trim_days = connection.register_script(_TRIM_DAYS)
         self._shared: _Reader | None = None
 
     # ------------------------------------------------------------------------------------------ recording
@@ -231,11 +316,17 @@ class Engagement:
             or is_service(liker, self.bot_username)
         ):
             return
-        week = iso_week(self.clock())
+        now = self.clock()
+        week = iso_week(now)
         field = f"{post.id}:{liker}"
         self._like(
-            keys=[self.keys.engagement_posts, self.keys.engagement_week_likes(week), self.keys.engagement_post_likes],
-            args=[post.id, field, json.dumps([liker, post.category_id]), f"{week}|{liker}"],
+            keys=[
+                self.keys.engagement_posts,
+                self.keys.engagement_week_likes(week),
+                self.keys.engagement_post_likes,
+                self.keys.engagement_window_start,
+            ],
+            args=[post.id, field, json.dumps([liker, post.category_id]), f"{week}|{liker}", day_number(now)],
         )
 
     def _record_topic(self, event: TopicEvent) -> None:
@@ -267,6 +358,7 @@ class Engagement:
                 k.engagement_replies(fact.topic_id),
                 k.engagement_categories,
                 k.engagement_week_topics(week),
+                k.engagement_window_start,
             ],
             args=[
                 fact.id,
@@ -338,23 +430,28 @@ class Engagement:
     def freeze(self, week: str) -> WeekFigures:
         """Fix the week's figures (forum-wide and per category), most active topics and new contributors' names as
         they are now; a week already frozen keeps its first copy. Returns the forum-wide figures."""
-        key = self.keys.engagement_frozen(week)
-        if not self.redis.exists(key):
-            reader = self._reader()
-            now = self.clock()
-            forum = reader.activity(week, None, now)
-            snapshot = {
-                f"figures:{FORUM}": json.dumps(asdict(summarize_week(forum))),
-                "new-names": json.dumps(_new_names(forum)),
-                "top-topics": json.dumps(reader.top_topics(week, FROZEN_TOP_TOPICS)),
-            }
-            for category_id in sorted(int(c) for c in self.redis.smembers(self.keys.engagement_categories)):
-                figures = summarize_week(reader.activity(week, category_id, now))
-                snapshot[f"figures:{_scope(category_id)}"] = json.dumps(asdict(figures))
-            self._freeze(keys=[key], args=[part for pair in snapshot.items() for part in pair])
+        if not self.is_frozen(week):
+            self._freeze_week(self._reader(), week, self._categories(), self.clock())
         frozen = self._frozen(week, FORUM)
         assert frozen is not None
         return frozen
+
+    def _freeze_week(self, reader: _Reader, week: str, categories: list[int], now: float) -> bool:
+        """Freeze one week from `reader`; False when it was frozen already (its first copy is kept)."""
+        forum = reader.activity(week, None, now)
+        snapshot = {
+            f"figures:{FORUM}": json.dumps(asdict(summarize_week(forum))),
+            "new-names": json.dumps(_new_names(forum)),
+            "top-topics": json.dumps(reader.top_topics(week, FROZEN_TOP_TOPICS)),
+        }
+        for category_id in categories:
+            figures = summarize_week(reader.activity(week, category_id, now))
+            snapshot[f"figures:{_scope(category_id)}"] = json.dumps(asdict(figures))
+        args = [part for pair in snapshot.items() for part in pair]
+        return bool(self._freeze(keys=[self.keys.engagement_frozen(week)], args=args))
+
+    def _categories(self) -> list[int]:
+        return sorted(int(c) for c in self.redis.smembers(self.keys.engagement_categories))
 
     @contextmanager
     def reading(self) -> Iterator[Engagement]:
@@ -377,6 +474,169 @@ class Engagement:
         data = self.redis.hget(self.keys.engagement_frozen(week), f"figures:{scope}")
         return None if data is None else WeekFigures(**json.loads(data))
 
+    # ------------------------------------------------------------------------------------------ compaction
+
+    def compact(self, window_start_week: str) -> CompactReport:
+        """Bound Redis by a window of weeks instead of the forum's whole history: freeze every week before
+        `window_start_week`, then delete its per-post detail, keeping only what the window's weeks still read.
+
+        For each week before the window: if it is not frozen, it is frozen first (figures forum-wide and per
+        category, most active topics, new contributors' names), and a frozen copy that lacks a category's figures
+        gets them as they are answered now — so `figures`, `history`, `top_topics` (up to FROZEN_TOP_TOPICS),
+        `new_contributor_names` and `stats` answer every old week exactly as before. Then go: the week's posts,
+        likes and posts per topic, the posters of its days (except the INACTIVE_DAYS before the window, which the
+        window's inactive and returning contributors read), the standings and likes-per-post lines of its posts,
+        its replies in the topics' replies, and the members' days (except each member's first day, which tells
+        who is new, and the days kept). The replies of the RECIPROCITY_WEEKS - 1 weeks before the window are kept
+        in short (who answered whom, in which topic and category) for the window's reply graph.
+
+        Late events: from the moment it starts, a post written before the window is no longer filed, counted or
+        taken back (a created, edited, deleted or recovered post), and a like recorded before it is not filed
+        (a rebuild's): the weeks before the window are frozen, as frozen weeks already ignore late arrivals, and
+        the window's figures keep counting what was there. A care post written before the window is still marked
+        never to count again, but the day it was written stays its author's (its week is published). So it is
+        safe beside the workers, and idempotent: run again, it deletes nothing more. The window only moves on: an
+        earlier `window_start_week` than one compacted before changes nothing.
+
+        ValueError for a week that is not an ISO week or starts after the current week.
+        """
+        asked = check_week(window_start_week)
+        this_week = iso_week(self.clock())
+        if week_start_day(asked) > week_start_day(this_week):
+            raise ValueError(f"the window cannot start after the current week {this_week}, got {asked!r}")
+        tally = _Tally(self.redis)
+        key = self.keys.engagement_window_start
+        first_day = tally.change([key], partial(self._window, keys=[key], args=[week_start_day(asked)]), count=False)
+        window = lookback(iso_week(first_day * DAY_SECONDS))
+        weeks, days = self._filed_before(window)
+        frozen = self._freeze_before(weeks, tally)
+        compacted = [week for week in weeks if self._compact_week(week, window, tally)]
+        for start in range(0, len(days), SCAN_BATCH):
+            tally.delete([self.keys.engagement_day(day) for day in days[start : start + SCAN_BATCH]])
+        self._trim_member_days(window, tally)
+        self._trim_hash(self.keys.engagement_posts, partial(_standing_after, window.first_day), tally)
+        self._trim_hash(self.keys.engagement_post_likes, partial(_likes_after, window.first_day), tally)
+        return CompactReport(
+            window_start=window.window_start,
+            weeks_compacted=tuple(compacted),
+            weeks_frozen=tuple(frozen),
+            keys_deleted=tally.keys_deleted,
+            entries_removed=tally.entries_removed,
+            bytes_freed=tally.bytes_freed,
+        )
+
+    def _filed_before(self, window: Lookback) -> tuple[list[str], list[int]]:
+        """Every week before the window from the first one anything was filed or frozen for, and the days before
+        the ones kept that have posters filed."""
+        k = self.keys
+        weeks: set[str] = set()
+        for pattern in (k.engagement_week_pattern, k.engagement_frozen_pattern):
+            for key in self.redis.scan_iter(match=pattern, count=SCAN_BATCH):
+                weeks.add(as_text(key)[len(pattern) - 1 :].split(":", 1)[0])
+        days: list[int] = []
+        pattern = k.engagement_day_pattern
+        for key in self.redis.scan_iter(match=pattern, count=SCAN_BATCH):
+            day = as_text(key)[len(pattern) - 1 :]
+            if day.isdigit():
+                days.append(int(day))
+                weeks.add(iso_week(int(day) * DAY_SECONDS))
+        old = [week for week in weeks if _is_week(week) and _first_day(week) < window.first_day]
+        if not old:
+            return [], []
+        return weeks_between(min(old, key=_first_day), window.window_start), sorted(
+            day for day in days if day < window.days_from
+        )
+
+    def _freeze_before(self, weeks: list[str], tally: _Tally) -> list[str]:
+        """Freeze the weeks not frozen yet and complete the frozen copies that lack a category, oldest first, with
+        one reader that lets go of each week once the later ones no longer read it. Returns the weeks changed."""
+        reader = _Reader(self)
+        now = self.clock()
+        categories = self._categories()
+        changed = []
+        for week in weeks:
+            key = self.keys.engagement_frozen(week)
+            present = {as_text(field) for field in self.redis.hkeys(key)}
+            missing = [c for c in categories if f"figures:{_scope(c)}" not in present]
+            if not present or missing:
+                complete = partial(self._complete_frozen, reader, week, missing if present else categories, now)
+                if tally.change([key], complete, count=False):
+                    changed.append(week)
+            reader.release_before(shift_week(week, 1))
+        return changed
+
+    def _complete_frozen(self, reader: _Reader, week: str, categories: list[int], now: float) -> int:
+        """Freeze a week that is not frozen; or give a frozen copy the figures of `categories`, which it lacks, as
+        they are answered now (from the week's detail). Returns how many fields were written."""
+        key = self.keys.engagement_frozen(week)
+        if not self.redis.exists(key):
+            return int(self._freeze_week(reader, week, categories, now))
+        added = 0
+        for category_id in categories:
+            figures = summarize_week(reader.activity(week, category_id, now))
+            added += int(self.redis.hsetnx(key, f"figures:{_scope(category_id)}", json.dumps(asdict(figures))))
+        return added
+
+    def _compact_week(self, week: str, window: Lookback, tally: _Tally) -> bool:
+        """Delete one frozen week's detail (keeping its replies in short if the window's reply graph spans it);
+        True when there was any left."""
+        k = self.keys
+        posts_key, edges_key = k.engagement_week_posts(week), k.engagement_week_reply_edges(week)
+        facts = [PostFact._make(f) for f in _parse_all(as_byte_list(self.redis.hvals(posts_key)))]
+        topics = sorted({fact.topic_id for fact in facts})
+        doomed = [posts_key, k.engagement_week_topics(week), k.engagement_week_likes(week)]
+        if week not in window.reply_weeks:
+            doomed.append(edges_key)
+        deleted_before = tally.keys_deleted
+        for start in range(0, len(topics), SCAN_BATCH):
+            replies = [k.engagement_replies(topic) for topic in topics[start : start + SCAN_BATCH]]
+            tally.change(replies, partial(self._trim_replies, replies, window.first_day * DAY_SECONDS))
+        kept = {
+            json.dumps([f.username, f.topic_id, f.category_id, f.reply_to], separators=(",", ":"))
+            for f in facts
+            if f.is_reply
+        }
+        if kept and week in window.reply_weeks:
+            tally.change([edges_key], partial(self.redis.sadd, edges_key, *sorted(kept)), count=False)
+        tally.delete(doomed)
+        return tally.keys_deleted > deleted_before
+
+    def _trim_replies(self, keys: list[str], before: float) -> int:
+        """Take the replies written before `before` out of topics' replies (no topic opened since needs them)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zremrangebyscore(key, "-inf", f"({before!r}")
+        return sum(pipe.execute())
+
+    def _trim_member_days(self, window: Lookback, tally: _Tally) -> None:
+        batch: list[str] = []
+        keys = self.redis.scan_iter(match=self.keys.engagement_member_days_pattern, count=SCAN_BATCH)
+        for key in chain(keys, [None]):
+            if key is not None:
+                batch.append(as_text(key))
+            if batch and (key is None or len(batch) == SCAN_BATCH):
+                tally.change(batch, partial(self._trim_days, keys=batch, args=[window.days_from]))
+                batch = []
+
+    def _trim_hash(self, key: str, after: Callable[[str], str | None], tally: _Tally) -> None:
+        """Rewrite each field of a hash as `after` tells (None: as it is, "": delete it), field by field against
+        what was read, so that a write meanwhile wins."""
+
+        def trim() -> int:
+            changed = 0
+            swaps: list[EncodableT] = []
+            for field, value in chain(self.redis.hscan_iter(key, count=SCAN_BATCH), [(None, None)]):
+                if field is not None and value is not None:
+                    new = after(as_text(value))
+                    if new is not None:
+                        swaps += [field, value, new]
+                if swaps and (field is None or len(swaps) >= 3 * SCAN_BATCH):
+                    changed += int(self._swap(keys=[key], args=swaps))
+                    swaps = []
+            return changed
+
+        tally.change([key], trim)
+
 
 class _Reader:
     """Reads what the figures of some weeks need, each Redis key at most once (history shares one reader)."""
@@ -386,8 +646,11 @@ class _Reader:
         self.keys = engagement.keys
         self.bot_username = engagement.bot_username
         self._posts: dict[str, list[PostFact]] = {}
+        self._kept_replies: dict[str, list[PostFact]] = {}
         self._days: dict[int, list[str]] = {}
         self._deleted_topics: set[int] | None = None
+        self._window_start: int | None = None
+        self._window_read = False
         self._seeds: dict[str, tuple[float, float]] | None = None
         self._authors: dict[int, str | None] = {}
         self._activities: dict[tuple[str, int | None], WeekActivity] = {}
@@ -395,15 +658,55 @@ class _Reader:
     def posts(self, week: str) -> list[PostFact]:
         """The week's counted posts, without those of deleted topics."""
         if week not in self._posts:
-            if self._deleted_topics is None:
-                self._deleted_topics = {int(t) for t in self.redis.smembers(self.keys.engagement_deleted_topics)}
-            deleted = self._deleted_topics
+            deleted = self.deleted_topics()
             with _collector_paused():
                 facts = map(
                     PostFact._make, _parse_all(as_byte_list(self.redis.hvals(self.keys.engagement_week_posts(week))))
                 )
                 self._posts[week] = [f for f in facts if f.topic_id not in deleted] if deleted else list(facts)
         return self._posts[week]
+
+    def deleted_topics(self) -> set[int]:
+        if self._deleted_topics is None:
+            self._deleted_topics = {int(t) for t in self.redis.smembers(self.keys.engagement_deleted_topics)}
+        return self._deleted_topics
+
+    def window_start(self) -> int | None:
+        """The first day of the weeks whose detail is kept (None: nothing was ever compacted)."""
+        if not self._window_read:
+            stored = self.redis.get(self.keys.engagement_window_start)
+            self._window_start, self._window_read = (None if stored is None else int(stored)), True
+        return self._window_start
+
+    def kept_replies(self, week: str) -> list[PostFact]:
+        """What is kept of a compacted week's replies for the reply graph, as posts with no id, time or number
+        beyond "a reply" (none for a week not compacted), without those of deleted topics."""
+        if week not in self._kept_replies:
+            window = self.window_start()
+            replies: list[PostFact] = []
+            if window is not None and week_start_day(week) < window:
+                deleted = self.deleted_topics()
+                kept = _parse_all(as_byte_list(list(self.redis.smembers(self.keys.engagement_week_reply_edges(week)))))
+                replies = [
+                    PostFact(0, username, topic_id, category_id, 0.0, 2, reply_to or None)
+                    for username, topic_id, category_id, reply_to in kept
+                    if topic_id not in deleted
+                ]
+            self._kept_replies[week] = replies
+        return self._kept_replies[week]
+
+    def release_before(self, week: str) -> None:
+        """Forget what was read that the figures of `week` and later ones no longer read (a compaction walks a long
+        history with one reader)."""
+        first_day = week_start_day(week)
+        oldest_read = week_start_day(shift_week(week, 1 - RECIPROCITY_WEEKS))
+        for cache in (self._posts, self._kept_replies):
+            for old in [w for w in cache if week_start_day(w) < oldest_read]:
+                del cache[old]
+        for old_activity in [key for key in self._activities if week_start_day(key[0]) < first_day]:
+            del self._activities[old_activity]
+        for day in [d for d in self._days if d < first_day - INACTIVE_DAYS]:
+            del self._days[day]
 
     def activity(self, week: str, category_id: int | None, now: float) -> WeekActivity:
         """What `summarize_week` needs; read once per (week, category) by this reader, as of `now`."""
@@ -419,7 +722,9 @@ class _Reader:
         posts = in_scope(self.posts(week))
         likes = _parse_all(as_byte_list(self.redis.hvals(self.keys.engagement_week_likes(week))))
         likers = tuple(liker for liker, category in likes if category_id is None or category == category_id)
-        recent = [p for w in weeks_ending(week, RECIPROCITY_WEEKS) for p in in_scope(self.posts(w))]
+        recent = [
+            p for w in weeks_ending(week, RECIPROCITY_WEEKS) for p in in_scope(self.posts(w) + self.kept_replies(w))
+        ]
         posters = {p.username for p in posts}
         earliest, window = self._contributor_history(_scope(category_id), posters, week_start_day(week))
         return WeekActivity(
@@ -525,6 +830,49 @@ class _Reader:
         return self._seeds
 
 
+class _Tally:
+    """What a compaction deleted, and the memory it freed (Redis `MEMORY USAGE` of the keys it changed, before and
+    after; given up on where the MEMORY command is not allowed)."""
+
+    def __init__(self, connection: Redis):
+        self.redis = connection
+        self.keys_deleted = 0
+        self.entries_removed = 0
+        self.bytes_freed: int | None = 0
+
+    def delete(self, keys: list[str]) -> None:
+        if keys:
+            before = self._usage(keys)
+            self.keys_deleted += int(self.redis.delete(*keys))
+            self._freed(before, 0)
+
+    def change(self, keys: list[str], step: Callable[[], Any], *, count: bool = True) -> int:
+        """Run `step`, which changes `keys` and returns how many entries it removed (counted unless `count` is
+        False: then it wrote them). Returns what `step` returned."""
+        before = self._usage(keys)
+        done = int(step())
+        if count:
+            self.entries_removed += done
+        self._freed(before, self._usage(keys))
+        return done
+
+    def _usage(self, keys: list[str]) -> int | None:
+        if self.bytes_freed is None:
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.execute_command("MEMORY", "USAGE", key, "SAMPLES", "0")
+        try:
+            return sum(int(used or 0) for used in pipe.execute())
+        except ResponseError:
+            self.bytes_freed = None
+            return None
+
+    def _freed(self, before: int | None, after: int | None) -> None:
+        if self.bytes_freed is not None and before is not None and after is not None:
+            self.bytes_freed += before - after
+
+
 def seed_from_forum(
     forum: Forum, engagement: Engagement, max_pages: int, on_throttled: Callable[[Throttled], None] | None = None
 ) -> int:
@@ -602,6 +950,34 @@ def _parse_all(packed: Iterable[bytes]) -> list[list[Any]]:
 
 def _unpack(packed: str) -> PostFact:
     return PostFact._make(json.loads(packed))
+
+
+@lru_cache(maxsize=4096)
+def _first_day(week: str) -> int:
+    return week_start_day(week)
+
+
+def _is_week(text: str) -> bool:
+    try:
+        check_week(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _standing_after(first_day: int, standing: str) -> str | None:
+    """A post's standing once the weeks before `first_day` are compacted: "" (gone) for a post counted or deleted
+    in one of them; a care post's stays."""
+    state, _, week = standing.partition(":")
+    return "" if state in (COUNTED, DELETED) and _is_week(week) and _first_day(week) < first_day else None
+
+
+def _likes_after(first_day: int, lines: str) -> str | None:
+    """A post's likes (`<week>|<liker>` lines) once the weeks before `first_day` are compacted: those recorded in
+    later weeks (a later care post still takes them back); None when nothing changes."""
+    every = lines.split("\n")
+    kept = [line for line in every if not (_is_week(week := line.split("|", 1)[0]) and _first_day(week) < first_day)]
+    return None if len(kept) == len(every) else "\n".join(kept)
 
 
 def _day_text(day: float) -> str:

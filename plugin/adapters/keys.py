@@ -163,6 +163,12 @@ class Keys:
         return f"{self.prefix}reconcile:cursor"
 
     @property
+    def delivery_log(self) -> str:
+        """Hash: `hook` → the id of the service's webhook in the forum; `mark` → every delivery of it up to this id
+        was settled when reconcile last read its delivery log."""
+        return f"{self.prefix}reconcile:delivery-log"
+
+    @property
     def reconcile_lock(self) -> str:
         """Lock: one reconcile pass at a time (the scheduled one and a manual one)."""
         return f"{self.prefix}lock:reconcile"
@@ -280,3 +286,34 @@ class Keys:
     def engagement_frozen(self, week: str) -> str:
         """Hash: `figures:<scope>`, `top-topics`, `new-names` → a week's published figures (JSON), never rewritten."""
         return f"{self.prefix}eng:frozen:{week}"
+
+    def engagement_week_reply_edges(self, week: str) -> str:
+        """Set: JSON [username, topic, category, reply_to] of the replies written that ISO week, kept once its posts
+        were compacted while the reply graph (reciprocity) of a week not compacted still spans it."""
+        return f"{self.prefix}eng:week:{week}:reply-edges"
+
+    @property
+    def engagement_window_start(self) -> str:
+        """String: the first day (days since 1970) of the weeks whose detail `Engagement.compact` keeps; it only
+        moves on. Posts written before it, and likes recorded before it, are no longer filed."""
+        return f"{self.prefix}eng:window-start"
+
+    @property
+    def engagement_week_pattern(self) -> str:
+        """The pattern of every per-week key (`engagement_week_posts`, `_topics`, `_likes`, `_reply_edges`)."""
+        return f"{self.prefix}eng:week:*"
+
+    @property
+    def engagement_day_pattern(self) -> str:
+        """The pattern of every `engagement_day` key."""
+        return f"{self.prefix}eng:day:*"
+
+    @property
+    def engagement_frozen_pattern(self) -> str:
+        """The pattern of every `engagement_frozen` key."""
+        return f"{self.prefix}eng:frozen:*"
+
+    @property
+    def engagement_member_days_pattern(self) -> str:
+        """The pattern of every `engagement_member_days` key."""
+        return f"{self.prefix}eng:member-days:*"

@@ -129,6 +129,44 @@ def week_start_day(week: str) -> int:
     return day_number(week_bounds(week)[0])
 
 
+def weeks_between(first: str, stop: str) -> list[str]:
+    """The ISO weeks from `first` up to `stop` (not included), oldest first; none when `stop` is not later."""
+    count = (week_start_day(stop) - week_start_day(first)) // 7
+    return [shift_week(first, offset) for offset in range(count)]
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """What the figures of the weeks from `window_start` on read of the time before it, so what must outlive the
+    detail of the weeks before it (`Engagement.compact`):
+
+    - `first_day`: the window's first day; posts written earlier belong to weeks whose figures are frozen;
+    - `days_from`: who posted on each day from here on (the 90 days before the window's first week: its inactive and
+      returning contributors, INACTIVE_DAYS); before it, only each member's first day (new contributors) is read;
+    - `reply_weeks`: the weeks before the window whose replies the reply graph of its first weeks spans
+      (reciprocity over RECIPROCITY_WEEKS weeks ending with the week reported).
+
+    Nothing else looks back: a topic's first response is looked for after it was opened, never before.
+    """
+
+    window_start: str
+    first_day: int
+    days_from: int
+    reply_weeks: tuple[str, ...]
+
+
+def lookback(window_start: str) -> Lookback:
+    """What the weeks from `window_start` on still read of the time before it."""
+    first_day = week_start_day(window_start)
+    before = shift_week(window_start, -1)
+    return Lookback(
+        window_start=window_start,
+        first_day=first_day,
+        days_from=first_day - INACTIVE_DAYS,
+        reply_weeks=tuple(weeks_ending(before, RECIPROCITY_WEEKS - 1)),
+    )
+
+
 # ------------------------------------------------------------------------------------------------ statistics
 
 
