@@ -68,6 +68,8 @@ class Settings:
     timezone: str = "UTC"  # an IANA time zone name, e.g. "Europe/Berlin"
     # engagement (plugin/engagement_store.py)
     seed_pages: int = 20  # pages of 50 latest posts install reads to seed who posted before
+    # what rebuild and reconcile read back, and how long per-post detail is kept (worker/rebuild.py, reconcile.py)
+    window_weeks: int = 12  # the window, in ISO weeks ending with this one (the digest's chart spans 12)
     # reconcile (worker/reconcile.py)
     reconcile_minutes: int = 15  # how often the scheduler runs a reconcile pass; 0 = never
     reconcile_pages: int = 20  # at most this many pages of 50 posts (forum calls) per pass
@@ -122,6 +124,11 @@ class Settings:
         )
         return f"{type(self).__name__}({', '.join(shown)})"
 
+    @property
+    def webhook_url(self) -> str:
+        """Where the forum delivers this service's webhook ("" while COC_PUBLIC_URL is not set)."""
+        return self.public_url.rstrip("/") + self.webhook_path if self.public_url else ""
+
     def require_webhook_secret(self) -> str:
         """The webhook secret, or ConfigError saying why the receiver cannot start without a good one."""
         secret = self.discourse_webhook_secret
@@ -171,6 +178,10 @@ def _is_ipv6(text: str) -> bool:
         return False
 
 
+AT_LEAST_ONE = frozenset({"COC_WINDOW_WEEKS"})
+"""Whole-number settings for which 0 means nothing sensible."""
+
+
 def _convert(name: str, raw: str, kind: type) -> Any:
     if kind is int:
         try:
@@ -179,6 +190,8 @@ def _convert(name: str, raw: str, kind: type) -> Any:
             raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
         if value < 0:
             raise ConfigError(f"{name} must not be negative, got {value}")
+        if name in AT_LEAST_ONE and value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
         return value
     if kind is float:
         try:

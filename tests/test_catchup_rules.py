@@ -16,6 +16,9 @@ from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, WI
 from plugin.domain.events import EVENT_ID, Delivery, Post, Topic
 from plugin.domain.names import TAG_APPROVED, TAG_DRAFT, TAG_REJECTED
 from plugin.domain.readback import (
+    PENDING_GRACE,
+    LoggedDelivery,
+    LogRead,
     POST_CREATED,
     POST_EDITED,
     LastWord,
@@ -387,3 +390,44 @@ def test_a_weeks_digest_topic_and_chart_are_remembered(store: Store, redis_conn:
     assert store.digest_topic(week) == 321 and store.digest_chart(week) == "upload://chart.png"
     assert redis_conn.ttl(Keys("coc-test:").digest_topic(week)) > 80 * 24 * 3600
     assert not redis_conn.exists(Keys("coc-test:").digest_lock(week))
+
+
+# ------------------------------------------------------------------------------------------------ the delivery log
+
+
+def test_a_delivery_is_settled_when_received_or_refused_for_good() -> None:
+    now = 10_000.0
+    assert LoggedDelivery(1, 202, now).settled and not LoggedDelivery(1, 202, now).lost(now)
+    assert LoggedDelivery(1, 401, now).settled  # a bad signature: the same bytes would be refused again
+    for status in (-1, 500, 503, 429, 408):
+        assert not LoggedDelivery(1, status, now).settled and LoggedDelivery(1, status, now).lost(now), status
+    assert not LoggedDelivery(1, 0, now).lost(now)  # on its way
+    assert LoggedDelivery(1, 0, now - PENDING_GRACE - 1).lost(now)  # on its way for too long
+    assert not LoggedDelivery(1, -1, now, redelivering=True).lost(now)
+
+
+def test_the_log_is_read_down_to_the_mark_and_the_mark_stays_below_what_is_unsettled() -> None:
+    now = 10_000.0
+    read = LogRead(mark=5)
+    read.take([LoggedDelivery(i, 200, now) for i in (12, 11)] + [LoggedDelivery(9, -1, now)], page_size=3)
+    assert read.reading  # a full page, and the mark not met
+    read.take([LoggedDelivery(8, 0, now), LoggedDelivery(5, 200, now), LoggedDelivery(4, -1, now)], page_size=3)
+    assert read.covered and not read.reading
+    assert [r.id for r in read.rows] == [12, 11, 9, 8]  # nothing at or below the mark
+    assert read.lost(now) == [9]
+    assert read.next_mark(redelivered=[9]) == 7  # 8 is on its way, 9 was sent again: both looked at next pass
+    settled = LogRead(mark=5)
+    settled.take([LoggedDelivery(7, 200, now), LoggedDelivery(6, 410, now), LoggedDelivery(3, 200, now)], 3)
+    assert settled.next_mark(redelivered=[]) == 7
+
+
+def test_a_log_that_ends_before_the_mark_leaves_a_gap_and_one_cut_short_keeps_the_mark() -> None:
+    purged = LogRead(mark=5)
+    purged.take([LoggedDelivery(20, 200, 0.0)], page_size=50)  # the log ends above the mark
+    assert purged.ended and not purged.covered and purged.next_mark([]) == 20
+    short = LogRead(mark=5)
+    short.take([LoggedDelivery(i, 200, 0.0) for i in (30, 29)], page_size=2)  # then the pages run out
+    assert short.reading and short.next_mark([]) == 5
+    empty = LogRead(mark=0)
+    empty.take([], page_size=50)
+    assert empty.covered  # no delivery has an id of 0: the whole log was read

@@ -26,36 +26,60 @@ deleted posts, private messages and whispers (never feedback anyway), and edits 
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
+from datetime import UTC, datetime
+from functools import cached_property, partial
 from typing import Any
 
-from plugin.adapters.forum import LATEST_POSTS_PAGE, ForumError
+from plugin.adapters.engagement_store import Engagement
+from plugin.adapters.forum import LATEST_POSTS_PAGE, LATEST_TOPICS_PAGE, TOPIC_CHUNK, ForumError, ReceivedLike
 from plugin.adapters.living_document import cache_document, find_document
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import parse_time
-from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent, Topic, TopicEvent
-from plugin.domain.names import care_effects, problems_effect
-from plugin.domain.readback import draft_found, last_word, read_decision
+from plugin.domain.events import Delivery, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.domain.names import TAG_CODE_OF_CARE, care_effects, problems_effect
+from plugin.domain.readback import draft_found, last_word, proposes, read_decision, window_start
 from plugin.domain.safety import is_service
 from plugin.queues import JOB_ANSWER_PROBLEMS, QUEUE_CARE, QUEUE_DRAFTS
 from worker import care, feedback
 from worker.reports import RebuildReport
 from worker.services import Services
 
-PHASES = ("read", "topics", "replay", "decisions", "done")
+PHASES = ("read", "code_of_care", "topics", "replay", "likes", "decisions", "done")
 Progress = Callable[[str, int, int | None], None]
 """Told (phase, done, total or None) after each step."""
 SOURCE = "rebuild"
 """The made-up deliveries' source (`Delivery.synthetic`)."""
 
 
+class WindowEngagement(Engagement):
+    """Engagement that files nothing from before the window: a rebuild replays older Code of Care posts, and the
+    likes of older open proposals, for the proposals' sake only (their weeks' figures are frozen, or compacted)."""
+
+    since: float = 0.0
+
+    def record(self, event: Event) -> None:
+        if isinstance(event, LikeEvent):
+            when = self.clock()  # the like's own time (the replay sets the clock to it)
+        elif isinstance(event, PostEvent):
+            when = parse_time(event.post.created_at)
+        else:
+            when = self.since  # a topic: listed when its posts are
+        if when >= self.since:
+            super().record(event)
+
+
 class Replaying(Services):
     """The worker's services, except that the jobs a replayed event would enqueue are not run: their outcome is
-    read back from the forum (phase `decisions`), never made again."""
+    read back from the forum (phase `decisions`), never made again; and nothing before the window is counted."""
+
+    @cached_property
+    def engagement(self) -> Engagement:
+        return WindowEngagement(self.connection, self.keys, bot_username=self.settings.bot_username)
 
     def enqueue(self, queue: str, func: str, *args: Any, job_id: str) -> None:
         if func == JOB_ANSWER_PROBLEMS:
@@ -63,20 +87,31 @@ class Replaying(Services):
             self.store.mark_done(problems_effect(post_id, len(messages)))
 
 
-def rebuild(s: Services, *, progress: Progress | None = None) -> RebuildReport:
-    """Run (or resume) a rebuild; Throttled when the API budget is spent (run it again to go on)."""
+def rebuild(s: Services, *, progress: Progress | None = None, now: float | None = None) -> RebuildReport:
+    """Run (or resume) a rebuild of the window ending with the week of `now`; Throttled when the API budget is
+    spent (run it again to go on)."""
     replaying = Replaying(s.settings, s.connection)
     replaying.forum = s.forum  # one adapter (and its budget) for the whole rebuild
     cursor = Cursor(s)
+    since = float(
+        cursor.state.get("since") or window_start(time.time() if now is None else now, s.settings.window_weeks)
+    )
+    cursor.save(since=since)
+    assert isinstance(replaying.engagement, WindowEngagement)
+    replaying.engagement.since = since
     tell = progress or (lambda phase, done, total: None)
     if cursor.phase == "read":
         _document(s)
-        _read(s, cursor, tell)
+        _read(s, cursor, tell, since)
+    if cursor.phase == "code_of_care":
+        _code_of_care(s, cursor, tell)
     posts = s.store.rebuild_posts()
     if cursor.phase == "topics":
         _topics(replaying, cursor, posts, tell)
     if cursor.phase == "replay":
         _replay(replaying, cursor, posts, tell)
+    if cursor.phase == "likes":
+        _likes(replaying, cursor, posts, tell, since)
     topics = len({p.topic_id for p in posts.values()})
     report = RebuildReport(posts=len(posts), topics=topics, likes=cursor.get("likes"))
     if cursor.phase == "decisions":
@@ -124,38 +159,68 @@ def _document(s: Services) -> None:
     cache_document(s.store, s.forum, document)
 
 
-def _read(s: Services, cursor: Cursor, tell: Progress) -> None:
+def _read(s: Services, cursor: Cursor, tell: Progress, since: float) -> None:
+    """The public posts of the window, newest first, 50 a call, down to the first one older than the window."""
     before = cursor.get("at") or None
     read = s.store.rebuild_posts_count()
     while True:
         page = s.forum.latest_posts(before=before)
+        recent = [p for p in page if parse_time(p.created_at) >= since]
+        if recent:
+            s.store.keep_rebuild_posts(recent)
+            read += len(recent)
         if page:
-            s.store.keep_rebuild_posts(page)
             before = min(p.id for p in page)
-            read += len(page)
             cursor.save(at=before)
             tell("read", read, None)
-        if len(page) < LATEST_POSTS_PAGE:
+        if len(page) < LATEST_POSTS_PAGE or len(recent) < len(page):
             break
     cursor.next_phase()
 
 
-def _topics(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
-    topic_ids = sorted({p.topic_id for p in posts.values()})
+def _code_of_care(s: Services, cursor: Cursor, tell: Progress) -> None:
+    """The proposals older than the window, whatever their age: in the document's topic and the topics tagged
+    `code-of-care`, each topic's posts the window left out are listed (20 a call, their HTML), and those that may
+    hold an `[amend]` block are read whole (1 call each)."""
+    document = s.store.document()
+    topic_ids = list(dict.fromkeys([*([document["topic_id"]] if document else []), *_tagged(s)]))
+    kept = set(s.store.rebuild_posts())
     done = cursor.get("at")
     for n, topic_id in enumerate(topic_ids):
-        if topic_id <= done:
+        if n < done:
             continue
-        view = s.forum.topic(topic_id)
-        feedback.on_event(s, TopicEvent(Delivery.synthetic(SOURCE, "topic_created", "topic"), topic=view.topic))
-        cursor.save(at=topic_id)
-        tell("topics", n + 1, len(topic_ids))
+        older = [i for i in s.forum.topic(topic_id).stream if i not in kept]
+        for start in range(0, len(older), TOPIC_CHUNK):
+            listed = s.forum.topic_posts(topic_id, older[start : start + TOPIC_CHUNK], cooked=True)
+            whole = [s.forum.post(p.id) for p in listed if proposes(p)]
+            if whole:
+                s.store.keep_rebuild_posts(whole)
+        cursor.save(at=n + 1)
+        tell("code of care", n + 1, len(topic_ids))
+    cursor.next_phase()
+
+
+def _tagged(s: Services) -> list[int]:
+    return s.forum.tagged_topic_ids(TAG_CODE_OF_CARE)
+
+
+def _topics(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
+    """Each topic's tags, category and title, from topic lists: 100 topics a call."""
+    topic_ids = sorted({p.topic_id for p in posts.values()})
+    done = cursor.get("at")
+    todo = [i for i in topic_ids if i > done]
+    for start in range(0, len(todo), LATEST_TOPICS_PAGE):
+        chunk = todo[start : start + LATEST_TOPICS_PAGE]
+        for topic in s.forum.topics_by_ids(chunk):
+            feedback.on_event(s, TopicEvent(Delivery.synthetic(SOURCE, "topic_created", "topic"), topic=topic))
+        cursor.save(at=chunk[-1])
+        tell("topics", len(topic_ids) - len(todo) + start + len(chunk), len(topic_ids))
     cursor.next_phase()
 
 
 def _replay(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
     ordered = sorted(posts)
-    done, likes = cursor.get("at"), cursor.get("likes")
+    done = cursor.get("at")
     for n, post_id in enumerate(ordered):
         if post_id <= done:
             continue
@@ -169,25 +234,70 @@ def _replay(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress)
                 s.store.mark_done(key)
         else:
             feedback.on_event(s, event)
-            likes += _replay_likes(s, post)
-        cursor.save(at=post_id, likes=likes)
+        cursor.save(at=post_id)
         tell("replay", n + 1, len(ordered))
     cursor.next_phase()
 
 
-def _replay_likes(s: Services, post: Post) -> int:
-    """Replay a post's likes (one call if it has any), in the week of the post: a like carries no time of its own.
-    Returns how many were replayed."""
-    if not post.like_count:
-        return 0
-    s.engagement.clock = partial(parse_time, post.created_at)
-    replayed = 0
-    for liker_id, name in s.forum.likes(post.id):
-        if not is_service(name, s.settings.bot_username):
-            delivery = Delivery.synthetic(SOURCE, "post_liked", "like")
-            feedback.on_event(s, LikeEvent(delivery, post=post, liker_id=liker_id, liker_username=name))
-            replayed += 1
-    return replayed
+def _likes(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress, since: float) -> None:
+    """The likes of the window, each in the week it was given: every author's likes received since the window
+    began (`GET /user_actions.json`, 100 a call, newest first, one author at a time); then the likes of the open
+    proposals older than the window (one call each), for their support only."""
+    authors: dict[str, Post] = {}
+    for post in posts.values():
+        if not is_service(post.username, s.settings.bot_username):
+            authors.setdefault(post.username.lower(), post)
+    names = sorted(authors)
+    done, likes = cursor.get("at"), cursor.get("likes")
+    since_iso = datetime.fromtimestamp(since, UTC).isoformat().replace("+00:00", "Z")
+    for n, name in enumerate(names):
+        if n < done:
+            continue
+        for like in reversed(s.forum.likes_received(authors[name].username, since_iso)):  # oldest first
+            post = posts.get(like.post_id) or liked_post(like, authors[name])
+            if (
+                like.private
+                or s.store.is_care_post(post.id)
+                or is_service(like.liker_username, s.settings.bot_username)
+            ):
+                continue
+            likes += _replay_like(s, post, like.liker_id, like.liker_username, at=like.created_at)
+        cursor.save(at=n + 1, likes=likes)
+        tell("likes", n + 1, len(names))
+    for amendment in s.store.all_amendments():
+        proposal = posts.get(amendment.post_id)
+        if amendment.status == OPEN and proposal is not None and parse_time(proposal.created_at) < since:
+            for liker_id, liker in s.forum.likes(proposal.id):
+                if not is_service(liker, s.settings.bot_username):
+                    _replay_like(s, proposal, liker_id, liker, at=proposal.created_at)  # support; no figure
+    cursor.next_phase()
+
+
+def liked_post(like: ReceivedLike, by: Post) -> Post:
+    """A post older than the window that was liked within it, as far as the like tells of it (its author is `by`'s):
+    enough for the like to count, in its week."""
+    return Post(
+        id=like.post_id,
+        topic_id=like.topic_id,
+        post_number=like.post_number,
+        user_id=by.user_id,
+        username=by.username,
+        post_type=like.post_type,
+        created_at="",
+        updated_at="",
+        version=1,
+        raw="",
+        category_id=like.category_id,
+    )
+
+
+def _replay_like(s: Services, post: Post, liker_id: int, liker: str, *, at: str) -> int:
+    s.engagement.clock = partial(parse_time, at)
+    feedback.on_event(
+        s,
+        LikeEvent(Delivery.synthetic(SOURCE, "post_liked", "like"), post=post, liker_id=liker_id, liker_username=liker),
+    )
+    return 1
 
 
 def _decisions(s: Services, cursor: Cursor, tell: Progress) -> None:

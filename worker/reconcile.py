@@ -37,13 +37,22 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from plugin.adapters.forum import LATEST_POSTS_PAGE, TOPIC_CHUNK, ForumRefused, Throttled
+from plugin.adapters.forum import (
+    LATEST_POSTS_PAGE,
+    TOPIC_CHUNK,
+    WEB_HOOK_EVENTS_PAGE,
+    ForumRefused,
+    Throttled,
+    WebHookEvent,
+)
 from plugin.adapters.intake import ACCEPTED
 from plugin.domain.care import CareRequest, awaits, conversation_of
 from plugin.domain.engagement import parse_time
 from plugin.domain.events import PRIVATE_MESSAGE, Delivery, LikeEvent, Post, PostEvent
 from plugin.domain.names import care_catch_up_job_id, care_relay_effect
 from plugin.domain.readback import (
+    LoggedDelivery,
+    LogRead,
     Sweep,
     came_round,
     likes_unseen,
@@ -65,6 +74,13 @@ LOOKBACK = 500
 posts, and posts whose delivery was still in flight during the last pass. The service's own posts and private
 messages take ids too, so this reaches further back than the members' last few hundred posts would suggest."""
 
+
+LOG_TRUST_DAYS = 7
+"""A delivery log last settled longer ago than this is not trusted to hold everything since: Discourse deletes
+deliveries older than `retain_web_hook_events_period_days` (30 by default), and an admin may have lowered it."""
+
+REDELIVER_PER_PASS = 30
+"""At most this many deliveries are sent again a pass (one call each); the rest wait for the next pass."""
 
 CARE_READBACK_DAYS = 7
 """How far back the first pass lists the bot's messages for changed care conversations."""
@@ -93,6 +109,8 @@ def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
     sweep = Sweep(saved, max_pages, lookback, lowest_heard, page_size=LATEST_POSTS_PAGE)
     report = ReconcileReport()
     _feed_care_conversations(s, report)  # first, and saved as it goes: a person may be waiting
+    if _settle_delivery_log(s, max_pages, report):
+        return report  # every delivery since the last pass is accounted for: no post needs reading
     throttled: Throttled | None = None
     try:
         while sweep.reading:
@@ -118,6 +136,66 @@ def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
     if throttled is not None:
         raise throttled
     return report
+
+
+def _settle_delivery_log(s: Services, max_pages: int, report: ReconcileReport) -> bool:
+    """Read the webhook's delivery log back to where the last pass left it settled, and have the forum send again
+    (its own Redeliver: the same Event-Id, headers and body) every delivery that did not arrive: one that failed,
+    found no receiver, or shows no answer PENDING_GRACE after it was made. At most REDELIVER_PER_PASS a pass.
+
+    True when the log accounts for every delivery since the last pass; False when it cannot (no webhook found,
+    no pass has read it yet, or the forum has purged deliveries the service never saw settled): then the posts
+    themselves are read back."""
+    hook_id, mark = _web_hook(s)
+    if hook_id is None:
+        return False
+    if mark is None:  # the first read of this log (or a long pause): the posts are read back, the log from now on
+        newest = s.forum.web_hook_events(hook_id)
+        report.log_pages += 1
+        s.store.save_delivery_log(hook_id, max((row.id for row in newest), default=0))
+        return False
+    read = LogRead(mark)
+    try:
+        while read.reading and report.log_pages < max_pages:
+            page = s.forum.web_hook_events(hook_id, offset=len(read.rows))
+            report.log_pages += 1
+            read.take([_logged(row) for row in page], WEB_HOOK_EVENTS_PAGE)
+    except ForumRefused as exc:
+        if not exc.not_found:
+            raise
+        s.store.forget_delivery_log()  # the webhook is gone: found again (or not) on the next pass
+        return False
+    redelivered: list[int] = []
+    try:
+        for event_id in read.lost(time.time())[:REDELIVER_PER_PASS]:
+            s.forum.redeliver(hook_id, event_id)
+            redelivered.append(event_id)
+    finally:
+        report.redelivered = len(redelivered)
+        s.store.save_delivery_log(hook_id, read.next_mark(redelivered))
+    report.log_covered = read.covered
+    return read.covered
+
+
+def _web_hook(s: Services) -> tuple[int | None, int | None]:
+    """The service's webhook in the forum (found once by its URL, one call) and the delivery log's mark (None: none,
+    or set more than LOG_TRUST_DAYS ago: the forum may have purged deliveries since)."""
+    hook_id, mark, at = s.store.delivery_log()
+    if mark is not None and time.time() - at > LOG_TRUST_DAYS * 86400:
+        mark = None
+    if hook_id is not None or not s.settings.webhook_url:
+        return hook_id, mark
+    hooks, _ = s.forum.web_hooks()
+    found = next((h for h in hooks if h.payload_url.rstrip("/") == s.settings.webhook_url), None)
+    if found is None:
+        return None, None
+    s.store.save_delivery_log(found.id, None)
+    return found.id, None
+
+
+def _logged(row: WebHookEvent) -> LoggedDelivery:
+    at = parse_time(row.created_at) if row.created_at else 0.0
+    return LoggedDelivery(row.id, row.status or 0, at, row.redelivering)
 
 
 def _walk_older(s: Services, before: int, pages: int, report: ReconcileReport) -> int:
@@ -256,6 +334,7 @@ def _read_back_conversation(
         if delivered:  # accepted before its conversation was known, and routed elsewhere: to care, this time
             s.enqueue(QUEUE_CARE, JOB_HANDLE_CARE, event.to_job(), job_id=care_catch_up_job_id(listed.id))
             report.fed[event.name] += 1
+            report.accepted += 1
         else:
             _feed(s, event, report)
 

@@ -23,6 +23,12 @@ class ReconcileReport:
     newest posts)."""
     came_round: bool = False
     """Whether this pass's walk down the older posts reached the lowest post the service has heard of."""
+    log_pages: int = 0
+    """Pages of the webhook's delivery log read."""
+    redelivered: int = 0
+    """Deliveries the forum was asked to send again."""
+    log_covered: bool = False
+    """Whether the delivery log accounted for every delivery since the last pass (then no post was read)."""
 
     def __str__(self) -> str:
         fed = ", ".join(f"{n} {name}" for name, n in sorted(self.fed.items())) or "nothing missing"
@@ -33,9 +39,16 @@ class ReconcileReport:
             if self.older_pages
             else ""
         )
+        log = (
+            f"; delivery log: {self.log_pages} page(s), {self.redelivered} delivery(ies) sent again"
+            if self.log_pages
+            else ""
+        )
+        if self.log_pages and not self.pages:  # the delivery log accounted for everything
+            return f"delivery log: {self.log_pages} page(s), {self.redelivered} delivery(ies) sent again; {fed}"
         return (
             f"read {self.pages} page(s), {self.posts} post(s): {fed} ({self.accepted} accepted as new); "
-            f"up to post {self.cursor}{more}{older}"
+            f"up to post {self.cursor}{more}{older}{log}"
         )
 
 

@@ -8,6 +8,7 @@ Key names come from `plugin.adapters.keys` only.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -570,6 +571,26 @@ class Store:
 
     def save_reconcile_cursor(self, cursor: SweepCursor) -> None:
         self.redis.hset(self.keys.reconcile_cursor, mapping=as_fields(cursor.fields()))
+
+    def delivery_log(self) -> tuple[int | None, int | None, float]:
+        """The service's webhook id, how far reconcile has settled its delivery log (None: not known yet), and
+        when it did (epoch seconds)."""
+        fields = {as_text(k): float(v) for k, v in self.redis.hgetall(self.keys.delivery_log).items()}
+        hook, mark = fields.get("hook"), fields.get("mark")
+        return None if hook is None else int(hook), None if mark is None else int(mark), fields.get("at", 0.0)
+
+    def save_delivery_log(self, hook_id: int, mark: int | None) -> None:
+        """Remember the webhook, and the mark with its time (a new webhook starts with none)."""
+        fields: dict[str, float] = {"hook": hook_id}
+        if mark is not None:
+            fields.update(mark=mark, at=time.time())
+        with self.redis.pipeline() as pipe:
+            pipe.delete(self.keys.delivery_log)
+            pipe.hset(self.keys.delivery_log, mapping=as_fields(fields))
+            pipe.execute()
+
+    def forget_delivery_log(self) -> None:
+        self.redis.delete(self.keys.delivery_log)
 
     def rebuild_cursor(self) -> dict[str, str]:
         """How far an interrupted rebuild got: its phase and its place in it (empty: no rebuild under way)."""

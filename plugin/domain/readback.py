@@ -14,12 +14,105 @@ from dataclasses import asdict, dataclass, field
 
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, REJECTED, STALE, Amendment, decide, record
 from plugin.domain.decisions import decision_effects
+from plugin.domain.engagement import iso_week, shift_week, week_bounds
 from plugin.domain.events import Post, Topic
 from plugin.domain.names import TAG_APPROVED, TAG_REJECTED, not_allowed_effect
 from plugin.domain.proposals import parse_command
 from plugin.domain.safety import is_service
 
 POST_CREATED, POST_EDITED = "post_created", "post_edited"
+
+# ------------------------------------------------------------------------------------------------ the window
+
+
+def window_start_week(now: float, weeks: int) -> str:
+    """The first ISO week of a window of `weeks` weeks that ends with the week of `now`."""
+    return shift_week(iso_week(now), -(max(1, weeks) - 1))
+
+
+def window_start(now: float, weeks: int) -> float:
+    """When that window begins: Monday 00:00 UTC of its first week (epoch seconds)."""
+    return week_bounds(window_start_week(now, weeks))[0].timestamp()
+
+
+def proposes(post: Post) -> bool:
+    """Whether a post, as a topic's listing shows it (cooked HTML, no raw), may hold an `[amend]` block: the forum
+    leaves the unknown BBCode as it was written."""
+    return "[amend" in (post.cooked or post.raw).lower()
+
+
+# ------------------------------------------------------------------------------------------------ the delivery log
+
+PENDING_GRACE = 600.0
+"""Seconds a delivery may show no answer yet (on its way, delayed) before it is taken for lost and redelivered."""
+RETRIED_STATUSES = frozenset({408, 409, 425, 429})
+"""Refusals of the receiver that another try may pass; any other 4xx is final (a bad signature, a body it cannot
+read: the same bytes sent again would be refused again)."""
+
+
+@dataclass(frozen=True)
+class LoggedDelivery:
+    """One row of a webhook's delivery log: its id, the receiver's answer (0: none yet, -1: none came), when it was
+    made (epoch seconds) and whether a redelivery is under way."""
+
+    id: int
+    status: int
+    at: float
+    redelivering: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """Received (2xx), or refused by the receiver for good."""
+        return 200 <= self.status < 300 or (400 <= self.status < 500 and self.status not in RETRIED_STATUSES)
+
+    def lost(self, now: float) -> bool:
+        """Not received, and not on its way: to be redelivered."""
+        if self.settled or self.redelivering:
+            return False
+        return self.status not in (0,) or now - self.at > PENDING_GRACE
+
+
+@dataclass
+class LogRead:
+    """One reconcile pass's read of the webhook's delivery log, newest first (`take` each page), down to `mark`:
+    every delivery up to that id was settled when a pass last looked.
+
+    `covered` once the read met the mark: every delivery since is in `rows`. Reading to the log's end without
+    meeting it (the forum purges old deliveries, or the mark belongs to a log never read) leaves a gap, which only
+    reading the posts themselves can close."""
+
+    mark: int
+    rows: list[LoggedDelivery] = field(default_factory=list)
+    covered: bool = False
+    ended: bool = False
+
+    def take(self, page: Sequence[LoggedDelivery], page_size: int) -> None:
+        for row in page:
+            if row.id <= self.mark:
+                self.covered = True
+                return
+            self.rows.append(row)
+        self.ended = len(page) < page_size
+        self.covered = self.ended and self.mark == 0  # no delivery has an id of 0: the whole log was read
+
+    @property
+    def reading(self) -> bool:
+        return not (self.covered or self.ended)
+
+    def lost(self, now: float) -> list[int]:
+        """The deliveries to send again, oldest first."""
+        return sorted(row.id for row in self.rows if row.lost(now))
+
+    def next_mark(self, redelivered: Collection[int]) -> int:
+        """The mark for the next pass: below the oldest delivery not yet settled (one redelivered now included:
+        the next pass sees whether it arrived); the mark unchanged if this read did not reach it."""
+        if not (self.covered or self.ended):
+            return self.mark
+        unsettled = [row.id for row in self.rows if not row.settled or row.id in redelivered]
+        if unsettled:
+            return min(unsettled) - 1
+        return max((row.id for row in self.rows), default=self.mark)
+
 
 # ------------------------------------------------------------------------------------------------ reconcile
 

@@ -190,8 +190,8 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
     report(Check("forum", OK, f"{settings.discourse_url} answers; {settings.discourse_api_username} is an admin"))
     report(bot_account(settings, forum))
     hooks, _ = forum.web_hooks()
-    url = settings.public_url.rstrip("/") + settings.webhook_path
-    hook = next((h for h in hooks if h.payload_url == url), None)
+    url = settings.webhook_url
+    hook = next((h for h in hooks if h.payload_url.rstrip("/") == url), None)
     if hook is None:
         report(Check("webhook", PROBLEM, f"none registered for {url}: run `python -m plugin install`"))
         return

@@ -531,7 +531,7 @@ class Installer:
         }
 
     def payload_url(self) -> str:
-        return self.settings.public_url.rstrip("/") + self.settings.webhook_path
+        return self.settings.webhook_url
 
     def event_type_ids(self) -> list[int]:
         """The ids of WEBHOOK_EVENTS as this forum numbers them (from its own list; known ids as a fallback)."""
