@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands["stats"]
     stats.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: this week, in UTC)")
     stats.add_argument("--category", type=int, metavar="ID", help="only this category's activity")
+    stats.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the week's topics, posts and likes with the forum's own reports (1 forum call)",
+    )
     return parser
 
 

@@ -42,9 +42,10 @@ def create_app(forum: Forum | None = None, *, api_key: str, config: dict[str, An
                 response.headers["Discourse-Rate-Limit-Error-Code"] = error_code
         return response
 
-    from . import api, html, testing, webhooks   # noqa: PLC0415  (blueprints import the app's helpers)
+    from . import api, data_explorer, html, testing, webhooks   # noqa: PLC0415  (blueprints import the app's helpers)
 
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(data_explorer.blueprint)   # the Data Explorer plugin, off until data_explorer_enabled
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(html.blueprint)
     app.register_blueprint(testing.blueprint)

@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import redis
 
@@ -18,8 +19,9 @@ from plugin.adapters.forum import ForumError, Throttled
 from plugin.adapters.redis import describe
 from plugin.config import Settings
 from plugin.domain.engagement import iso_week as week_of
+from plugin.domain.engagement import week_bounds
 from plugin.text.care import care_table
-from plugin.text.figures import figures_table
+from plugin.text.figures import check_table, figures_table
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -86,14 +88,24 @@ def stats(args: argparse.Namespace) -> int:
     settings, engagement = services.settings, services.engagement
     week = args.week or week_of(time.time())
     try:
-        print(
-            figures_table(
-                engagement.figures(week, args.category), category_id=args.category, frozen=engagement.is_frozen(week)
-            )
-        )
+        figures = engagement.figures(week, args.category)
+        print(figures_table(figures, category_id=args.category, frozen=engagement.is_frozen(week)))
     except redis.ConnectionError as exc:
         print(f"Redis at {describe(settings)} is not reachable: {exc}", file=sys.stderr)
         return 1
+    if not args.check:
+        return 0
+    if args.category is not None:
+        print("--check compares the whole forum's figures: leave out --category", file=sys.stderr)
+        return 2
+    start, end = week_bounds(week)
+    try:
+        daily = services.forum.daily_reports(start.date(), (end - timedelta(days=1)).date())
+    except ForumError as exc:
+        print(f"the forum's reports could not be read: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print(check_table(figures, {kind: sum(days.values()) for kind, days in daily.items()}))
     return 0
 
 

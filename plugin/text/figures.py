@@ -6,6 +6,7 @@ same wherever it appears.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from plugin.domain.engagement import WeekFigures, week_bounds
@@ -92,3 +93,51 @@ def figures_table(figures: WeekFigures, *, category_id: int | None = None, froze
     lines = [heading, ""]
     lines += [f"{label:<{width}}  {format_value(getattr(figures, name), kind):>8}" for name, label, kind in ROWS]
     return "\n".join(lines)
+
+
+CHECKED = (
+    (
+        "topics",
+        "topics",
+        "the forum counts every topic outside messages, the companion's own and its bots' too, and topics opened by "
+        "a care post",
+    ),
+    (
+        "posts",
+        "posts",
+        "the forum counts every regular post outside messages, the companion's own and its bots' too, and care posts",
+    ),
+    (
+        "likes",
+        "likes",
+        "the forum counts likes in messages, likes of the companion's and bots' posts and of care posts; a like "
+        "given late on a Sunday may count in the next week here (the companion counts a like when it arrives)",
+    ),
+)
+"""The figures the forum's own reports count too (GET /admin/reports/bulk.json): the companion's name, the report's
+name, and what the forum counts that the companion leaves out."""
+
+
+def check_table(figures: WeekFigures, forum: Mapping[str, int]) -> str:
+    """The week's figures beside the forum's own reports (`forum`: report name → the week's total), with the
+    difference and what explains a forum count above the companion's. A companion count ABOVE the forum's, or a
+    difference larger than those reasons allow, is what a lost delivery that reconcile missed looks like."""
+    start, end = week_bounds(figures.week)
+    lines = [
+        f"{figures.week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC): the companion beside the "
+        "forum's own reports",
+        "",
+        f"{'':<8}  {'companion':>9}  {'forum':>7}  {'forum - companion':>17}",
+    ]
+    notes = []
+    for name, report, why in CHECKED:
+        ours, theirs = int(getattr(figures, name)), int(forum.get(report, 0))
+        lines.append(f"{name:<8}  {ours:>9}  {theirs:>7}  {theirs - ours:>+17}")
+        if theirs < ours:
+            notes.append(
+                f"{name}: the companion counts {ours - theirs} more than the forum — a post the forum has since "
+                "deleted or moved into a message, or a delivery counted twice; run `python -m plugin reconcile`"
+            )
+        elif theirs > ours:
+            notes.append(f"{name}: {why}")
+    return "\n".join([*lines, "", *notes] if notes else lines)
