@@ -10,12 +10,15 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from plugin.domain.amendments import DRAFTED
 from plugin.domain.engagement import iso_week
 from plugin.domain.names import amendment_id
 from tests.companion import Companion, companion, sim_forum  # noqa: F401, F811  (fixtures)
 from tests.test_amendments_e2e import like, propose
 from tests.test_care_e2e import general_topic
+from tests.test_data_explorer import enable
 from worker.rebuild import rebuild
 
 
@@ -25,10 +28,13 @@ def at(c: Companion, weeks_ago: float) -> None:
     c.sim.forum.clock = (lambda: moment) if weeks_ago else (lambda: datetime.now(UTC))
 
 
+@pytest.mark.parametrize("explored", [False, True], ids=["api", "data-explorer"])
 def test_a_rebuild_reads_the_window_and_the_code_of_care_and_counts_each_like_in_its_week(
-    companion: Companion,
+    companion: Companion, explored: bool
 ) -> None:
     c = companion
+    if explored:
+        enable(c.sim)
     topic = general_topic(c)
     at(c, 20)
     old_proposal = propose(c, "gina", section="Harm and repair", text="When harm is done we repair it together.")
@@ -63,11 +69,10 @@ def test_a_rebuild_reads_the_window_and_the_code_of_care_and_counts_each_like_in
     assert c.services.engagement.figures(old_week).posts == 0  # before the window: not read, not counted
     assert report.posts < len(old_talk), report  # the 60 old posts were never read back
     assert calls < 40, calls
+    assert report.via == ("data-explorer" if explored else "api")
 
 
 def test_the_window_is_whole_iso_weeks_ending_with_this_one_and_at_least_one() -> None:
-    import pytest  # noqa: PLC0415
-
     from plugin.config import ConfigError, Settings  # noqa: PLC0415
     from plugin.domain.readback import window_start, window_start_week  # noqa: PLC0415
 

@@ -34,13 +34,14 @@ from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import Any
 
+from plugin.adapters.data_explorer import DataExplorer
 from plugin.adapters.engagement_store import Engagement
 from plugin.adapters.forum import LATEST_POSTS_PAGE, LATEST_TOPICS_PAGE, TOPIC_CHUNK, ForumError, ReceivedLike
 from plugin.adapters.living_document import cache_document, find_document
 from plugin.domain.amendments import APPLIED, DRAFTED, OPEN, Amendment
 from plugin.domain.document import parse_document
 from plugin.domain.engagement import parse_time
-from plugin.domain.events import Delivery, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
+from plugin.domain.events import POST_REGULAR, Delivery, Event, LikeEvent, Post, PostEvent, Topic, TopicEvent
 from plugin.domain.names import TAG_CODE_OF_CARE, care_effects, problems_effect
 from plugin.domain.readback import draft_found, last_word, proposes, read_decision, window_start
 from plugin.domain.safety import is_service
@@ -50,6 +51,10 @@ from worker.reports import RebuildReport
 from worker.services import Services
 
 PHASES = ("read", "code_of_care", "topics", "replay", "likes", "decisions", "done")
+DATA_EXPLORER, API = "data-explorer", "api"
+"""How a rebuild reads: the forum's Data Explorer where it runs the saved queries, else the API."""
+EXPLORED_TOPICS = 1000
+"""Topic ids asked of Data Explorer at a time (one call, the ids in its parameters)."""
 Progress = Callable[[str, int, int | None], None]
 """Told (phase, done, total or None) after each step."""
 SOURCE = "rebuild"
@@ -100,20 +105,27 @@ def rebuild(s: Services, *, progress: Progress | None = None, now: float | None 
     assert isinstance(replaying.engagement, WindowEngagement)
     replaying.engagement.since = since
     tell = progress or (lambda phase, done, total: None)
+    explorer = _explorer(s, cursor)
     if cursor.phase == "read":
         _document(s)
-        _read(s, cursor, tell, since)
+        if explorer is not None:
+            _read_explored(s, explorer, cursor, tell, since)
+        else:
+            _read(s, cursor, tell, since)
     if cursor.phase == "code_of_care":
         _code_of_care(s, cursor, tell)
     posts = s.store.rebuild_posts()
     if cursor.phase == "topics":
-        _topics(replaying, cursor, posts, tell)
+        _topics(replaying, cursor, posts, tell, explorer)
     if cursor.phase == "replay":
         _replay(replaying, cursor, posts, tell)
     if cursor.phase == "likes":
-        _likes(replaying, cursor, posts, tell, since)
+        if explorer is not None:
+            _likes_explored(replaying, explorer, cursor, posts, tell, since)
+        else:
+            _likes(replaying, cursor, posts, tell, since)
     topics = len({p.topic_id for p in posts.values()})
-    report = RebuildReport(posts=len(posts), topics=topics, likes=cursor.get("likes"))
+    report = RebuildReport(posts=len(posts), topics=topics, likes=cursor.get("likes"), via=cursor.state["via"])
     if cursor.phase == "decisions":
         _decisions(replaying, cursor, tell)
     report.drafts_enqueued = _finish(s, posts)
@@ -178,6 +190,27 @@ def _read(s: Services, cursor: Cursor, tell: Progress, since: float) -> None:
     cursor.next_phase()
 
 
+def _explorer(s: Services, cursor: Cursor) -> DataExplorer | None:
+    """The forum's Data Explorer, where it runs the service's saved queries (asked once per rebuild: the answer is
+    kept in the cursor, so a resumed rebuild reads the same way)."""
+    if "via" not in cursor.state:
+        explorer = DataExplorer(s.forum)
+        cursor.save(via=DATA_EXPLORER if explorer.available() else API)
+    return DataExplorer(s.forum) if cursor.state["via"] == DATA_EXPLORER else None
+
+
+def _read_explored(s: Services, explorer: DataExplorer, cursor: Cursor, tell: Progress, since: float) -> None:
+    """The public posts of the window in pages of 10,000 (Data Explorer); and each member's first public post, for
+    "first post ever", whatever its age."""
+    posts = explorer.posts(datetime.fromtimestamp(since, UTC))
+    for start in range(0, len(posts), LATEST_POSTS_PAGE * 20):
+        s.store.keep_rebuild_posts(posts[start : start + LATEST_POSTS_PAGE * 20])
+    tell("read", len(posts), None)
+    firsts = explorer.run("first_posts")
+    s.engagement.seed_contributors((str(row["username"]), str(row["first_post_at"])) for row in firsts)
+    cursor.next_phase()
+
+
 def _code_of_care(s: Services, cursor: Cursor, tell: Progress) -> None:
     """The proposals older than the window, whatever their age: in the document's topic and the topics tagged
     `code-of-care`, each topic's posts the window left out are listed (20 a call, their HTML), and those that may
@@ -204,14 +237,18 @@ def _tagged(s: Services) -> list[int]:
     return s.forum.tagged_topic_ids(TAG_CODE_OF_CARE)
 
 
-def _topics(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress) -> None:
-    """Each topic's tags, category and title, from topic lists: 100 topics a call."""
+def _topics(
+    s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress, explorer: DataExplorer | None = None
+) -> None:
+    """Each topic's tags, category and title, from topic lists: 100 topics a call (Data Explorer: 10,000)."""
     topic_ids = sorted({p.topic_id for p in posts.values()})
     done = cursor.get("at")
     todo = [i for i in topic_ids if i > done]
-    for start in range(0, len(todo), LATEST_TOPICS_PAGE):
-        chunk = todo[start : start + LATEST_TOPICS_PAGE]
-        for topic in s.forum.topics_by_ids(chunk):
+    chunk_size = LATEST_TOPICS_PAGE if explorer is None else EXPLORED_TOPICS
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        topics = s.forum.topics_by_ids(chunk) if explorer is None else explorer.topics(chunk)
+        for topic in topics:
             feedback.on_event(s, TopicEvent(Delivery.synthetic(SOURCE, "topic_created", "topic"), topic=topic))
         cursor.save(at=chunk[-1])
         tell("topics", len(topic_ids) - len(todo) + start + len(chunk), len(topic_ids))
@@ -264,13 +301,56 @@ def _likes(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress, 
             likes += _replay_like(s, post, like.liker_id, like.liker_username, at=like.created_at)
         cursor.save(at=n + 1, likes=likes)
         tell("likes", n + 1, len(names))
+    _older_proposals_likes(s, posts, since)
+    cursor.next_phase()
+
+
+def _older_proposals_likes(s: Services, posts: dict[int, Post], since: float) -> None:
+    """The likers of the open proposals older than the window (one call each): for their support only (a like
+    given before the window counts in no figure)."""
     for amendment in s.store.all_amendments():
         proposal = posts.get(amendment.post_id)
         if amendment.status == OPEN and proposal is not None and parse_time(proposal.created_at) < since:
             for liker_id, liker in s.forum.likes(proposal.id):
                 if not is_service(liker, s.settings.bot_username):
-                    _replay_like(s, proposal, liker_id, liker, at=proposal.created_at)  # support; no figure
+                    _replay_like(s, proposal, liker_id, liker, at=proposal.created_at)
+
+
+def _likes_explored(
+    s: Services, explorer: DataExplorer, cursor: Cursor, posts: dict[int, Post], tell: Progress, since: float
+) -> None:
+    """The likes given since the window began, each in its week (Data Explorer, 10,000 a call: likes taken back
+    since are counted too, as their webhooks were); then the likes of older open proposals, as through the API."""
+    rows = explorer.run("likes", since=datetime.fromtimestamp(since, UTC))
+    given = sorted((r for r in rows if parse_time(str(r["created_at"])) >= since), key=lambda r: str(r["created_at"]))
+    likes = 0
+    for row in given:
+        post = posts.get(int(row["post_id"])) or _explored_liked_post(row)
+        liker = str(row.get("username") or "")
+        if s.store.is_care_post(post.id) or is_service(liker, s.settings.bot_username):
+            continue
+        likes += _replay_like(s, post, int(row["user_id"]), liker, at=str(row["created_at"]))
+    cursor.save(likes=likes)
+    tell("likes", len(given), len(given))
+    _older_proposals_likes(s, posts, since)
     cursor.next_phase()
+
+
+def _explored_liked_post(row: dict[str, Any]) -> Post:
+    """A post older than the window that was liked within it, as the likes query tells of it."""
+    return Post(
+        id=int(row["post_id"]),
+        topic_id=int(row["topic_id"]),
+        post_number=int(row["post_number"]),
+        user_id=int(row.get("post_user_id") or 0),
+        username=str(row.get("post_username") or ""),
+        post_type=POST_REGULAR,
+        created_at="",
+        updated_at="",
+        version=1,
+        raw="",
+        category_id=None if row.get("category_id") is None else int(row["category_id"]),
+    )
 
 
 def liked_post(like: ReceivedLike, by: Post) -> Post:

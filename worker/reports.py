@@ -59,10 +59,13 @@ class RebuildReport:
     likes: int = 0
     amendments: Counter[str] | None = None
     drafts_enqueued: int = 0
+    via: str = "api"
+    """How the forum was read: `api`, or `data-explorer` (its saved queries, 10,000 rows a call)."""
 
     def __str__(self) -> str:
         statuses = ", ".join(f"{n} {status}" for status, n in sorted((self.amendments or Counter()).items()))
+        how = " (through Data Explorer)" if self.via == "data-explorer" else ""
         return (
-            f"rebuilt from {self.posts} post(s) in {self.topics} topic(s) with {self.likes} like(s); "
+            f"rebuilt from {self.posts} post(s) in {self.topics} topic(s) with {self.likes} like(s){how}; "
             f"amendments: {statuses or 'none'}; {self.drafts_enqueued} draft job(s) enqueued"
         )

@@ -156,7 +156,8 @@ LIMIT :page_size
 LIKES = SavedQuery(
     key="likes",
     name=f"{NAME_PREFIX}: likes since",
-    purpose="Likes of public posts given or taken back since a time (deleted_at: when it was undone).",
+    purpose="Likes of public posts given or taken back since a time (deleted_at: when it was undone), with the liked "
+    "post's topic, number, author and category.",
     cursor="id",
     sql=f"""-- [params]
 -- datetime :since
@@ -167,12 +168,18 @@ SELECT pa.id,
        pa.user_id,
        u.username,
        pa.created_at,
-       pa.deleted_at
+       pa.deleted_at,
+       p.topic_id,
+       p.post_number,
+       p.user_id AS post_user_id,
+       pu.username AS post_username,
+       t.category_id
 FROM post_actions pa
 JOIN posts p ON p.id = pa.post_id
 JOIN topics t ON t.id = p.topic_id
 LEFT JOIN categories c ON c.id = t.category_id
 LEFT JOIN users u ON u.id = pa.user_id
+LEFT JOIN users pu ON pu.id = p.user_id
 WHERE pa.id > :after
   AND pa.post_action_type_id = 2
   AND (pa.created_at >= :since OR pa.deleted_at >= :since)
