@@ -66,9 +66,16 @@ def counts(forum: SimForum) -> dict[str, int]:
 
 
 HOOK_URL = PUBLIC_URL + "/webhooks/discourse"
+DATA_EXPLORER = "data explorer queries"
 EXPECTED_SUBJECTS = ["API key and admin user system", f"bot user {BOT}", "care group peer-support",
                      "consent group coc-credit", *[f"tag {t}" for t in TAGS], "drafts category “Code of Care drafts”",
-                     "living document", "care wording conversation", f"webhook {HOOK_URL}"]
+                     "living document", "care wording conversation", DATA_EXPLORER, f"webhook {HOOK_URL}"]
+
+
+def expected_outcomes(outcome: str) -> list[str]:
+    """`ok` for the key check and for the Data Explorer queries (the plugin is off on a fresh simulated forum, as on a
+    stock Discourse: ok, nothing to make), `outcome` for every other step."""
+    return [OK if subject in (EXPECTED_SUBJECTS[0], DATA_EXPLORER) else outcome for subject in EXPECTED_SUBJECTS]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -79,7 +86,7 @@ EXPECTED_SUBJECTS = ["API key and admin user system", f"bot user {BOT}", "care g
 def test_a_fresh_forum_gets_everything_it_needs(sim: Sim, redis_conn: redis.Redis) -> None:
     steps, installer, calls = install(sim, redis_conn)
     assert [s.subject for s in steps] == EXPECTED_SUBJECTS
-    assert [s.outcome for s in steps] == [OK] + [CREATED] * (len(EXPECTED_SUBJECTS) - 1), [s.line() for s in steps]
+    assert [s.outcome for s in steps] == expected_outcomes(CREATED), [s.line() for s in steps]
     f = sim.forum
     bot = f.user_by_name(BOT)
     assert bot is not None and bot.active and bot.moderator and not bot.admin and bot.trust_level >= 1
@@ -101,7 +108,9 @@ def test_a_fresh_forum_gets_everything_it_needs(sim: Sim, redis_conn: redis.Redi
     assert (hook.payload_url, hook.secret, hook.content_type, hook.active, hook.wildcard_web_hook) == (
         HOOK_URL, SECRET, 1, True, False)
     assert sorted(hook.web_hook_event_type_ids) == sorted(EVENT_TYPE_IDS[name] for name in WEBHOOK_EVENTS)
-    assert calls == sim.app.extensions["admin_api_bucket"].performed
+    # every call counts in the forum's admin API limit but one: with Data Explorer off, its legacy listing path is a
+    # routes.rb redirect (301), answered before authentication (simulator/data_explorer.py, _legacy_redirect)
+    assert calls == sim.app.extensions["admin_api_bucket"].performed + 1
 
 
 def test_a_second_run_finds_everything_and_changes_nothing(sim: Sim, redis_conn: redis.Redis) -> None:
@@ -109,7 +118,7 @@ def test_a_second_run_finds_everything_and_changes_nothing(sim: Sim, redis_conn:
     before = counts(sim.forum)
     steps, installer, calls = install(sim, redis_conn)
     assert [s.subject for s in steps] == EXPECTED_SUBJECTS
-    assert Counter(s.outcome for s in steps) == Counter({OK: 1, EXISTS: len(EXPECTED_SUBJECTS) - 1})
+    assert Counter(s.outcome for s in steps) == Counter({OK: 2, EXISTS: len(EXPECTED_SUBJECTS) - 2})
     assert counts(sim.forum) == before
     assert installer.document is not None
     assert calls < first_calls
@@ -119,7 +128,7 @@ def test_a_dry_run_says_what_it_would_do_and_changes_nothing(sim: Sim, redis_con
     before = counts(sim.forum)
     steps, installer, _ = install(sim, redis_conn, dry_run=True)
     assert [s.subject for s in steps] == EXPECTED_SUBJECTS
-    assert [s.outcome for s in steps] == [OK] + [WOULD_CREATE] * (len(EXPECTED_SUBJECTS) - 1)
+    assert [s.outcome for s in steps] == expected_outcomes(WOULD_CREATE)
     assert counts(sim.forum) == before and installer.document is None
 
 
@@ -139,7 +148,7 @@ def test_a_small_budget_makes_install_wait_not_fail(sim: Sim, redis_conn: redis.
             waits.append(seconds)
             clock.advance(seconds)
         steps = Installer(settings, forum, sleep=sleep).run()
-    assert [s.outcome for s in steps] == [OK] + [CREATED] * (len(EXPECTED_SUBJECTS) - 1), [s.line() for s in steps]
+    assert [s.outcome for s in steps] == expected_outcomes(CREATED), [s.line() for s in steps]
     assert waits and all(0 < w <= WINDOW_SECONDS for w in waits)
 
 
@@ -288,8 +297,8 @@ def test_the_command_plans_installs_and_then_finds_everything(sim: Sim, redis_ur
                                                               redis_conn: redis.Redis) -> None:
     planned = run_cli(sim, redis_url, "--dry-run")
     assert planned.returncode == 0, planned.stderr
-    assert [line.split("  ")[0].strip() for line in planned.stdout.splitlines()] == [OK] + [WOULD_CREATE] * (
-        len(EXPECTED_SUBJECTS) - 1)
+    assert [line.split("  ")[0].strip() for line in planned.stdout.splitlines()] == expected_outcomes(
+        WOULD_CREATE)
     assert sim.forum.user_by_name(BOT) is None
     done = run_cli(sim, redis_url)
     assert done.returncode == 0, done.stderr

@@ -1,21 +1,24 @@
 """`python -m plugin doctor`: is the service healthy, and if not, what to do about it.
 
 Each check prints `ok` or `problem` with what to do; the command exits 1 if any check has a problem. It reads
-only: a handful of forum calls from the shared API budget, and Redis.
+only: a handful of forum calls from the shared API budget, and Redis. The Data Explorer line says how many calls
+it spent (it runs one saved query where the plugin is on).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from plugin.adapters.budget import ApiBudget
-from plugin.adapters.forum import Forum, ForumError, ForumRefused
+from plugin.adapters.data_explorer import PAGE_SIZE, QUERIES, TOPICS, DataExplorer
+from plugin.adapters.forum import Forum, ForumError, ForumRefused, Throttled
 from plugin.adapters.keys import Keys
 from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.store import Store
@@ -189,6 +192,7 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
         return
     report(Check("forum", OK, f"{settings.discourse_url} answers; {settings.discourse_api_username} is an admin"))
     report(bot_account(settings, forum))
+    report(data_explorer(forum))
     hooks, _ = forum.web_hooks()
     url = settings.webhook_url
     hook = next((h for h in hooks if h.payload_url.rstrip("/") == url), None)
@@ -240,6 +244,74 @@ def bot_account(settings: Settings, forum: Forum) -> Check:
         OK,
         f"{name} is {'an admin' if member.admin else 'a moderator'}: the forum's "
         "per-user limits and refusals do not apply to it",
+    )
+
+
+def data_explorer(forum: Forum) -> Check:
+    """The forum's Data Explorer plugin, which rebuilds read the history through in pages of 10,000 rows: off or not
+    installed (fine: rebuilds read through the API), on without the service's saved queries (install makes them),
+    or on with them there and one run. Reads only — it never creates or updates a query — and names the calls it
+    spent: the listing (1; 2 where the plugin is off or mounted at the standalone plugin's path) and one run of the
+    cheapest query, the topics among none (a primary-key lookup that answers no row), as the adapter's
+    `available()` runs it."""
+    subject = "Data Explorer"
+    explorer = DataExplorer(forum, page_size=1)
+    before = forum.calls_made
+
+    def spent() -> str:
+        calls = forum.calls_made - before
+        return f"{calls} call{'' if calls == 1 else 's'} of the shared API budget"
+
+    def refused(exc: ForumRefused) -> Check:
+        return Check(
+            subject,
+            PROBLEM,
+            f"the forum refused the service's saved queries ({exc.status}: {'; '.join(exc.errors)}): rebuild "
+            f"reads through the API until this is fixed; `python -m plugin install` makes them again ({spent()})",
+        )
+
+    try:
+        try:
+            listed = explorer._list()
+        except ForumRefused as exc:
+            if exc.status != 404:
+                return refused(exc)
+            return Check(
+                subject,
+                OK,
+                "the plugin is off (or not installed): fine, rebuild reads through the API; turn on "
+                f"data_explorer_enabled in Admin → Settings for rebuilds in pages of {PAGE_SIZE:,} ({spent()})",
+            )
+        first: dict[str, Mapping[str, Any]] = {}
+        for row in sorted(listed, key=lambda row: int(row["id"])):  # the lowest id wins, as in the adapter
+            first.setdefault(str(row.get("name")), row)
+        missing = [q.key for q in QUERIES if q.name not in first]
+        stale = [q.key for q in QUERIES if q.name in first and first[q.name].get("description") != q.description]
+        if missing or stale:
+            what = [f"{', '.join(missing)} missing"] if missing else []
+            what += [f"{', '.join(stale)} out of date"] if stale else []
+            return Check(
+                subject,
+                PROBLEM,
+                f"the plugin is on but the service's saved queries are not all there ({'; '.join(what)}): run "
+                f"`python -m plugin install` ({spent()})",
+            )
+        query_id = int(first[TOPICS.name]["id"])
+        try:
+            rows = explorer._page(query_id, {"topic_ids": "-1", "after": "0", "page_size": "1"}, limit=1)
+        except ForumRefused as exc:
+            return refused(exc)
+    except Throttled as exc:
+        return Check(
+            subject, PROBLEM, f"not checked: the API budget is spent; run doctor again in {exc.retry_after:.0f} s"
+        )
+    except ForumError as exc:
+        return Check(subject, PROBLEM, f"not checked: {exc} ({spent()})")
+    return Check(
+        subject,
+        OK,
+        f"on; the service's {len(QUERIES)} saved queries are there and “{TOPICS.name}” ran (query {query_id}, "
+        f"{len(rows)} rows for no topic): rebuilds read in pages of {PAGE_SIZE:,} ({spent()})",
     )
 
 

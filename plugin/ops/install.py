@@ -15,7 +15,10 @@ Each step looks first and says what it found or did — `exists`, `created`, `up
    else a new one from the bundled starter text;
 7. the care wording conversation: a message from the bot to the care group (external_id `coc-care-wording`) that
    lists every care message with its default words; the team changes them by replying (worker/care_wording.py);
-8. the webhook to `COC_PUBLIC_URL` + the webhook path, with the secret, JSON, the topic, post and like events.
+8. the service's saved Data Explorer queries (plugin/adapters/data_explorer.py), created or brought up to date
+   where the forum has the plugin on (site setting `data_explorer_enabled`): rebuilds then read in pages of 10,000
+   rows; where it is off or absent, a normal forum, the step says so and rebuilds read through the API;
+9. the webhook to `COC_PUBLIC_URL` + the webhook path, with the secret, JSON, the topic, post and like events.
 
 Then the command tells Redis which conversation holds the care messages' words, caches the living document and
 seeds the engagement figures with who posted before (from the latest `COC_SEED_PAGES` pages of public posts), so
@@ -38,6 +41,7 @@ from urllib.parse import urlsplit
 import redis
 
 from plugin.adapters.budget import ApiBudget
+from plugin.adapters.data_explorer import NAME_PREFIX, PAGE_SIZE, QUERIES, DataExplorer
 from plugin.adapters.engagement_store import Engagement, seed_from_forum
 from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Member, Throttled, WebHook
 from plugin.adapters.keys import Keys
@@ -161,6 +165,7 @@ class Installer:
             self.drafts_category,
             self.living_document,
             self.care_wording,
+            self.data_explorer_queries,
             self.webhook,
         ):
             done = self._attempt(step)
@@ -518,6 +523,56 @@ class Installer:
         self.care_wording_topic_id = post.topic_id
         return [Step(subject, CREATED, f"topic {post.topic_id} “{title}”, a message to the {group} group")]
 
+    # ------------------------------------------------------------------------------------------ 6c. Data Explorer
+
+    def data_explorer_queries(self) -> list[Step]:
+        """The saved queries rebuilds read the forum's history with, in pages of 10,000 rows, where the forum has its
+        Data Explorer plugin on. Off or not installed (the forum answers 404) is a normal forum, never a problem.
+        Looks at the listing first (1 call; 2 where the plugin is off or mounted at the standalone plugin's path),
+        then creates each missing query and updates each whose SQL changed (DataExplorer.ensure_queries: the
+        listing again, then 1 call each)."""
+        subject = "data explorer queries"
+        explorer = DataExplorer(self.forum)
+        try:
+            listed = explorer._list()
+        except ForumRefused as exc:
+            if exc.status == 404:
+                return [
+                    Step(
+                        subject,
+                        OK,
+                        "the plugin is off (or not installed): rebuild reads through the API (turn on "
+                        f"data_explorer_enabled in Admin → Settings for rebuilds in pages of {PAGE_SIZE:,})",
+                    )
+                ]
+            return [Step(subject, PROBLEM, _data_explorer_refusal(exc))]
+        descriptions: dict[str, str] = {}
+        for row in sorted(listed, key=lambda row: int(row["id"])):  # the lowest id wins, as ensure_queries does
+            descriptions.setdefault(str(row.get("name")), str(row.get("description")))
+        missing = [q.name for q in QUERIES if q.name not in descriptions]
+        changed = [q.name for q in QUERIES if q.name in descriptions and descriptions[q.name] != q.description]
+        if not self.dry_run and (missing or changed):
+            # Remember the intent first: a run retried after a budget wait finds them made, and still says so.
+            self._made.update(f"data explorer query {name}" for name in missing)
+            self._made.update(f"data explorer query updated {name}" for name in changed)
+            try:
+                explorer.ensure_queries()
+            except ForumRefused as exc:
+                return [Step(subject, PROBLEM, _data_explorer_refusal(exc))]
+        created = [q.name for q in QUERIES if q.name in missing or f"data explorer query {q.name}" in self._made]
+        updated = [
+            q.name
+            for q in QUERIES
+            if q.name not in created and (q.name in changed or f"data explorer query updated {q.name}" in self._made)
+        ]
+        current = len(QUERIES) - len(created) - len(updated)
+        made, remade = (WOULD_CREATE, WOULD_UPDATE) if self.dry_run else (CREATED, UPDATED)
+        parts = [f"{made} {len(created)}"] if created else []
+        parts += [f"{remade} {len(updated)} whose SQL changed"] if updated else []
+        parts += [f"{current} up to date"] if current else []
+        outcome = made if created else remade if updated else EXISTS
+        return [Step(subject, outcome, ", ".join(parts) + f" (“{NAME_PREFIX}: …” in Admin → Plugins → Data Explorer)")]
+
     # ------------------------------------------------------------------------------------------ 7. the webhook
 
     def webhook_fields(self, secret: str) -> dict[str, Any]:
@@ -586,6 +641,13 @@ def _webhook_differences(hook: WebHook, wanted: dict[str, Any]) -> list[str]:
     if not hook.wildcard and not set(wanted["web_hook_event_type_ids"]) <= hook.event_type_ids:
         differences.append("event types")
     return differences
+
+
+def _data_explorer_refusal(exc: ForumRefused) -> str:
+    return (
+        f"the forum's Data Explorer refused the service's saved queries ({exc.status}: {'; '.join(exc.errors)}): "
+        "rebuild reads through the API until they are there; run install again once that is fixed"
+    )
 
 
 def seed_contributors(settings: Settings, connection: redis.Redis, forum: Forum) -> Step:
