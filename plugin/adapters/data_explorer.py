@@ -111,10 +111,12 @@ class SavedQuery:
 POSTS = SavedQuery(
     key="posts",
     name=f"{NAME_PREFIX}: public posts since",
-    purpose="Public posts created since a time, oldest id first, with what the service reads of each.",
+    purpose="Public posts created since a time, and every post of the given topics whatever its age, oldest id "
+    "first, with what the service reads of each.",
     cursor="id",
     sql=f"""-- [params]
 -- datetime :since
+-- int_list :topic_ids = -1
 {_PAGING}
 
 SELECT p.id,
@@ -146,7 +148,7 @@ LEFT JOIN categories c ON c.id = t.category_id
 LEFT JOIN users u ON u.id = p.user_id
 LEFT JOIN users ru ON ru.id = p.reply_to_user_id
 WHERE p.id > :after
-  AND p.created_at >= :since
+  AND (p.created_at >= :since OR p.topic_id IN (:topic_ids))
   AND {_PUBLIC_POSTS}
 ORDER BY p.id
 LIMIT :page_size
@@ -327,9 +329,12 @@ class DataExplorer:
                 raise ForumRefused(200, [f"{query.name}: page key {last!r} does not follow {after!r}"])
             after = last
 
-    def posts(self, since: datetime) -> list[Post]:
-        """Public posts created since `since`, oldest first, as the domain's `Post` (no `cooked`)."""
-        return [post_from_row(row) for row in self.run(POSTS.key, since=since)]
+    def posts(self, since: datetime, topic_ids: Iterable[int] = ()) -> list[Post]:
+        """Public posts created since `since`, and every post of `topic_ids` whatever its age, oldest first, as the
+        domain's `Post` (no `cooked`)."""
+        wanted = sorted(set(topic_ids))
+        extra: dict[str, object] = {"topic_ids": wanted} if wanted else {}
+        return [post_from_row(row) for row in self.run(POSTS.key, since=since, **extra)]
 
     def topics(self, topic_ids: Iterable[int]) -> list[Topic]:
         """The public topics among `topic_ids`, with their tags and category."""
