@@ -745,13 +745,15 @@ def create_tag_group():  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------------------------- topic lists
 
 
-def _listable(who: User) -> list[Topic]:
-    """Regular topics the viewer may list, most recently bumped first.
+def _listable(who: User, topic_ids: list[int] | None = None) -> list[Topic]:
+    """Regular topics the viewer may list, most recently bumped first; with `topic_ids`, only those.
 
     Unlisted topics show to staff only; shared drafts stay out of the lists until published.
     """
     f = forum()
-    topics = [t for t in f.topics.values() if not t.is_pm and t.deleted_at is None and (t.visible or who.staff)
+    candidates = f.topics.values() if topic_ids is None else \
+        [f.topics[i] for i in dict.fromkeys(topic_ids) if i in f.topics]
+    topics = [t for t in candidates if not t.is_pm and t.deleted_at is None and (t.visible or who.staff)
               and t.shared_draft_category_id is None and f.can_see_topic(who, t)]
     return sorted(topics, key=lambda t: (t.bumped_at or t.created_at, t.id), reverse=True)
 
@@ -831,10 +833,7 @@ def latest():  # type: ignore[no-untyped-def]
     page_number = _bounded_int("page", 0, PG_MAX_INT) or 0
     per_page = _bounded_int("per_page", 1, LATEST_PER_PAGE_MAX)
     topic_ids = _topic_ids_param()
-    topics = _listable(who)
-    if topic_ids is not None:
-        wanted = set(topic_ids)
-        topics = [t for t in topics if t.id in wanted]
+    topics = _listable(who, topic_ids)                     # with topic_ids, only those are looked at
     size = per_page or ser.TOPIC_LIST_PER_PAGE
     start = page_number * size
     page, more = topics[start:start + size], len(topics) > start + size
@@ -1008,12 +1007,14 @@ def latest_posts():  # type: ignore[no-untyped-def]
     f = forum()
     before = params().integer("before")
     before = before if before and before > 0 else None
-    posts = [p for p in f.posts.values()
-             if p.post_type == POST_REGULAR and not p.hidden and p.deleted_at is None
-             and (before is None or p.id < before) and _public_post(who, p)]
-    posts.sort(key=lambda p: p.id, reverse=True)
-    return jsonify(latest_posts=[ser.post(f, who, p, raw=True, with_title=True, excerpt=True)
-                                 for p in posts[:LATEST_POSTS_PAGE]])
+    posts: list[Post] = []
+    for post_id in f.post_ids_before(before):         # newest first, from `before` down: stop at a page
+        p = f.posts[post_id]
+        if p.post_type == POST_REGULAR and not p.hidden and p.deleted_at is None and _public_post(who, p):
+            posts.append(p)
+            if len(posts) == LATEST_POSTS_PAGE:
+                break
+    return jsonify(latest_posts=[ser.post(f, who, p, raw=True, with_title=True, excerpt=True) for p in posts])
 
 
 def _public_post(who: User, post: Post) -> bool:
@@ -1389,8 +1390,11 @@ def user_actions():  # type: ignore[no-untyped-def]
     if limit < 0:
         raise ForumError.bad_params("limit must not be negative")                  # PostgreSQL refuses LIMIT -1
     limit = min(limit, USER_ACTIONS_MAX_LIMIT)
-    rows = [row for row in _like_rows(f, user, action_types) if _action_visible(f, who, user, row.post)]
-    rows.sort(key=lambda r: (r.created_at, r.post.id, r.acting.id, r.action_type), reverse=True)
+    if set(action_types) == {UA_WAS_LIKED}:
+        rows = _likes_received_rows(f, who, user, offset + limit)
+    else:
+        rows = [row for row in _like_rows(f, user, action_types) if _action_visible(f, who, user, row.post)]
+        rows.sort(key=lambda r: (r.created_at, r.post.id, r.acting.id, r.action_type), reverse=True)
     return jsonify(user_actions=[ser.user_action(f, action_type=r.action_type, owner=r.owner, acting=r.acting,
                                                  p=r.post, created_at=r.created_at)
                                  for r in rows[offset:offset + limit]])
@@ -1411,6 +1415,24 @@ def _like_rows(f: Forum, user: User, action_types: list[int]) -> list[_ActionRow
                 rows.append(_ActionRow(UA_LIKE, user, liker, post, like.created_at))
             if UA_WAS_LIKED in action_types and post.user_id == user.id:
                 rows.append(_ActionRow(UA_WAS_LIKED, user, liker, post, like.created_at))
+    return rows
+
+
+def _likes_received_rows(f: Forum, who: User, user: User, count: int) -> list[_ActionRow]:
+    """The first `count` WAS_LIKED rows `who` may see, in the stream's order (newest like first, then highest post
+    id, then highest liker id): the same rows as `_like_rows` sorted, read from the forum's likes-received index
+    and stopped once there are enough."""
+    rows: list[_ActionRow] = []
+    if count <= 0:
+        return rows
+    for created_at, post_id, liker_id in f.likes_received(user.id):
+        post = f.posts[post_id]
+        liker = f.users.get(liker_id)
+        if post.deleted_at is not None or liker is None or not _action_visible(f, who, user, post):
+            continue
+        rows.append(_ActionRow(UA_WAS_LIKED, user, liker, post, created_at))
+        if len(rows) == count:
+            break
     return rows
 
 

@@ -966,11 +966,16 @@ def _basic_named(user: User) -> Json:
 
 
 def _suggested(forum: Forum, viewer: User, topic: Topic) -> list[Topic]:
+    """The 5 most recently bumped other topics the viewer may see (not messages, deleted or unlisted ones)."""
     if topic.is_pm:
         return []
-    others = [t for t in forum.topics.values() if t.id != topic.id and not t.is_pm and t.deleted_at is None
-              and t.visible and forum.can_see_topic(viewer, t)]
-    return sorted(others, key=lambda t: t.bumped_at or t.created_at, reverse=True)[:5]
+    found: list[Topic] = []
+    for t in forum.topics_by_bump():                  # newest bump first, so stop at 5
+        if t.id != topic.id and t.deleted_at is None and t.visible and forum.can_see_topic(viewer, t):
+            found.append(t)
+            if len(found) == 5:
+                break
+    return found
 
 
 def suggested_topic(forum: Forum, viewer: User, topic: Topic) -> Json:

@@ -8,6 +8,7 @@ All mutations happen under one re-entrant lock, so a threaded server sees a cons
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import html
@@ -15,7 +16,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 # Discourse's post types (Post.types).
 POST_REGULAR, POST_MODERATOR_ACTION, POST_SMALL_ACTION, POST_WHISPER = 1, 2, 3, 4
@@ -430,7 +431,26 @@ class Forum:
         # PostsController#create's DistributedMemoizer: signature -> (expires at, status, body).
         self.post_memo: dict[str, tuple[datetime, int, Any]] = {}
         self._ids: dict[str, int] = {}
+        # Lookup indexes, so that a read costs what it returns rather than the forum's size. They are derived data:
+        # kept up to date on every write path that changes what they cover (see `_reindex`), rebuilt whole by
+        # `restore` and `load_bulk`, and rebuilt on demand should a record have been added to `users`, `posts`,
+        # `topics` or `web_hook_events` some other way (their sizes then differ from what was indexed).
+        self._user_id_by_name: dict[str, int] = {}            # lower-cased username -> user id (first one wins)
+        self._post_ids_sorted: list[int] = []                  # every post id, ascending
+        self._post_ids_by_user: dict[int, list[int]] = {}     # author id -> their post ids, in `posts` order
+        self._posts_indexed = 0                                # how many posts the post indexes cover
+        self._bump_order: list[tuple[datetime, int, int]] = []
+        """Every topic but personal messages as (bumped_at or created_at, -position, id), ascending: read backwards
+        it is the latest-bumped first, ties in creation (`topics`) order."""
+        self._bump_entry: dict[int, tuple[datetime, int, int] | None] = {}  # topic id -> its entry (None for a PM)
+        self._next_topic_position = 0
+        self._likes_received: dict[int, list[tuple[datetime, int, int]]] = {}
+        """Author id -> (created_at, post id, liker id) of every like their posts have (deleted posts' too),
+        ascending. Kept by `like` and `unlike`, the only writes of `Post.likes` after a post is made."""
+        self._hook_event_ids: dict[int, list[int]] = {}       # web hook id -> its delivery rows' ids, ascending
+        self._hook_events_indexed = 0
         self._seed()
+        self._reindex()
 
     # ----------------------------------------------------------------------------------------- basics
 
@@ -461,9 +481,15 @@ class Forum:
     # ----------------------------------------------------------------------------------------- users
 
     def user_by_name(self, username: str) -> User | None:
+        """The first user (in `users` order) whose username is `username`, case-insensitively."""
         wanted = username.lower()
-        for user in self.users.values():
+        user_id = self._user_id_by_name.get(wanted)
+        user = self.users.get(user_id) if user_id is not None else None
+        if user is not None and user.username.lower() == wanted:
+            return user
+        for user in self.users.values():      # not in the index (a user added some other way): look, then reindex
             if user.username.lower() == wanted:
+                self._reindex_users()
                 return user
         return None
 
@@ -486,6 +512,7 @@ class Forum:
                         email=email or f"{username}@example.invalid", active=active,
                         trust_level=trust_level, created_at=self.now())
             self.users[user.id] = user
+            self._user_id_by_name.setdefault(user.username.lower(), user.id)
             return user
 
     def group_ids_of(self, user: User) -> list[int]:
@@ -725,7 +752,7 @@ class Forum:
 
     def post_count_of(self, user: User) -> int:
         """UserStat#post_count: the user's live regular posts outside messages."""
-        return sum(1 for p in self.posts.values()
+        return sum(1 for p in (self.posts[i] for i in self.post_ids_by(user.id))
                    if p.user_id == user.id and p.deleted_at is None and p.post_type == POST_REGULAR
                    and p.topic_id in self.topics and not self.topics[p.topic_id].is_pm)
 
@@ -1118,11 +1145,13 @@ class Forum:
                     user_id=actor.id, raw=raw, cooked=cook(raw), created_at=now, updated_at=now,
                     post_type=post_type, reply_to_post_number=reply_to_post_number)
         self.posts[post.id] = post
+        self._index_post(post)
         topic.post_ids.append(post.id)
         if post_type == POST_REGULAR:
             topic.last_posted_at = now
             topic.bumped_at = now
         topic.updated_at = now
+        self._index_topic(topic)
         return post
 
     # ----------------------------------------------------------------------------------------- edits
@@ -1246,6 +1275,7 @@ class Forum:
             topic.shared_draft_category_id = None
             now = self.now()
             topic.created_at = topic.bumped_at = topic.last_posted_at = topic.updated_at = now
+            self._index_topic(topic)
             first = self.first_post(topic)
             first.revisions.clear()               # publishing destroys the first post's revisions
             first.version = 1
@@ -1340,8 +1370,10 @@ class Forum:
             if actor.id in post.liker_ids():
                 raise ForumError(403, "invalid_access", "You already performed this action.")
             revived = self.trashed_likes.pop((post.id, actor.id), None)     # a trashed row revived, not a new one
-            post.likes.append(Like(user_id=actor.id, created_at=self.now(),
-                                   id=revived.id if revived and revived.id else self.next_id("post_action")))
+            like = Like(user_id=actor.id, created_at=self.now(),
+                        id=revived.id if revived and revived.id else self.next_id("post_action"))
+            post.likes.append(like)
+            bisect.insort(self._likes_received.setdefault(post.user_id, []), (like.created_at, post.id, actor.id))
             self.emit("post_liked", "like", (post, actor))
             return post
 
@@ -1354,6 +1386,11 @@ class Forum:
                 raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource.")
             taken_back[0].deleted_at = self.now()                # PostAction#trash! sets deleted_at
             self.trashed_likes[(post.id, actor.id)] = taken_back[0]
+            received = self._likes_received.get(post.user_id, [])
+            for like in taken_back:
+                at = bisect.bisect_left(received, (like.created_at, post.id, actor.id))
+                if at < len(received) and received[at] == (like.created_at, post.id, actor.id):
+                    del received[at]
             return post
 
     # ----------------------------------------------------------------------------------------- uploads
@@ -1392,6 +1429,228 @@ class Forum:
                            **{k: v for k, v in fields.items() if k in WebHook.__dataclass_fields__ and k != "id"})
             self.web_hooks[hook.id] = hook
             return hook
+
+    # ----------------------------------------------------------------------------------------- indexes
+
+    def post_ids_before(self, before: int | None = None) -> Iterator[int]:
+        """The ids of the posts below `before` (every post when None), highest first, read lazily: a bisection,
+        then one step per post read."""
+        if self._posts_indexed != len(self.posts):
+            self._reindex_posts()
+        ids = self._post_ids_sorted
+        end = len(ids) if before is None else bisect.bisect_left(ids, before)
+        return (ids[i] for i in range(end - 1, -1, -1))
+
+    def post_ids_by(self, user_id: int) -> list[int]:
+        """The ids of the posts `user_id` wrote (deleted ones too), in `posts` order."""
+        if self._posts_indexed != len(self.posts):
+            self._reindex_posts()
+        return list(self._post_ids_by_user.get(user_id, ()))
+
+    def likes_received(self, user_id: int) -> Iterator[tuple[datetime, int, int]]:
+        """(created_at, post id, liker id) of the likes on `user_id`'s posts (deleted posts' too, and likers who
+        may be gone), newest first — highest post id, then highest liker id, first among likes made at one
+        moment — read lazily."""
+        if self._posts_indexed != len(self.posts):
+            self._reindex_posts()
+        return reversed(self._likes_received.get(user_id, []))
+
+    def topics_by_bump(self) -> Iterator[Topic]:
+        """Every topic but personal messages, most recently bumped first (`bumped_at`, else `created_at`), topics
+        bumped at the same moment in `topics` order — what a stable sort on that time, newest first, gives —
+        read lazily."""
+        if len(self._bump_entry) != len(self.topics):
+            self._reindex_topics()
+        for _, _, topic_id in reversed(self._bump_order):
+            yield self.topics[topic_id]
+
+    def web_hook_event_ids(self, hook_id: int) -> list[int]:
+        """The ids of a web hook's delivery rows, ascending."""
+        if self._hook_events_indexed != len(self.web_hook_events):
+            self._reindex_web_hook_events()
+        return list(self._hook_event_ids.get(hook_id, ()))
+
+    def add_web_hook_event(self, event: WebHookEvent) -> None:
+        """Log a delivery row (simulator.webhooks makes them)."""
+        with self.lock:
+            self.web_hook_events[event.id] = event
+            _insert_sorted(self._hook_event_ids.setdefault(event.web_hook_id, []), event.id)
+            self._hook_events_indexed += 1
+
+    def _index_post(self, post: Post) -> None:
+        """A post just added to `posts` (a post never leaves it: deleting one marks it)."""
+        _insert_sorted(self._post_ids_sorted, post.id)
+        self._post_ids_by_user.setdefault(post.user_id, []).append(post.id)
+        self._posts_indexed += 1
+
+    def _index_topic(self, topic: Topic) -> None:
+        """A topic just added to `topics`, or whose `bumped_at` or `created_at` may have changed."""
+        if topic.id in self._bump_entry:
+            old = self._bump_entry[topic.id]
+            if old is None:                                   # a personal message: not in the order
+                return
+            position = -old[1]
+        else:
+            old = None
+            position = self._next_topic_position
+            self._next_topic_position += 1
+        if topic.is_pm:
+            self._bump_entry[topic.id] = None
+            return
+        entry = (topic.bumped_at or topic.created_at, -position, topic.id)
+        if entry == old:
+            return
+        if old is not None:
+            del self._bump_order[bisect.bisect_left(self._bump_order, old)]
+        bisect.insort(self._bump_order, entry)
+        self._bump_entry[topic.id] = entry
+
+    def _reindex(self) -> None:
+        """Rebuild every index from the records."""
+        self._reindex_users()
+        self._reindex_posts()
+        self._reindex_topics()
+        self._reindex_web_hook_events()
+
+    def _reindex_users(self) -> None:
+        by_name: dict[str, int] = {}
+        for user in self.users.values():
+            by_name.setdefault(user.username.lower(), user.id)
+        self._user_id_by_name = by_name
+
+    def _reindex_posts(self) -> None:
+        """The post ids, the posts by author and the likes received, all read from the posts."""
+        by_user: dict[int, list[int]] = {}
+        received: dict[int, list[tuple[datetime, int, int]]] = {}
+        for post in self.posts.values():
+            by_user.setdefault(post.user_id, []).append(post.id)
+            if post.likes:
+                received.setdefault(post.user_id, []).extend((like.created_at, post.id, like.user_id)
+                                                             for like in post.likes)
+        for rows in received.values():
+            rows.sort()
+        self._post_ids_sorted = sorted(self.posts)
+        self._post_ids_by_user = by_user
+        self._likes_received = received
+        self._posts_indexed = len(self.posts)
+
+    def _reindex_topics(self) -> None:
+        entries: dict[int, tuple[datetime, int, int] | None] = {}
+        for position, topic in enumerate(self.topics.values()):
+            entries[topic.id] = None if topic.is_pm else (topic.bumped_at or topic.created_at, -position, topic.id)
+        self._bump_order = sorted(entry for entry in entries.values() if entry is not None)
+        self._bump_entry = entries
+        self._next_topic_position = len(self.topics)
+
+    def _reindex_web_hook_events(self) -> None:
+        by_hook: dict[int, list[int]] = {}
+        for event in self.web_hook_events.values():
+            by_hook.setdefault(event.web_hook_id, []).append(event.id)
+        for ids in by_hook.values():
+            ids.sort()
+        self._hook_event_ids = by_hook
+        self._hook_events_indexed = len(self.web_hook_events)
+
+    # ----------------------------------------------------------------------------------------- bulk loading
+
+    def load_bulk(self, *, users: Iterable[Sequence[Any]] = (), topics: Iterable[Sequence[Any]] = (),
+                  posts: Iterable[Sequence[Any]] = (), likes: Iterable[Sequence[Any]] = ()) -> None:
+        """Append many records straight into the forum — users, then topics, then posts, then likes — as a
+        benchmark or a test loads a large forum: no API rules, no rate limits, no events (webhooks see nothing);
+        every index is set. For a forum of millions of posts.
+
+        Each record is a tuple (a namedtuple will do) of leading fields, optionally followed by a dict of further
+        fields of the record's dataclass (`User`, `Topic`, `Post`); times are datetimes (naive ones taken as UTC):
+        - users:  `(id, username, created_at[, extra])`; name = username, email `<username>@example.invalid`,
+          trust level 1, unless `extra` says otherwise (e.g. `{"trust_level": 2, "moderator": True}`).
+        - topics: `(id, user_id, title, created_at[, extra])`; in category 1 (Uncategorized) unless `extra` gives
+          `category_id` (a category made beforehand with `create_category`); `extra` may also give `tags`, or make
+          it a personal message (`{"archetype": "private_message", "allowed_user_ids": [...]}`: no category).
+        - posts:  `(id, topic_id, user_id, created_at, raw[, extra])`; appended to its topic in the order given —
+          give each topic's posts in creation order, its first post first: each gets the topic's next
+          post_number and, as a new post does, a regular post bumps the topic (bumped_at, last_posted_at).
+          `extra` e.g. `reply_to_post_number`, `post_type`, `deleted_at`, `hidden`, `cooked` (else `cook(raw)`).
+        - likes:  `(post_id, user_id, created_at)`; appended to the post's likes (numbered on from the PostAction
+          ids in use). At most one like per (post, user), never the author's own — as Discourse allows.
+        A record whose id is taken, or that names a missing user, topic, post or category, or a topic left
+        without posts, is a ValueError (what came before it stays loaded). Id counters move past the highest id
+        loaded, so what is made afterwards through the API gets fresh ids. Nothing else is checked.
+        """
+        with self.lock:
+            try:
+                self._load_bulk(users, topics, posts, likes)
+            finally:
+                self._reindex()
+
+    def _load_bulk(self, users: Iterable[Sequence[Any]], topics: Iterable[Sequence[Any]],
+                   posts: Iterable[Sequence[Any]], likes: Iterable[Sequence[Any]]) -> None:
+        def split(record: Sequence[Any], size: int) -> tuple[Sequence[Any], dict[str, Any]]:
+            if len(record) == size + 1 and isinstance(record[size], dict):
+                return record[:size], record[size]
+            if len(record) != size:
+                raise ValueError(f"expected {size} fields (and perhaps a dict of more): {record!r}")
+            return record, {}
+
+        def raise_counter(kind: str, value: int) -> None:
+            self._ids[kind] = max(self._ids.get(kind, 0), value)
+
+        self._reindex_users()                       # the usernames taken, whatever added them
+        for record in users:
+            (user_id, username, created_at), extra = split(record, 3)
+            if user_id in self.users or username.lower() in self._user_id_by_name:
+                raise ValueError(f"user {user_id} {username!r}: the id or the username is taken")
+            fields: dict[str, Any] = {"name": username, "email": f"{username}@example.invalid",
+                                      "created_at": _utc(created_at), **extra}
+            self.users[user_id] = User(id=user_id, username=username, **fields)
+            self._user_id_by_name[username.lower()] = user_id
+            raise_counter("user", user_id)
+        loaded_topics: list[Topic] = []
+        for record in topics:
+            (topic_id, user_id, title, created_at), extra = split(record, 4)
+            if topic_id in self.topics or user_id not in self.users:
+                raise ValueError(f"topic {topic_id}: the id is taken or user {user_id} is missing")
+            at = _utc(created_at)
+            fields = {"slug": slugify(title), "created_at": at, "bumped_at": at, "last_posted_at": at,
+                      "updated_at": at, "category_id": None if extra.get("archetype") == "private_message" else 1,
+                      **extra}
+            if fields["category_id"] is not None and fields["category_id"] not in self.categories:
+                raise ValueError(f"topic {topic_id}: no category {fields['category_id']}")
+            topic = Topic(id=topic_id, user_id=user_id, title=title, **fields)
+            self.topics[topic_id] = topic
+            loaded_topics.append(topic)
+            raise_counter("topic", topic_id)
+        for record in posts:
+            (post_id, topic_id, user_id, created_at, raw), extra = split(record, 5)
+            topic = self.topics.get(topic_id)
+            if post_id in self.posts or topic is None or user_id not in self.users:
+                raise ValueError(f"post {post_id}: the id is taken, or topic {topic_id} or user {user_id} is missing")
+            at = _utc(created_at)
+            fields = {"created_at": at, "updated_at": at, **extra}
+            if "cooked" not in fields:
+                fields["cooked"] = cook(raw)
+            post = Post(id=post_id, topic_id=topic_id, post_number=topic.highest_post_number + 1, user_id=user_id,
+                        raw=raw, **fields)
+            topic.highest_post_number = post.post_number
+            self.posts[post_id] = post
+            topic.post_ids.append(post_id)
+            if post.post_type == POST_REGULAR:
+                topic.last_posted_at = topic.bumped_at = at
+            topic.updated_at = at
+            raise_counter("post", post_id)
+        like_id = self._ids.get("post_action", 0)
+        try:
+            for post_id, user_id, created_at in likes:
+                post = self.posts.get(post_id)
+                if post is None or user_id not in self.users or user_id == post.user_id:
+                    raise ValueError(f"like of post {post_id} by user {user_id}: a missing post or user, or "
+                                     "the author's own")
+                like_id += 1
+                post.likes.append(Like(user_id=user_id, created_at=_utc(created_at), id=like_id))
+        finally:
+            self._ids["post_action"] = like_id
+        empty = [topic.id for topic in loaded_topics if not topic.post_ids]
+        if empty:
+            raise ValueError(f"topics without posts: {empty[:10]}")
 
     # ----------------------------------------------------------------------------------------- snapshots
 
@@ -1432,6 +1691,20 @@ class Forum:
                                                       for d in data.get("web_hook_events", []))}
             self.trashed_likes = {(int(d["post_id"]), int(d["user_id"])): _load(Like, d)
                                   for d in data.get("trashed_likes", [])}
+            self._reindex()
+
+
+def _insert_sorted(ids: list[int], value: int) -> None:
+    """Insert into an ascending list; ids usually come in ascending order, so mostly an append."""
+    if not ids or value > ids[-1]:
+        ids.append(value)
+    else:
+        bisect.insort(ids, value)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time as loaded: a naive one is UTC (as `parse_time` takes it)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _base62(number: int) -> str:

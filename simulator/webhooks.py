@@ -393,7 +393,7 @@ class Dispatcher:
                            headers=delivery_headers(hook, event_id=event_id, event_name=event_name,
                                                     event_type=event_type, body=body,
                                                     instance=self.forum.base_url))
-        self.forum.web_hook_events[row.id] = row
+        self.forum.add_web_hook_event(row)
         delivery = Delivery(seq=0, hook_id=hook.id, event_name=event_name, event_type=event_type,
                             payload=payload, event_id=row.id, retry_count=retry_count)
         with self._cond:
@@ -797,12 +797,13 @@ def list_events(hook_id: int):  # type: ignore[no-untyped-def]
     offset = max(0, request.args.get("offset", 0, type=int) or 0)
     with forum.lock:
         hook = _require_hook(forum, hook_id)
-        rows = sorted((e for e in forum.web_hook_events.values() if e.web_hook_id == hook_id),
-                      key=lambda e: e.id, reverse=True)
-        page = [web_hook_event_json(hook, e, dispatcher()) for e in rows[offset:offset + limit]]
+        ids = forum.web_hook_event_ids(hook_id)            # ascending: the page is read from the end
+        stop = max(0, len(ids) - offset)
+        rows = [forum.web_hook_events[i] for i in reversed(ids[max(0, stop - limit):stop])]
+        page = [web_hook_event_json(hook, e, dispatcher()) for e in rows]
     return jsonify({
         "web_hook_events": page,
-        "total_rows_web_hook_events": len(rows),
+        "total_rows_web_hook_events": len(ids),
         "load_more_web_hook_events": f"/admin/api/web_hooks/{hook_id}/events.json?limit={limit}"
                                      f"&offset={offset + limit}",
         "extras": {"web_hook_id": hook_id},
