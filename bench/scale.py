@@ -149,68 +149,57 @@ PROPOSAL = '[amend section="Consent"]\nWe ask before we share what someone told 
 
 
 def load_forum(shape: Shape, seed: int, now: datetime):  # type: ignore[no-untyped-def]
-    """A simulator forum holding `shape`'s history, ending an hour before `now`: loaded straight into its state."""
-    from simulator.state import Category, Forum, Like, Post as SimPost, Tag, Topic, User  # noqa: PLC0415
+    """A simulator forum holding `shape`'s history, ending an hour before `now`, loaded straight into its state
+    (`Forum.load_bulk`). Returns it with its counts of topics, likes and liked posts."""
+    from simulator.state import Category, Forum, Tag  # noqa: PLC0415
 
     rng = random.Random(seed)
     forum = Forum()
     weeks = shape.posts // shape.per_week
     start = now - timedelta(weeks=weeks, hours=1)
     span = (now - timedelta(hours=1) - start).total_seconds()
-    for i in range(shape.members):
-        user = User(id=100 + i, username=f"member{i}", name=f"Member {i}", created_at=start, trust_level=2)
-        forum.users[user.id] = user
-    forum._ids["user"] = 100 + shape.members
+    users = [(100 + i, f"member{i}", start, {"trust_level": 2}) for i in range(shape.members)]
     for cid, name in enumerate(("General", "Support", "Ideas", "Events", "Stories", "Meta"), start=2):
         forum.categories[cid] = Category(id=cid, name=name, slug=name.lower())
     forum._ids["category"] = 7
     for tid, name in enumerate(("code-of-care", "welcome", "question", "story"), start=1):
         forum.tags[name] = Tag(id=tid, name=name)
     forum._ids["tag"] = 4
+    care_at = {shape.posts // 3, shape.posts * 2 // 3}  # the two Code of Care topics open there
+    topics: list[tuple] = []  # type: ignore[type-arg]
+    posts: list[tuple] = []  # type: ignore[type-arg]
+    likes: list[tuple] = []  # type: ignore[type-arg]
+    authors: dict[int, int] = {}
     care_topics: list[int] = []
-    topic_posts: dict[int, int] = {}
-    topic_ids: list[int] = []
-    like_id = 0
+    liked: set[int] = set()
     for n in range(1, shape.posts + 1):
         at = start + timedelta(seconds=span * n / shape.posts)
         author = 100 + int(shape.members * rng.random() ** 2.5)
-        opens = not topic_ids or rng.random() < 0.08 or (n in (shape.posts // 3, shape.posts * 2 // 3))
-        if opens:
-            tid = len(topic_ids) + 1
-            tags = ["code-of-care"] if n in (shape.posts // 3, shape.posts * 2 // 3) else (
-                [rng.choice(("welcome", "question", "story"))] if rng.random() < 0.3 else [])
-            if tags == ["code-of-care"]:
+        if not topics or n in care_at or rng.random() < 0.08:
+            tid = len(topics) + 1
+            tags = ["code-of-care"] if n in care_at else ([rng.choice(("welcome", "question", "story"))]
+                                                          if rng.random() < 0.3 else [])
+            if n in care_at:
                 care_topics.append(tid)
-            forum.topics[tid] = Topic(id=tid, title=f"A conversation about week {n // shape.per_week}, {tid}",
-                                      slug=f"a-conversation-{tid}", user_id=author, created_at=at,
-                                      category_id=2 + tid % 6, tags=tags, bumped_at=at, last_posted_at=at,
-                                      updated_at=at)
-            topic_ids.append(tid)
-            topic_posts[tid] = 0
+            topics.append((tid, author, f"A conversation about week {n // shape.per_week}, number {tid}", at,
+                           {"category_id": 2 + tid % 6, "tags": tags}))
         elif care_topics and rng.random() < 30 / shape.per_week:
             tid = rng.choice(care_topics)  # the Code of Care's own talk, a few posts a week
         else:
-            tid = topic_ids[-1 - min(int(rng.expovariate(0.01)), len(topic_ids) - 1)]
-        topic = forum.topics[tid]
-        topic_posts[tid] += 1
-        raw = (f"I would like us to say it more plainly.\n\n{PROPOSAL}" if tid in care_topics and rng.random() < 0.1
+            tid = len(topics) - min(int(rng.expovariate(0.01)), len(topics) - 1)
+        proposal = tid in care_topics and rng.random() < 0.1
+        raw = (f"I would like us to say it more plainly.\n\n{PROPOSAL}" if proposal
                else f"Thank you for writing this, it helped me today ({n}).")
-        post = SimPost(id=n, topic_id=tid, post_number=topic_posts[tid], user_id=author, raw=raw,
-                       cooked=f"<p>{raw}</p>", created_at=at, updated_at=at)
-        for _ in range(int(rng.random() * 1.2 + 0.3)):  # about half a like a post, given within days
-            like_id += 1
+        posts.append((n, tid, author, at, raw, {"cooked": f"<p>{raw}</p>"}))
+        authors[n] = author
+        if rng.random() < 0.5:  # about half the posts get a like, within days
             liker = 100 + int(shape.members * rng.random() ** 2.5)
-            when = min(at + timedelta(hours=rng.expovariate(1 / 30)), now - timedelta(minutes=30))
-            if liker != author and liker not in post.liker_ids():
-                post.likes.append(Like(user_id=liker, created_at=when, id=like_id))
-        forum.posts[n] = post
-        topic.post_ids.append(n)
-        topic.highest_post_number = topic_posts[tid]
-        topic.bumped_at = topic.last_posted_at = at
-    forum._ids["post"] = shape.posts
-    forum._ids["topic"] = len(topic_ids)
-    forum._ids["post_action"] = like_id
-    return forum, len(topic_ids), like_id, sum(1 for p in forum.posts.values() if p.likes)
+            if liker != author:
+                when = min(at + timedelta(hours=rng.expovariate(1 / 30)), now - timedelta(minutes=30))
+                likes.append((n, liker, when))
+                liked.add(n)
+    forum.load_bulk(users=users, topics=topics, posts=posts, likes=likes)
+    return forum, len(topics), len(likes), len(liked)
 
 
 def measure_forum(shape: Shape, seed: int) -> dict[str, object]:
