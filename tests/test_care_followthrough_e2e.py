@@ -302,3 +302,35 @@ def test_a_quiet_reconcile_pass_spends_one_call_on_care(companion: Companion) ->
     before = forum.calls_made
     _feed_care_conversations(c.services, ReconcileReport())
     assert forum.calls_made - before == 2  # erin's conversation; the team's got only the companion's relay
+
+
+def test_replies_lost_across_more_than_a_page_of_conversations_are_caught_up_whatever_the_forums_clock(
+    companion: Companion,
+) -> None:
+    """The listing is read down to the last pass's watermark in the forum's own time (here two days behind the
+    service's), however many conversations were bumped since: 35 lost replies make two pages."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from worker.reconcile import reconcile  # noqa: PLC0415
+
+    c = companion
+    behind = timedelta(days=2)
+    c.sim.forum.clock = lambda: datetime.now(UTC) - behind
+    members = [f"member{n:02d}" for n in range(35)]
+    asked = {who: asks(c, who) for who in members}
+    member_topics = {who: conversations(c, asked[who]["id"])[1].id for who in members}
+    for who in members:
+        reply(c, who, member_topics[who], "Thank you for writing to me.")
+    c.settle()
+    reconcile(c.services)
+    c.sim.app.extensions["webhooks"].faults.drop = 1.0
+    for who in members:
+        reply(c, who, member_topics[who], f"I would rather talk on Thursday evening ({who}).")
+    c.settle()
+    c.sim.app.extensions["webhooks"].faults.drop = 0.0
+    c.store.forget_delivery_log()  # as where the forum's delivery log cannot tell: the care listing alone
+    reconcile(c.services)
+    c.settle()
+    for who in members:
+        team = conversations(c, asked[who]["id"])[0]
+        assert sum(f"Thursday evening ({who})" in r for r in raws(c, team)) == 1, who

@@ -83,13 +83,14 @@ REDELIVER_PER_PASS = 30
 """At most this many deliveries are sent again a pass (one call each); the rest wait for the next pass."""
 
 CARE_READBACK_DAYS = 7
-"""How far back the first pass lists the bot's messages for changed care conversations."""
+"""How far back (in the forum's time) the first pass lists the bot's messages for changed care conversations."""
 
-CARE_LIST_PAGES = 5
-"""At most this many pages (of 30) of the bot's messages a pass; the next pass lists again from the top."""
+CARE_LIST_PAGES = 50
+"""At most this many pages (of 30) of the bot's messages a pass: 1,500 conversations bumped since the last pass
+(beyond, the watermark stays and the next pass lists again from the top; what it read is kept)."""
 
 CARE_CLOCK_MARGIN = 600
-"""Seconds the next listing reaches back before this one started (the forum's clock and ours may differ)."""
+"""Seconds the next listing reaches back before the newest bump this one saw (posts made while it listed)."""
 
 
 class AlreadyRunning(RuntimeError):
@@ -290,15 +291,19 @@ def _feed_care_conversations(s: Services, report: ReconcileReport) -> None:
     last read back: a reply whose webhook was lost, or that came before its conversation was known, still reaches
     the team, picks the request up, closes it or changes the words.
 
-    One call lists the bot's messages that someone else has written in, most recently bumped first (a further page
-    only while the page's last one was bumped since the last full listing); only a conversation with a post newer
-    than the last one read back is read (one call), and what it holds is saved at once, so a pass cut short by the
-    budget keeps what it did. A conversation whose one new post is the companion's own is not read."""
-    started, read_back = time.time(), s.store.care_read_back()
-    since = s.store.care_read_back_since() or started - CARE_READBACK_DAYS * 86400
+    The bot's messages that someone else has written in are listed most recently bumped first (30 a call), down to
+    the last pass's watermark: the newest bump that pass saw, in the forum's own time, less a margin (the first
+    pass: CARE_READBACK_DAYS before the newest). Only a conversation with a post newer than the last one read back
+    is read (one call), and what it holds is saved at once, so a pass cut short by the budget keeps what it did. A
+    conversation whose one new post is the companion's own is not read."""
+    read_back, since = s.store.care_read_back(), s.store.care_read_back_since()
     wording, bot = s.store.care_wording_topic(), s.settings.bot_username
+    watermark: float | None = None
     for page in range(CARE_LIST_PAGES):
         listed, more = s.forum.bot_messages(page)
+        if watermark is None and listed:
+            watermark = max(parse_time(t.bumped_at) for t in listed) - CARE_CLOCK_MARGIN
+            since = since if since is not None else watermark - CARE_READBACK_DAYS * 86400
         for topic in listed:
             request, after = s.store.care_request_of_topic(topic.id), read_back.get(topic.id, 0)
             if topic.highest_post_number <= after or not (request or topic.id == wording):
@@ -307,8 +312,9 @@ def _feed_care_conversations(s: Services, report: ReconcileReport) -> None:
             if not only_ours:  # the one new post is the companion's own (a relay, a notice): nothing to read
                 _read_back_conversation(s, topic.id, request, after, report)
             s.store.save_care_read_back(topic.id, topic.highest_post_number)
-        if not more or not listed or parse_time(listed[-1].bumped_at) < since:
-            s.store.save_care_read_back_since(started - CARE_CLOCK_MARGIN)
+        if not more or not listed or since is None or parse_time(listed[-1].bumped_at) < since:
+            if watermark is not None:
+                s.store.save_care_read_back_since(watermark)
             return
 
 
