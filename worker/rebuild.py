@@ -296,7 +296,7 @@ def _likes(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress, 
         if n < done:
             continue
         for like in reversed(s.forum.likes_received(authors[name].username, since_iso)):  # oldest first
-            post = posts.get(like.post_id) or liked_post(like, authors[name])
+            post = posts.get(like.post_id) or _received_liked_post(like, authors[name])
             if (
                 like.private
                 or s.store.is_care_post(post.id)
@@ -343,36 +343,56 @@ def _likes_explored(
 
 def _explored_liked_post(row: dict[str, Any]) -> Post:
     """A post older than the window that was liked within it, as the likes query tells of it."""
-    return Post(
-        id=int(row["post_id"]),
-        topic_id=int(row["topic_id"]),
-        post_number=int(row["post_number"]),
+    category = None if row.get("category_id") is None else int(row["category_id"])
+    return liked_post(
+        int(row["post_id"]),
+        int(row["topic_id"]),
+        int(row["post_number"]),
+        POST_REGULAR,
+        category,
         user_id=int(row.get("post_user_id") or 0),
         username=str(row.get("post_username") or ""),
-        post_type=POST_REGULAR,
-        created_at="",
-        updated_at="",
-        version=1,
-        raw="",
-        category_id=None if row.get("category_id") is None else int(row["category_id"]),
     )
 
 
-def liked_post(like: ReceivedLike, by: Post) -> Post:
-    """A post older than the window that was liked within it, as far as the like tells of it (its author is `by`'s):
-    enough for the like to count, in its week."""
-    return Post(
-        id=like.post_id,
-        topic_id=like.topic_id,
-        post_number=like.post_number,
+def _received_liked_post(like: ReceivedLike, by: Post) -> Post:
+    """A post older than the window that was liked within it, as `/user_actions.json` tells of it (its author is
+    `by`'s, a post of theirs in the window)."""
+    return liked_post(
+        like.post_id,
+        like.topic_id,
+        like.post_number,
+        like.post_type,
+        like.category_id,
         user_id=by.user_id,
         username=by.username,
-        post_type=like.post_type,
+    )
+
+
+def liked_post(
+    post_id: int,
+    topic_id: int,
+    post_number: int,
+    post_type: int,
+    category_id: int | None,
+    *,
+    user_id: int,
+    username: str,
+) -> Post:
+    """A post known only through a like given to it within the window (older than the window, so never read):
+    enough for the like to count, in its week."""
+    return Post(
+        id=post_id,
+        topic_id=topic_id,
+        post_number=post_number,
+        user_id=user_id,
+        username=username,
+        post_type=post_type,
         created_at="",
         updated_at="",
         version=1,
         raw="",
-        category_id=like.category_id,
+        category_id=category_id,
     )
 
 
