@@ -508,7 +508,8 @@ class _StringAgg:
 
 
 def build_mirror(f: Forum) -> sqlite3.Connection:
-    """The forum's state as Discourse's tables, in a fresh in-memory SQLite database, read-only once filled."""
+    """The forum's state as Discourse's tables, in a fresh in-memory SQLite database, read-only once filled, with
+    the indexes PostgreSQL has on them (primary keys, posts by topic, post actions by post, topic tags by topic)."""
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     conn.create_aggregate("coc_string_agg", -1, _StringAgg)   # type: ignore[arg-type]
     for table, data in _rows(f).items():
@@ -517,8 +518,26 @@ def build_mirror(f: Forum) -> sqlite3.Connection:
         if data:
             marks = ", ".join("?" for _ in columns)
             conn.executemany(f"INSERT INTO {table} VALUES ({marks})", data)
+        for column in ("id", "topic_id", "post_id", "user_id"):
+            if column in columns:
+                conn.execute(f"CREATE INDEX {table}_{column} ON {table} ({column})")
     conn.commit()
     conn.execute("PRAGMA query_only = ON")      # SET TRANSACTION READ ONLY
+    return conn
+
+
+def mirror(f: Forum) -> sqlite3.Connection:
+    """The forum's mirror, built again only when the forum changed since (what the simulator records of a change:
+    an event, or a count of users, topics, posts, categories or tags that moved): a forum of millions of posts is
+    copied once, not at every query."""
+    key = (f.generation, len(f.users), len(f.topics), len(f.posts), len(f.categories), len(f.tags))
+    cached = f.__dict__.get("_data_explorer_mirror")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    conn = build_mirror(f)
+    f.__dict__["_data_explorer_mirror"] = (key, conn)
     return conn
 
 
@@ -724,7 +743,7 @@ def run_sql(f: Forum, saved_sql: str, request_params: dict[str, Any], *, limit: 
         sqlite_sql = _ordered_string_agg(tree.copy()).sql(dialect="sqlite", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as exc:
         raise _pg("FeatureNotSupported", f"the simulator cannot run this query in SQLite: {exc}") from None
-    conn = build_mirror(f)
+    conn = mirror(f)
     deadline = time.monotonic() + STATEMENT_TIMEOUT_SECONDS
     conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
     started = time.perf_counter()
@@ -737,7 +756,7 @@ def run_sql(f: Forum, saved_sql: str, request_params: dict[str, Any], *, limit: 
     except sqlite3.Error as exc:
         raise _sqlite_error(exc) from None
     finally:
-        conn.close()
+        conn.set_progress_handler(None, 0)
     duration = time.perf_counter() - started
     description = [d[0] for d in cursor.description or ()]
     columns = [names[i] if i < len(names) and names[i] and len(names) == len(description) else name

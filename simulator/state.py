@@ -410,6 +410,8 @@ class Forum:
         turned messages off. It stands for every refusal a service may meet (a non-staff bot, an account gone) in
         the fault harness, whose bot is a moderator. `undeliverable_refused` counts those refusals."""
         self.undeliverable_refused = 0
+        self.generation = 0
+        """Counts the changes the forum announced (every event), for what caches a copy of it (Data Explorer's)."""
         self.users: dict[int, User] = {}
         self.groups: dict[int, Group] = {}
         self.categories: dict[int, Category] = {}
@@ -464,6 +466,7 @@ class Forum:
             return value
 
     def emit(self, event_name: str, event_type: str, subject: Any) -> None:
+        self.generation += 1
         for listener in list(self.listeners):
             listener(event_name, event_type, subject)
 
@@ -538,6 +541,7 @@ class Forum:
             if level not in range(5):
                 raise ForumError.bad_params(f"Invalid trust level {level}")
             user.trust_level = level
+            self.generation += 1
 
     def suspend(self, user: User, until: datetime, reason: str) -> None:
         with self.lock:
@@ -545,11 +549,13 @@ class Forum:
                 raise ForumError(403, "invalid_access", "You can't suspend an admin.")
             user.suspended_till = until
             user.suspend_reason = reason
+            self.generation += 1
 
     def unsuspend(self, user: User) -> None:
         with self.lock:
             user.suspended_till = None
             user.suspend_reason = None
+            self.generation += 1
 
     # ----------------------------------------------------------------------------------------- groups
 
@@ -1385,6 +1391,7 @@ class Forum:
             if not taken_back:
                 raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource.")
             taken_back[0].deleted_at = self.now()                # PostAction#trash! sets deleted_at
+            self.generation += 1                                  # no event: what caches a copy must know
             self.trashed_likes[(post.id, actor.id)] = taken_back[0]
             received = self._likes_received.get(post.user_id, [])
             for like in taken_back:
@@ -1507,6 +1514,7 @@ class Forum:
 
     def _reindex(self) -> None:
         """Rebuild every index from the records."""
+        self.generation += 1
         self._reindex_users()
         self._reindex_posts()
         self._reindex_topics()
