@@ -310,15 +310,24 @@ def _likes(s: Services, cursor: Cursor, posts: dict[int, Post], tell: Progress, 
     cursor.next_phase()
 
 
+def _older_open_proposals(s: Services, posts: dict[int, Post], since: float) -> list[int]:
+    """The posts of the open proposals older than the window."""
+    return sorted(
+        {
+            a.post_id
+            for a in s.store.all_amendments()
+            if a.status == OPEN and a.post_id in posts and parse_time(posts[a.post_id].created_at) < since
+        }
+    )
+
+
 def _older_proposals_likes(s: Services, posts: dict[int, Post], since: float) -> None:
     """The likers of the open proposals older than the window (one call each): for their support only (a like
     given before the window counts in no figure)."""
-    for amendment in s.store.all_amendments():
-        proposal = posts.get(amendment.post_id)
-        if amendment.status == OPEN and proposal is not None and parse_time(proposal.created_at) < since:
-            for liker_id, liker in s.forum.likes(proposal.id):
-                if not is_service(liker, s.settings.bot_username):
-                    _replay_like(s, proposal, liker_id, liker, at=proposal.created_at)
+    for post_id in _older_open_proposals(s, posts, since):
+        for liker_id, liker in s.forum.likes(post_id):
+            if not is_service(liker, s.settings.bot_username):
+                _replay_like(s, posts[post_id], liker_id, liker, at=posts[post_id].created_at)
 
 
 def _likes_explored(
@@ -326,8 +335,13 @@ def _likes_explored(
 ) -> None:
     """The likes given since the window began, each in its week (Data Explorer, 10,000 a call: likes taken back
     since are counted too, as their webhooks were); then the likes of older open proposals, as through the API."""
-    rows = explorer.run("likes", since=datetime.fromtimestamp(since, UTC))
-    given = sorted((r for r in rows if parse_time(str(r["created_at"])) >= since), key=lambda r: str(r["created_at"]))
+    older = _older_open_proposals(s, posts, since)  # all their likes come along, for their support
+    extra: dict[str, object] = {"post_ids": older} if older else {}
+    rows = explorer.run("likes", since=datetime.fromtimestamp(since, UTC), **extra)
+    given = sorted(
+        (r for r in rows if parse_time(str(r["created_at"])) >= since or int(r["post_id"]) in older),
+        key=lambda r: str(r["created_at"]),
+    )
     likes = 0
     for row in given:
         post = posts.get(int(row["post_id"])) or _explored_liked_post(row)
@@ -337,7 +351,6 @@ def _likes_explored(
         likes += _replay_like(s, post, int(row["user_id"]), liker, at=str(row["created_at"]))
     cursor.save(likes=likes)
     tell("likes", len(given), len(given))
-    _older_proposals_likes(s, posts, since)
     cursor.next_phase()
 
 

@@ -158,11 +158,12 @@ LIMIT :page_size
 LIKES = SavedQuery(
     key="likes",
     name=f"{NAME_PREFIX}: likes since",
-    purpose="Likes of public posts given or taken back since a time (deleted_at: when it was undone), with the liked "
-    "post's topic, number, author and category.",
+    purpose="Likes of public posts given or taken back since a time (deleted_at: when it was undone), and every "
+    "like of the given posts, with the liked post's topic, number, author and category.",
     cursor="id",
     sql=f"""-- [params]
 -- datetime :since
+-- int_list :post_ids = -1
 {_PAGING}
 
 SELECT pa.id,
@@ -184,7 +185,7 @@ LEFT JOIN users u ON u.id = pa.user_id
 LEFT JOIN users pu ON pu.id = p.user_id
 WHERE pa.id > :after
   AND pa.post_action_type_id = 2
-  AND (pa.created_at >= :since OR pa.deleted_at >= :since)
+  AND (pa.created_at >= :since OR pa.deleted_at >= :since OR pa.post_id IN (:post_ids))
   AND {_PUBLIC_POSTS}
 ORDER BY pa.id
 LIMIT :page_size
