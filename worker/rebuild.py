@@ -211,7 +211,9 @@ def _read_explored(s: Services, explorer: DataExplorer, cursor: Cursor, tell: Pr
         s.store.keep_rebuild_posts(posts[start : start + LATEST_POSTS_PAGE * 20])
     tell("read", len(posts), None)
     firsts = explorer.run("first_posts")
-    s.engagement.seed_contributors((str(row["username"]), str(row["first_post_at"])) for row in firsts)
+    s.engagement.seed_contributors(
+        (str(row["username"]), str(row["first_post_at"])) for row in firsts if row["first_post_at"] is not None
+    )
     cursor.next_phase()
     cursor.next_phase()  # the Code of Care's older proposals came with the posts
 

@@ -231,21 +231,21 @@ LIMIT :page_size
 FIRST_POSTS = SavedQuery(
     key="first_posts",
     name=f"{NAME_PREFIX}: members' first public posts",
-    purpose="Each member's first public post's time (members with none are left out).",
+    purpose="Each member's first public post's time, member by member (null for a member who has none).",
     cursor="user_id",
     sql=f"""-- [params]
 {_PAGING}
 
 SELECT u.id AS user_id,
        u.username,
-       MIN(p.created_at) AS first_post_at
+       (SELECT MIN(p.created_at)
+          FROM posts p
+          JOIN topics t ON t.id = p.topic_id
+          LEFT JOIN categories c ON c.id = t.category_id
+         WHERE p.user_id = u.id
+           AND {_PUBLIC_POSTS}) AS first_post_at
 FROM users u
-JOIN posts p ON p.user_id = u.id
-JOIN topics t ON t.id = p.topic_id
-LEFT JOIN categories c ON c.id = t.category_id
 WHERE u.id > :after
-  AND {_PUBLIC_POSTS}
-GROUP BY u.id, u.username
 ORDER BY u.id
 LIMIT :page_size
 """,
