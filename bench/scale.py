@@ -36,7 +36,8 @@ from plugin.domain.events import Delivery, LikeEvent, Post, PostEvent
 from plugin.ops.local_redis import ensure_redis, url_with_db
 
 BENCH_DB = 14
-"""The forums' database (the service's keys, emptied before and after)."""
+"""The forums' database (the service's keys, emptied before and after): run one forum bench at a time, as
+`make bench` does (the other benchmarks use it too)."""
 MEMORY_DB = 12
 """The memory run's database: only its own prefix is touched, so it may share the server with anything."""
 DEFAULT_BUDGET = 30
