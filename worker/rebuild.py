@@ -203,9 +203,7 @@ def _explorer(s: Services, cursor: Cursor) -> DataExplorer | None:
 def _read_explored(s: Services, explorer: DataExplorer, cursor: Cursor, tell: Progress, since: float) -> None:
     """The public posts of the window in pages of 10,000 (Data Explorer), with the proposals of the Code of Care's
     topics whatever their age; and each member's first public post, for "first post ever", whatever its age."""
-    document = s.store.document()
-    code_of_care = [*([document["topic_id"]] if document else []), *_tagged(s)]
-    read = explorer.posts(datetime.fromtimestamp(since, UTC), code_of_care)
+    read = explorer.posts(datetime.fromtimestamp(since, UTC), _code_of_care_topics(s))
     posts = [p for p in read if parse_time(p.created_at) >= since or proposes(p)]  # older: the proposals only
     for start in range(0, len(posts), LATEST_POSTS_PAGE * 20):
         s.store.keep_rebuild_posts(posts[start : start + LATEST_POSTS_PAGE * 20])
@@ -222,8 +220,7 @@ def _code_of_care(s: Services, cursor: Cursor, tell: Progress) -> None:
     """The proposals older than the window, whatever their age: in the document's topic and the topics tagged
     `code-of-care`, each topic's posts the window left out are listed (20 a call, their HTML), and those that may
     hold an `[amend]` block are read whole (1 call each)."""
-    document = s.store.document()
-    topic_ids = list(dict.fromkeys([*([document["topic_id"]] if document else []), *_tagged(s)]))
+    topic_ids = _code_of_care_topics(s)
     kept = set(s.store.rebuild_posts())
     done = cursor.get("at")
     for n, topic_id in enumerate(topic_ids):
@@ -240,8 +237,12 @@ def _code_of_care(s: Services, cursor: Cursor, tell: Progress) -> None:
     cursor.next_phase()
 
 
-def _tagged(s: Services) -> list[int]:
-    return s.forum.tagged_topic_ids(TAG_CODE_OF_CARE)
+def _code_of_care_topics(s: Services) -> list[int]:
+    """The document's topic and the topics tagged `code-of-care` (one call per 30 of them)."""
+    document = s.store.document()
+    return list(
+        dict.fromkeys([*([document["topic_id"]] if document else []), *s.forum.tagged_topic_ids(TAG_CODE_OF_CARE)])
+    )
 
 
 def _topics(
