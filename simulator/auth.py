@@ -165,12 +165,15 @@ def _authenticate() -> User | None:
         user = forum().users.get(int(user_id))
     else:
         user = forum().user_by_name("system")
-    if user is None or not user.active:
+    if user is None:
+        # lib/auth/default_current_user_provider.rb#lookup_api_user finds no user for an Api-Username it does not
+        # know, and current_user raises InvalidAccess with custom_message "invalid_api_credentials": the very answer
+        # a wrong key gets, so a client cannot tell a bad username from a bad key by the answer alone.
         raise ForumError(403, "invalid_access", "You are not permitted to view the requested resource. "
                          "The API username or key is invalid.")
-    if user.suspended(forum().now()):
-        # lib/auth/default_current_user_provider.rb: `raise Discourse::InvalidAccess if current_user.suspended?`,
-        # on every request made with the key — the plain invalid_access answer.
+    if user.suspended(forum().now()) or not user.active:
+        # lib/auth/default_current_user_provider.rb: `raise Discourse::InvalidAccess if current_user.suspended? ||
+        # !current_user.active`, on every request made with the key — the plain invalid_access answer.
         raise ForumError.invalid_access()
     return user
 

@@ -1,15 +1,18 @@
 """`python -m plugin doctor`: is the service healthy, and if not, what to do about it.
 
-Each check prints `ok` or `problem` with what to do; the command exits 1 if any check has a problem. It reads
-only: a handful of forum calls from the shared API budget, and Redis. The Data Explorer line says how many calls
-it spent (it runs one saved query where the plugin is on).
+Each check prints `ok`, `warning` or `problem` with what to do; the command exits 1 if any check has a problem. It
+reads only: the settings (every bad one is named, not just the first; unknown or misspelt names are warned about),
+a handful of forum calls from the shared API budget, and Redis. It says how many forum calls it spent, the Data
+Explorer line how many of them were its own (it runs one saved query where the plugin is on).
 """
 
 from __future__ import annotations
 
+import hmac
+import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -18,11 +21,11 @@ from rq.serializers import JSONSerializer
 
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.data_explorer import PAGE_SIZE, QUERIES, TOPICS, DataExplorer
-from plugin.adapters.forum import Forum, ForumError, ForumRefused, Throttled
+from plugin.adapters.forum import Forum, ForumError, ForumRefused, ForumUnavailable, Throttled, WebHook
 from plugin.adapters.keys import Keys
 from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.store import Store
-from plugin.config import ConfigError, Settings
+from plugin.config import ConfigError, Settings, as_env, dotenv_file, problems, unknown_names
 from plugin.domain.wording import template_problems
 from plugin.queues import QUEUE_CARE, QUEUES
 from plugin.text.care_wording import MESSAGES as CARE_MESSAGES
@@ -31,11 +34,16 @@ from plugin.text.care_wording import describe as describe_problem
 from plugin.text.care_wording import refusal as wording_refusal
 from plugin.text.care_wording import status as wording_status
 
-OK, PROBLEM = "ok", "problem"
+OK, WARNING, PROBLEM = "ok", "warning", "problem"
 MAX_QUEUE_DEPTH = 500
 """More waiting jobs than this means the workers are not keeping up."""
+SYSTEM = "system"
+"""The account every Discourse has (id -1): what a key for all users can always act as."""
 OLDEST_REDIS = (6, 2)
 """The workers take jobs with LMOVE (worker/reliable.py), which Redis has since 6.2."""
+SETTINGS_FOR_REDIS = ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_SERVICE", "REDIS_SENTINEL_PASSWORD")
+SETTINGS_FOR_FORUM = ("DISCOURSE_URL", "COC_API_BUDGET_PER_MIN")
+"""Bad values of these stop doctor's Redis (forum) checks: it would check another server than the service uses."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +56,36 @@ class Check:
         return f"{self.outcome:<8}  {self.subject}: {self.detail}"
 
 
-def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int:
+def run_doctor(
+    settings: Settings | None = None,
+    *,
+    out: Callable[[str], None] = print,
+    env: Mapping[str, str] | None = None,
+    env_file: Mapping[str, str] | None = None,
+) -> int:
+    """Run every check. The settings come from `env` (default: `.env`, then the process's environment, as
+    `Settings.from_env` reads them; `env_file` is what `.env` set, to say where a name is), every bad value named
+    and left at its default for the rest; or, given `settings` and no `env`, from those (tests)."""
     checks: list[Check] = []
 
     def report(check: Check) -> None:
         checks.append(check)
         out(check.line())
 
-    config(settings, report)
+    if settings is None and env is None:
+        env_file = dotenv_file()
+        env = {**env_file, **os.environ}
+    if env is None:
+        assert settings is not None
+        bad = config_values(as_env(settings), report)
+    else:
+        bad = config_values(env, report)
+        config_names(env, env_file or {}, report)
+        settings = settings or Settings.from_env({k: v for k, v in env.items() if k not in bad}, dotenv=False)
+    config(settings, report, bad)
+    if blocked := [name for name in SETTINGS_FOR_REDIS if name in bad]:
+        report(Check("Redis", PROBLEM, f"not checked: fix {' and '.join(blocked)} first"))
+        return 1
     connection = connect(settings, socket_connect_timeout=2, socket_timeout=5)
     try:
         connection.ping()
@@ -84,7 +114,9 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
         if document
         else Check("living document", PROBLEM, "not known to the workers: run `python -m plugin install`")
     )
-    if settings.discourse_url and settings.discourse_api_key:
+    if blocked := [name for name in SETTINGS_FOR_FORUM if name in bad]:
+        report(Check("forum", PROBLEM, f"not checked: fix {' and '.join(blocked)} first"))
+    elif settings.discourse_url and settings.discourse_api_key:
         budget = ApiBudget.for_settings(connection, settings)
         report(
             Check(
@@ -94,8 +126,16 @@ def run_doctor(settings: Settings, *, out: Callable[[str], None] = print) -> int
                 + ("" if budget.remaining() else f"; paused {budget.paused_for():.0f} s (the forum said 429?)"),
             )
         )
+        spending = Spending()
         with Forum(settings, budget=budget) as forum:
-            forum_checks(settings, forum, report)
+            spending.forums.append(forum)
+            try:
+                forum_checks(settings, forum, report, spending)
+            except Throttled as exc:
+                report(Check("forum", PROBLEM, throttled(exc, settings)))
+            except ForumError as exc:
+                report(Check("forum", PROBLEM, f"stopped answering doctor's calls ({exc}): run doctor again"))
+            report(Check("forum calls", OK, f"doctor spent {spending.calls()} of the shared API budget"))
     return 1 if any(c.outcome == PROBLEM for c in checks) else 0
 
 
@@ -107,7 +147,63 @@ def redis_too_old(version: str) -> str | None:
     return "the workers need Redis 6.2 or newer (they take jobs with LMOVE): upgrade it"
 
 
-def config(settings: Settings, report: Callable[[Check], None]) -> None:
+@dataclass
+class Spending:
+    """The forum adapters doctor used, for the number of calls it spent of the shared budget."""
+
+    forums: list[Forum] = field(default_factory=list)
+
+    def calls(self) -> str:
+        calls = sum(forum.calls_made for forum in self.forums)
+        return f"{calls} call{'' if calls == 1 else 's'}"
+
+
+def throttled(exc: Throttled, settings: Settings) -> str:
+    """Why a forum check could not run now: never "not reachable" when it was a limit that said no."""
+    wait = f"run doctor again in {exc.retry_after:.0f} s"
+    if exc.scope == Throttled.BUDGET:
+        return (
+            "not checked: doctor shares the API budget with the workers, and this minute's "
+            f"{settings.api_budget_per_min} calls (COC_API_BUDGET_PER_MIN) are spent; {wait}"
+        )
+    if exc.scope == Throttled.FORUM:
+        return f"not checked: the forum answered 429 (its API limit for all integrations); workers pause too; {wait}"
+    return f"not checked: the forum's per-user limit for {exc.account} said no; {wait}"
+
+
+def config_values(values: Mapping[str, str], report: Callable[[Check], None]) -> set[str]:
+    """Every setting another command would refuse, each on its own line; returns their names."""
+    found = problems(values)
+    for name, message in found.items():
+        report(Check(name, PROBLEM, message.removeprefix(f"{name}: ")))
+    return set(found)
+
+
+def config_names(env: Mapping[str, str], env_file: Mapping[str, str], report: Callable[[Check], None]) -> None:
+    """A warning for each name that looks meant for the service but is not one of its settings."""
+    for name, close in unknown_names(env).items():
+        where = ".env" if name in env_file and env.get(name) == env_file[name] else "the environment"
+        if close:
+            report(
+                Check(
+                    name,
+                    WARNING,
+                    f"set in {where}, but the service reads no such setting: did you mean {close}? "
+                    "(the names are in .env.example)",
+                )
+            )
+        else:
+            report(
+                Check(
+                    name,
+                    WARNING,
+                    f"set in {where}, but the service reads no such setting: remove it, or see .env.example for "
+                    "the names",
+                )
+            )
+
+
+def config(settings: Settings, report: Callable[[Check], None], bad: Collection[str] = ()) -> None:
     try:
         settings.require_webhook_secret()
         report(Check("DISCOURSE_WEBHOOK_SECRET", OK, "set, long enough"))
@@ -118,7 +214,8 @@ def config(settings: Settings, report: Callable[[Check], None]) -> None:
         ("DISCOURSE_API_KEY", settings.discourse_api_key),
         ("COC_PUBLIC_URL", settings.public_url),
     ):
-        report(Check(name, OK, "set") if value else Check(name, PROBLEM, "not set: see the README's Configuration"))
+        if name not in bad:
+            report(Check(name, OK, "set") if value else Check(name, PROBLEM, "not set: see the README's Configuration"))
 
 
 def care_wording(store: Store, report: Callable[[Check], None]) -> None:
@@ -178,17 +275,28 @@ def queues(connection: redis.Redis, report: Callable[[Check], None]) -> None:
             report(Check(f"queue {name}", OK, f"{waiting} waiting, 0 failed"))
 
 
-def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], None]) -> None:
+def forum_checks(
+    settings: Settings, forum: Forum, report: Callable[[Check], None], spending: Spending | None = None
+) -> None:
+    """The forum's checks; a limit that says no (Throttled) is the caller's to report."""
+    name = settings.discourse_api_username
     try:
-        user = forum.admin_user(settings.discourse_api_username)
+        user = forum.admin_user(name)
     except ForumRefused as exc:
-        report(Check("forum", PROBLEM, f"refused the key ({exc.status}): check DISCOURSE_API_KEY"))
+        report(Check("forum", PROBLEM, credentials(settings, forum, exc, spending or Spending())))
         return
-    except ForumError as exc:
-        report(Check("forum", PROBLEM, f"{settings.discourse_url} is not reachable: {exc}"))
+    except ForumUnavailable as exc:
+        report(Check("forum", PROBLEM, f"{settings.discourse_url} is not reachable ({exc}): check DISCOURSE_URL"))
         return
     if not user or not user.admin:
-        report(Check("forum", PROBLEM, f"{settings.discourse_api_username} is not an admin"))
+        report(
+            Check(
+                "forum",
+                PROBLEM,
+                f"{name} is not an admin: set DISCOURSE_API_USERNAME to an admin's username (install and doctor "
+                "need admin rights)",
+            )
+        )
         return
     report(Check("forum", OK, f"{settings.discourse_url} answers; {settings.discourse_api_username} is an admin"))
     report(bot_account(settings, forum))
@@ -215,6 +323,59 @@ def forum_checks(settings: Settings, forum: Forum, report: Callable[[Check], Non
         )
     else:
         report(Check("webhook", OK, f"{url} active; last {len(last)} deliveries succeeded"))
+    if settings.discourse_webhook_secret:
+        report(webhook_secret(hook, settings.discourse_webhook_secret))
+
+
+def credentials(settings: Settings, forum: Forum, refused: ForumRefused, spending: Spending) -> str:
+    """Which variable to fix when the forum refused doctor's first call. Discourse answers a wrong key and an
+    Api-Username it will not act as (no such user, or not the user a single-user key is for) alike: 403
+    `invalid_access`, "The API username or key is invalid." (lib/auth/default_current_user_provider.rb,
+    `lookup_api_user`); a suspended or deactivated user gets a plain 403 `invalid_access`. So the key is tried once
+    more as `system`, the account every Discourse has: taken then, the key is good and the username is not."""
+    name = settings.discourse_api_username
+    if refused.status != 403:
+        return f"refused doctor's first call ({refused}): check DISCOURSE_URL is the forum's address"
+    if name.lower() != SYSTEM:
+        with Forum(replace(settings, discourse_api_username=SYSTEM), budget=forum.budget) as probe:
+            spending.forums.append(probe)
+            try:
+                probe.admin_user(SYSTEM)
+            except ForumRefused:
+                pass
+            else:
+                return (
+                    f"the forum takes DISCOURSE_API_KEY but will not act as {name}: there is no active, unsuspended "
+                    "account by that name (or the key is for another single user); set DISCOURSE_API_USERNAME to "
+                    "an admin's username"
+                )
+    return (
+        "refused DISCOURSE_API_KEY (403): it is wrong or revoked; make one in Admin → API → Keys (All users, "
+        "Global) — or, for a key that is for a single user, set DISCOURSE_API_USERNAME to that user"
+    )
+
+
+def webhook_secret(hook: WebHook, secret: str) -> Check:
+    """The forum webhook's secret against DISCOURSE_WEBHOOK_SECRET. Discourse shows it to admins: its
+    AdminWebHookSerializer (app/serializers/admin_web_hook_serializer.rb) lists `secret`, for the webhook list and
+    for GET /admin/api/web_hooks/{id}.json alike; a forum that leaves it out cannot be compared."""
+    subject = "webhook secret"
+    if hook.secret is None:
+        return Check(
+            subject,
+            WARNING,
+            "the forum does not show the webhook's secret, so doctor cannot compare it with DISCOURSE_WEBHOOK_SECRET: "
+            f"compare them in Admin → API → Webhooks → {hook.payload_url}",
+        )
+    if not hmac.compare_digest(hook.secret.encode(), secret.encode()):
+        return Check(
+            subject,
+            PROBLEM,
+            "the forum signs deliveries with another secret than DISCOURSE_WEBHOOK_SECRET, so the receiver refuses "
+            "them: run `python -m plugin install` (it gives the webhook DISCOURSE_WEBHOOK_SECRET) or set "
+            "DISCOURSE_WEBHOOK_SECRET to the forum's",
+        )
+    return Check(subject, OK, "the forum's webhook signs with DISCOURSE_WEBHOOK_SECRET")
 
 
 def bot_account(settings: Settings, forum: Forum) -> Check:
@@ -302,9 +463,7 @@ def data_explorer(forum: Forum) -> Check:
         except ForumRefused as exc:
             return refused(exc)
     except Throttled as exc:
-        return Check(
-            subject, PROBLEM, f"not checked: the API budget is spent; run doctor again in {exc.retry_after:.0f} s"
-        )
+        return Check(subject, PROBLEM, throttled(exc, forum.settings))
     except ForumError as exc:
         return Check(subject, PROBLEM, f"not checked: {exc} ({spent()})")
     return Check(
@@ -329,7 +488,8 @@ def account_limits(values: dict[str, str]) -> str:
     )
 
 
-def main(settings: Settings) -> int:
+def main(settings: Settings | None = None) -> int:
+    """The command. Without `settings` it reads them itself, so that every bad one is named, not just the first."""
     try:
         return run_doctor(settings)
     except KeyboardInterrupt:
