@@ -33,7 +33,7 @@ from collections import Counter
 from bench._companion import running_companion
 from plugin.domain.names import amendment_id, care_message_ids
 from plugin.adapters.budget import ApiBudget
-from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, relay_marker
+from plugin.text.care import relay_marker
 from plugin.ops.demo import REPO_ROOT
 from plugin.ops.processes import stop_process, wait_until
 
@@ -129,11 +129,11 @@ def measure(c, args: argparse.Namespace) -> tuple[list[float], list[float], int]
         for n, member in enumerate(asking):
             started = time.monotonic()
             post = forum.create_post(member, raw=WORDS, topic_id=topic.topic_id)
-            titles = {TEAM_TITLE.format(post_id=post.id), MEMBER_TITLE.format(post_id=post.id)}
+            wanted = set(care_message_ids(post.id))
 
             def both_sent() -> bool:
                 with forum.lock:
-                    return titles <= {t.title for t in forum.topics.values() if t.is_pm}
+                    return wanted <= {t.external_id for t in forum.topics.values() if t.is_pm}
             assert wait_until(both_sent, timeout=30, interval=0.002), f"no care messages for post {post.id}"
             latencies.append(time.monotonic() - started)
             relays.append(relay_latency(c, post.id, member, token=f"reply {n + 1}"))
@@ -223,8 +223,9 @@ def burst(c, args: argparse.Namespace) -> tuple[list[float], float | None, int, 
     lock = threading.Lock()
 
     def titles() -> Counter[str]:
+        """The bot's messages, by external id (the forum keeps those unique, so a doubled send would be refused)."""
         with forum.lock:
-            return Counter(t.title for t in forum.topics.values() if t.is_pm)
+            return Counter(t.external_id for t in forum.topics.values() if t.is_pm and t.external_id)
 
     def done() -> bool:
         """Note the moment each pair of messages (and the draft) is first seen; True once all are there."""
@@ -232,8 +233,7 @@ def burst(c, args: argparse.Namespace) -> tuple[list[float], float | None, int, 
         now = time.monotonic()
         with lock:
             for post_id in made:
-                if post_id not in arrived and seen[TEAM_TITLE.format(post_id=post_id)] and \
-                        seen[MEMBER_TITLE.format(post_id=post_id)]:
+                if post_id not in arrived and all(seen[i] for i in care_message_ids(post_id)):
                     arrived[post_id] = now
             if not drafted and c.topic_by_external_id(key) is not None:
                 drafted.append(now)
@@ -259,7 +259,7 @@ def burst(c, args: argparse.Namespace) -> tuple[list[float], float | None, int, 
         liked_at.append(time.monotonic())
     monitor.join()
     seen = titles()
-    wanted = [t.format(post_id=p) for p in made for t in (TEAM_TITLE, MEMBER_TITLE)]
+    wanted = [i for p in made for i in care_message_ids(p)]
     doubled = sum(1 for title in wanted if seen[title] > 1)
     missing = [title for title in wanted if not seen[title]] + ([] if drafted else ["the draft"])
     care = [arrived[p] - made[p] for p in made if p in arrived]

@@ -71,7 +71,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from plugin.text.care import MEMBER_TITLE, TEAM_TITLE, UNREACHABLE_MARKER
+from plugin.text.care import UNREACHABLE_MARKER
 from plugin.domain.care import CLOSED, ESCALATE, OPEN, PICKED_UP, REMIND
 from plugin.domain.names import care_message_ids, care_timer_job_id
 from plugin.domain.document import parse_document
@@ -467,8 +467,8 @@ class Stream:
             roll = rng.random()
             self.clock.set(round_number, 3, self.number(post_id))
             with contextlib.suppress(ForumError):
-                section = re.sub(r"^Proposed change to \d+\. | \(amendment [^)]*\)$", "", topic.title)
-                if roll < 0.35 and section not in approved_sections:   # (the title names the amendment too)
+                section = re.sub(r"^Proposed change to \d+\. | \([^)]*\)$", "", topic.title)
+                if roll < 0.35 and section not in approved_sections:   # (the title ends with the day, in brackets)
                     approved_sections.add(section)
                     self.command(topic.id, self.moderators[0], "/approve\nThank you all, this reads well to me.", name)
                 elif roll < 0.6:
@@ -630,14 +630,14 @@ class Run:
             self.redis.close()
 
     def _on_forum_event(self, event_name: str, event_type: str, subject: Any) -> None:
-        """Note when the bot's care messages appear (their titles name the member), and when the team is told that
-        a member could not be messaged (a reply in the team's message)."""
-        if event_name == "topic_created" and getattr(subject, "is_pm", False):
-            self.pm_times.setdefault(subject.title, time.monotonic())
+        """Note when the bot's care messages appear (by their external ids), and when the team is told that a
+        member could not be messaged (a reply in the team's message)."""
+        if event_name == "topic_created" and getattr(subject, "is_pm", False) and subject.external_id:
+            self.pm_times.setdefault(subject.external_id, time.monotonic())
         elif (event_name == "post_created" and getattr(subject, "post_number", 1) > 1
               and UNREACHABLE_MARKER in getattr(subject, "raw", "")):
             topic = self._forum.topics[subject.topic_id]    # (the care wording message holds the words too)
-            self.pm_times.setdefault(f"unreachable: {topic.title}", time.monotonic())
+            self.pm_times.setdefault(f"unreachable: {topic.external_id}", time.monotonic())
 
     # ---------------------------------------------------------------------------------------- faults
 
@@ -933,8 +933,8 @@ class Run:
         will not let us message, until the team's message and the note that the member could not be told)."""
         latencies = []
         for post_id, written in self.stream.care_posts.items():
-            team = TEAM_TITLE.format(post_id=post_id)
-            member = self.pm_times.get(MEMBER_TITLE.format(post_id=post_id), self.pm_times.get(f"unreachable: {team}"))
+            team, member_id = care_message_ids(post_id)
+            member = self.pm_times.get(member_id, self.pm_times.get(f"unreachable: {team}"))
             if team in self.pm_times and member is not None:
                 latencies.append(max(self.pm_times[team], member) - written)
         return latencies

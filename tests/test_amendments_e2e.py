@@ -4,6 +4,10 @@ Everything real: the simulator over HTTP, its signed webhooks to the receiver, R
 """
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from plugin.domain.amendments import APPLIED, DRAFTED, REJECTED, STALE, WITHDRAWN
@@ -83,6 +87,29 @@ def test_three_members_backing_a_proposal_make_one_draft(companion: Companion) -
     assert c.store.amendment(key).status == DRAFTED
 
 
+def day(c: Companion) -> str:
+    now = datetime.now(ZoneInfo(c.settings.timezone))
+    return f"{now.day} {now:%B %Y}"
+
+
+def test_two_drafts_of_a_section_on_one_day_get_titles_members_can_tell_apart(companion: Companion) -> None:
+    c = companion
+    days = {day(c)}
+    first = propose(c, "alice")
+    second = propose(c, "erin", text=NEW_CONSENT + " We check in with each other.")
+    for proposal in (first, second):
+        like(c, "bob", proposal["id"])
+        like(c, "carol", proposal["id"])
+    c.settle()
+    days.add(day(c))
+    titles = sorted(drafted(c, p["id"])[1].title for p in (first, second))
+    assert len(set(titles)) == 2                        # Discourse wants public titles unique: both were made
+    assert any(titles[0] == f"Proposed change to 3. Consent ({d})" for d in days), titles
+    assert any(titles[1] == f"Proposed change to 3. Consent (proposal 2 of {d})" for d in days), titles
+    for title in titles:
+        assert not re.search(r"\d+-\d+|coc-|amendment|post \d", title)
+
+
 def test_duplicate_and_reordered_webhooks_still_make_one_draft(companion: Companion) -> None:
     c = companion
     faults = c.sim.app.extensions["webhooks"].faults
@@ -116,7 +143,7 @@ def test_a_members_approve_is_ignored_and_answered_a_moderators_applies(companio
     document_post = c.sim.forum.posts[c.store.document()["post_id"]]
     assert document_post.version == before_version + 1
     assert parse_document(document_post.raw).find("Consent").body.strip() == NEW_CONSENT
-    assert key in document_post.revisions[-1].edit_reason
+    assert document_post.revisions[-1].edit_reason == "New wording for Consent, approved by mod"   # no id
     for other in ("Care", "Privacy", "Harm and repair"):                         # every other section untouched
         assert parse_document(document_post.raw).find(other) == parse_document(
             document_post.revisions[0].raw_before).find(other)

@@ -12,8 +12,17 @@ from worker.effects import message_once
 WORDS = "I have not slept for days and I am scared of how I feel. I think I need direct support."
 
 
-def messages(c: Companion, title: str) -> list:
-    return [t for t in c.sim.forum.topics.values() if t.is_pm and t.title == title]
+def messages(c: Companion, external_id: str) -> list:
+    """The private messages the forum holds under a care message's external_id (plugin.domain.names)."""
+    return [t for t in c.sim.forum.topics.values() if t.is_pm and t.external_id == external_id]
+
+
+def team_id(post_id: int) -> str:
+    return care_message_ids(post_id)[0]
+
+
+def member_id(post_id: int) -> str:
+    return care_message_ids(post_id)[1]
 
 
 def created_delivery(c: Companion, post_id: int):  # type: ignore[no-untyped-def]
@@ -32,7 +41,8 @@ def test_a_care_post_reaches_the_team_and_the_member_privately(companion: Compan
     topic_id = general_topic(c)
     post = c.member("bob").create_post(WORDS, topic_id=topic_id)
     c.settle()
-    (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
+    (team,) = messages(c, team_id(post["id"]))
+    assert team.title == TEAM_TITLE.format(member="bob") == "bob asked for direct support"   # by name, no number
     group = c.sim.forum.group_by_name(c.settings.care_group)
     assert team.allowed_group_ids == [group.id]
     bob = c.sim.forum.user_by_name("bob")
@@ -40,7 +50,8 @@ def test_a_care_post_reaches_the_team_and_the_member_privately(companion: Compan
     team_raw = c.sim.forum.posts[team.post_ids[0]].raw
     assert f"/{topic_id}/{post['post_number']}" in team_raw and "bob" in team_raw
     assert "slept" not in team_raw and "scared" not in team_raw             # their words are never copied
-    (member,) = messages(c, MEMBER_TITLE.format(post_id=post["id"]))
+    (member,) = messages(c, member_id(post["id"]))
+    assert member.title == MEMBER_TITLE and str(post["id"]) not in member.title
     assert bob.id in member.allowed_user_ids and not member.allowed_group_ids
     member_raw = c.sim.forum.posts[member.post_ids[0]].raw
     assert c.settings.care_group in member_raw and f"@{c.settings.care_group}" not in member_raw
@@ -61,8 +72,8 @@ def test_redelivered_care_webhook_and_a_rerun_send_nothing_twice(companion: Comp
     for key in (f"care-team-{post['id']}", f"care-member-{post['id']}"):    # ... and once more, after a "crash"
         c.conn.set(c.keys.effect(key), "pending")                           # between sending and marking done
     care.route(c.services, event)
-    assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
-    assert len(messages(c, MEMBER_TITLE.format(post_id=post["id"]))) == 1
+    assert len(messages(c, team_id(post["id"]))) == 1
+    assert len(messages(c, member_id(post["id"]))) == 1
 
 
 def test_a_crash_after_sending_sends_nothing_twice_however_many_messages_came_since(companion: Companion) -> None:
@@ -77,8 +88,8 @@ def test_a_crash_after_sending_sends_nothing_twice_however_many_messages_came_si
     for key in care_effects(post["id"]):
         c.conn.set(c.keys.effect(key), "pending")                           # died between sending and marking done
     care.route(c.services, parse_delivery(row.headers, row.payload.encode(), secret=SECRET))
-    assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
-    assert len(messages(c, MEMBER_TITLE.format(post_id=post["id"]))) == 1
+    assert len(messages(c, team_id(post["id"]))) == 1
+    assert len(messages(c, member_id(post["id"]))) == 1
     assert all(c.conn.get(c.keys.effect(key)) == b"done" for key in care_effects(post["id"]))
 
 
@@ -87,7 +98,7 @@ def test_a_private_message_to_the_bot_is_routed_without_a_link(companion: Compan
     pm = c.member("carol").create_post(WORDS, title="Can someone talk with me please?", archetype="private_message",
                                        target_recipients=c.settings.bot_username)
     c.settle()
-    (team,) = messages(c, TEAM_TITLE.format(post_id=pm["id"]))
+    (team,) = messages(c, team_id(pm["id"]))
     raw = c.sim.forum.posts[team.post_ids[0]].raw
     assert "privately" in raw and f"/{pm['topic_id']}/" not in raw and "slept" not in raw
 
@@ -118,7 +129,7 @@ def test_a_post_edited_to_ask_for_care_stops_counting(companion: Companion) -> N
     c.sim.http("bob").put(f"{c.sim.url}/posts/{post['id']}.json", data={"post[raw]": WORDS})
     c.settle()
     assert c.services.engagement.figures(week).posts == counted - 1
-    assert len(messages(c, TEAM_TITLE.format(post_id=post["id"]))) == 1
+    assert len(messages(c, team_id(post["id"]))) == 1
 
 
 def unreachable_bob_asks(c: Companion) -> dict:
@@ -139,8 +150,8 @@ def test_a_member_who_cannot_be_messaged_still_reaches_the_team_who_are_told_so(
     c, forum = companion, companion.sim.forum
     post = unreachable_bob_asks(c)
     c.settle()
-    (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
-    assert messages(c, MEMBER_TITLE.format(post_id=post["id"])) == []
+    (team,) = messages(c, team_id(post["id"]))
+    assert messages(c, member_id(post["id"])) == []
     notes = [forum.posts[i].raw for i in team.post_ids[1:]]
     assert len(notes) == 1 and "could not send **bob**" in notes[0] and "not accepting messages" in notes[0]
     event = parse_delivery(created_delivery(c, post["id"]).headers, created_delivery(c, post["id"]).payload.encode(),
@@ -156,10 +167,10 @@ def test_a_job_that_met_the_refusal_and_died_still_tells_the_team_when_it_runs_a
     c, forum = companion, companion.sim.forum
     post = unreachable_bob_asks(c)                                      # delivered; its job has not run yet
     _, member_key = care_effects(post["id"])
-    title, raw = member_message(member="bob", group=c.settings.care_group, post_id=post["id"])
+    title, raw = member_message(member="bob", group=c.settings.care_group)
     first = message_once(c.services, member_key, title=title, raw=raw, recipients=["bob"],
                          external_id=care_message_ids(post["id"])[1])  # an earlier run met the refusal, then died
     assert "not accepting messages" in first.refused
     c.settle()
-    (team,) = messages(c, TEAM_TITLE.format(post_id=post["id"]))
+    (team,) = messages(c, team_id(post["id"]))
     assert [i for i in team.post_ids[1:] if "could not send **bob**" in forum.posts[i].raw]

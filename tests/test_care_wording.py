@@ -162,9 +162,9 @@ def test_worded_uses_the_template_and_falls_back_to_the_default() -> None:
 
 
 def test_every_care_text_takes_the_teams_words() -> None:
-    title, body = care.member_message(member="bob", group="peer-support", post_id=7, template=NEW_MEMBER_WORDS)
-    assert title == care.MEMBER_TITLE.format(post_id=7) and body.startswith("Dear bob,") and "peer-support" in body
-    _, body = care.team_message(member="bob", group="g", post_id=7, post_url="https://f/t/x/1/2", private=False,
+    title, body = care.member_message(member="bob", group="peer-support", template=NEW_MEMBER_WORDS)
+    assert title == care.MEMBER_TITLE and body.startswith("Dear bob,") and "peer-support" in body
+    _, body = care.team_message(member="bob", group="g", post_url="https://f/t/x/1/2", private=False,
                                 template="{member} needs us {where}: {link}")
     assert body == "bob needs us in a post: https://f/t/x/1/2"
     assert care.pickup_notice(picker="pat", template="{picker} will write to you.") == "**pat** will write to you."

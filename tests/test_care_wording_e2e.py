@@ -73,12 +73,10 @@ def test_the_teams_words_reach_the_next_member_who_asks(companion: Companion) ->
     assert "**To the member who asked**: taken." in answer
     assert c.store.care_requests() == []  # the team's words say "direct support": they are not a request
     post = asks(c, "bob")
-    expected = member_message(member="bob", group=c.settings.care_group, post_id=post["id"],
-                              template=MEMBER_WORDS.split("\n\n", 1)[1])[1]
+    expected = member_message(member="bob", group=c.settings.care_group, template=MEMBER_WORDS.split("\n\n", 1)[1])[1]
     assert member_raw(c, post["id"]) == expected and expected.startswith("Dear bob,")
     team = c.topic_by_external_id(care_message_ids(post["id"])[0])
-    assert raws(c, team)[0] == team_message(member="bob", group=c.settings.care_group, post_id=post["id"],
-                                            post_url=c.services.forum.post_in_topic_url(
+    assert raws(c, team)[0] == team_message(member="bob", group=c.settings.care_group, post_url=c.services.forum.post_in_topic_url(
                                                 post["topic_slug"], post["topic_id"], post["post_number"]),
                                             private=False)[1]  # the team's message keeps its default words
     code, lines = doctor(c)

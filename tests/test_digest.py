@@ -120,10 +120,11 @@ def test_changes_carry_a_sign_and_a_unit(now: float | None, before: float | None
     assert format_change(now, before, kind) == shown
 
 
-def test_title_names_the_week_and_its_dates() -> None:
-    title, _ = render_digest(week=WEEK, figures=THIS_WEEK, previous=None, sections=[], threads=[], new_count=0,
-                             credited_names=[], chart_url=None)
-    assert title == "Weekly digest: 16–22 November 2026 (2026-W47)"
+def test_title_names_the_week_by_its_dates() -> None:
+    title, raw = render_digest(week=WEEK, figures=THIS_WEEK, previous=None, sections=[], threads=[], new_count=0,
+                               credited_names=[], chart_url=None)
+    assert title == "Weekly digest: 16–22 November 2026"   # members read dates; the ISO week is the topic's key
+    assert WEEK not in title and WEEK not in raw and "README" not in raw
     assert digest_external_id(WEEK) == "coc-digest-2026-W47" and DIGEST_TAG == "coc-digest"
 
 

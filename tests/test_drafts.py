@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from plugin.domain.document import STARTER_TEXT, fenced_code, parse_document
 from plugin.domain.safety import ZWSP, neutralize_mentions
-from plugin.text.drafts import (ABOUT, AND_MORE, APPLIED_ANNOUNCEMENT, CREDITED, DECISIONS, DIFF_TOO_LONG, DRAFT_TITLE,
-                           EMPTY_TEXT, MAX_LISTED, MAX_POST_CHARS, MAX_TITLE_CHARS, MAX_TITLE_WORD_CHARS, NO_REASON,
+from plugin.text.drafts import (ABOUT, AND_MORE, APPLIED_ANNOUNCEMENT, CREDITED, DECISIONS, DIFF_TOO_LONG, DRAFT_DATED,
+                           DRAFT_NTH, DRAFT_TITLE, EMPTY_TEXT, NEEDED_MANY, NEEDED_ONE, MAX_LISTED, MAX_POST_CHARS, MAX_TITLE_CHARS, MAX_TITLE_WORD_CHARS, NO_REASON,
                            NO_SOURCES, NOT_ALLOWED, NOT_CREDITED, PROBLEM_REPLY, REASON_GIVEN, REJECTED_CLOSING,
                            REJECTION_PM_TITLE, SHORTENED, STALE, SUPPORT_MANY, SUPPORT_ONE,
                            quote_member_text, render_applied_announcement, render_decision,
@@ -35,6 +35,8 @@ MEMBER_TEXT = st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
 _LIVE_MENTION = re.compile(r"(?<![A-Za-z0-9_])@\w")
 _LIVE_QUOTE_TAG = re.compile(r"\[(/?)quote\b", re.IGNORECASE)
 _LIVE_HTML = re.compile(r"<(/?)([A-Za-z!][\w-]*)")
+_OWN_NOTE = re.compile(r"\n\n\[//\]: # \([A-Za-z0-9 ,.:/_-]*\)\Z")
+"""The service's own hidden note at the very end of a post (plugin.text.drafts.HIDDEN): not member text."""
 
 
 def live(pattern: re.Pattern[str], markdown: str) -> list[re.Match[str]]:
@@ -52,6 +54,7 @@ def live(pattern: re.Pattern[str], markdown: str) -> list[re.Match[str]]:
 
 def assert_safe(markdown: str, *, fences: int = 0) -> None:
     """The service's rules for anything it posts, whatever member text went into it."""
+    markdown = _OWN_NOTE.sub("", markdown)
     unescaped = re.sub(r"\\(.)", r"\1", markdown, flags=re.DOTALL)
     assert not _LIVE_MENTION.search(unescaped), "a mention would ping"
     depth = 0
@@ -150,20 +153,37 @@ def test_quoting_keeps_ordinary_markdown_and_marks_empty_text() -> None:
 
 def test_draft_shows_section_texts_diff_support_and_sources() -> None:
     title, body = draft()
-    assert title == DRAFT_TITLE.format(section="3. Consent", number="901-2")
-    assert "**3. Consent**" in body and SUPPORT_MANY.format(count=4, threshold=3) in body
+    assert title == DRAFT_TITLE.format(section="3. Consent") == "Proposed change to 3. Consent"
+    needed = NEEDED_MANY.format(threshold=3)
+    assert "**3. Consent**" in body and SUPPORT_MANY.format(count=4, needed=needed) in body
     assert quote_member_text(CONSENT.body) in body
     assert quote_member_text("Ask before you share, every time.") in body
     assert f"[quote]\n{word_diff(CONSENT.body, 'Ask before you share, every time.')}\n[/quote]" in body
     assert CREDITED.format(names="ann, bo\\_b") in body
-    assert "- https://forum.example.com/t/care/7/3" in body and "`coc-amendment-901-2`" in body
+    assert "- https://forum.example.com/t/care/7/3" in body
+    assert body.endswith("\n\n[//]: # (coc-amendment-901-2)")   # for moderators and machines: the forum hides it
+    assert "coc-amendment" not in body.removesuffix("[//]: # (coc-amendment-901-2)") and "901" not in title
     assert_safe(body)
     assert_title(title)
 
 
+def test_draft_titles_name_the_day_and_which_proposal_of_it() -> None:
+    dated, _ = draft(drafted_on="14 March 2026")
+    assert dated == DRAFT_DATED.format(section="3. Consent", date="14 March 2026")
+    assert dated == "Proposed change to 3. Consent (14 March 2026)"
+    second, _ = draft(drafted_on="14 March 2026", nth=2)
+    assert second == DRAFT_NTH.format(section="3. Consent", nth=2, date="14 March 2026")
+    assert second == "Proposed change to 3. Consent (proposal 2 of 14 March 2026)"
+    for title in (dated, second):
+        assert_title(title)
+
+
 def test_draft_support_wording_and_lists() -> None:
     _, one = draft(supporters=1, credited=[], source_links=[])
-    assert SUPPORT_ONE.format(threshold=3) in one and NOT_CREDITED in one and NO_SOURCES in one
+    assert SUPPORT_ONE.format(needed=NEEDED_MANY.format(threshold=3)) in one and NOT_CREDITED in one
+    assert NO_SOURCES in one
+    _, alone = draft(supporters=1, threshold=1)
+    assert SUPPORT_ONE.format(needed=NEEDED_ONE) in alone and "1 supporter is enough" in alone
     names = [f"member{n}" for n in range(MAX_LISTED + 7)]
     _, many = draft(credited=names + ["MEMBER1"], source_links=[f"https://f.example/p/{n}" for n in range(60)])
     assert AND_MORE.format(count=7) in many and AND_MORE.format(count=10) in many
@@ -171,9 +191,9 @@ def test_draft_support_wording_and_lists() -> None:
 
 
 def test_draft_of_an_unnumbered_section_and_odd_amendment_ids() -> None:
-    title, body = draft(section_title="Consent @here", section_number=None, amendment_id="weird id `x`")
-    assert title == neutralize_mentions(DRAFT_TITLE.format(section="Consent @here", number="weird id `x`"))
-    assert "weird id \\`x\\`" in body
+    title, body = draft(section_title="Consent @here", section_number=None, amendment_id="weird id `x` -->")
+    assert title == neutralize_mentions(DRAFT_TITLE.format(section="Consent @here"))
+    assert body.endswith("[//]: # (weird id x)")   # the note can neither show markup nor end its comment early
     assert_safe(body)
     assert_title(title)
 
@@ -185,9 +205,9 @@ def test_source_links_that_are_not_web_links_are_shown_as_text() -> None:
 
 
 def test_a_long_title_is_cut_to_discourse_limits() -> None:
-    title, _ = draft(section_title="Care " * 200)
+    title, _ = draft(section_title="Care " * 200, drafted_on="14 March 2026", nth=3)
     assert_title(title)
-    assert title.endswith("(amendment 901-2)")
+    assert title.endswith("(proposal 3 of 14 March 2026)")
     long_word, _ = draft(section_title="Antidisestablishmentarianismically-speaking")
     assert_title(long_word)
     assert "Antidisestablishmentarianismi…" in long_word
@@ -225,9 +245,11 @@ def test_decisions() -> None:
 def test_replies_can_be_made_unique() -> None:
     plain = render_stale(section_title="Consent")
     about = render_stale(section_title="Consent", about=DRAFT_URL)
-    assert about == plain + ABOUT.format(about=DRAFT_URL)
+    assert about == plain + ABOUT.format(note=DRAFT_URL) and about.endswith(f"[//]: # ({DRAFT_URL})")
     assert render_not_allowed(verb="approve", who_may="moderators", about="coc-amendment-1-1").endswith(
-        ABOUT.format(about="coc-amendment-1-1"))
+        "\n\n[//]: # (coc-amendment-1-1)")
+    assert render_decision(verb="approve", decided_by="m", about="@everyone [/quote] --> <b>").endswith(
+        "[//]: # (everyone /quote - b)")
     assert_safe(render_decision(verb="approve", decided_by="m", about="@everyone [/quote]"))
 
 

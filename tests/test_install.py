@@ -69,7 +69,7 @@ HOOK_URL = PUBLIC_URL + "/webhooks/discourse"
 DATA_EXPLORER = "data explorer queries"
 EXPECTED_SUBJECTS = ["API key and admin user system", f"bot user {BOT}", "care group peer-support",
                      "consent group coc-credit", *[f"tag {t}" for t in TAGS], "drafts category “Code of Care drafts”",
-                     "living document", "care wording conversation", DATA_EXPLORER, f"webhook {HOOK_URL}"]
+                     "Code of Care category “Code of Care”", "living document", "care wording conversation", DATA_EXPLORER, f"webhook {HOOK_URL}"]
 
 
 def expected_outcomes(outcome: str) -> list[str]:
@@ -96,12 +96,13 @@ def test_a_fresh_forum_gets_everything_it_needs(sim: Sim, redis_conn: redis.Redi
     assert set(TAGS) <= set(f.tags)
     assert [(g.name, g.tag_names) for g in f.tag_groups.values()] == [(TAG_GROUP, list(TAGS))]
     drafts = next(c for c in f.categories.values() if c.name == "Code of Care drafts")
-    assert not drafts.read_restricted
+    home = next(c for c in f.categories.values() if c.name == "Code of Care")     # the Code's own category
+    assert not drafts.read_restricted and not home.read_restricted and home.id != drafts.id
     document = f.topic_by_external_id(DOCUMENT_EXTERNAL_ID)
     assert document is not None
     first = f.first_post(document)
     assert (document.title, document.tags, document.category_id, first.user_id) == (
-        DOCUMENT_TITLE, [TAG_CODE_OF_CARE], drafts.id, bot.id)
+        DOCUMENT_TITLE, [TAG_CODE_OF_CARE], home.id, bot.id)
     assert first.raw == STARTER_TEXT
     assert installer.document == {"topic_id": document.id, "post_id": first.id}
     (hook,) = f.web_hooks.values()
@@ -122,6 +123,39 @@ def test_a_second_run_finds_everything_and_changes_nothing(sim: Sim, redis_conn:
     assert counts(sim.forum) == before
     assert installer.document is not None
     assert calls < first_calls
+
+
+def test_a_document_an_earlier_install_left_among_the_drafts_moves_to_its_own_category_once(
+        sim: Sim, redis_conn: redis.Redis) -> None:
+    roomy = {"api_budget_per_min": 1000}                            # four installs in a row: not a budget test
+    install(sim, redis_conn, document_category="", **roomy)                  # as installs did before the Code had a home
+    f = sim.forum
+    document = f.topic_by_external_id(DOCUMENT_EXTERNAL_ID)
+    assert document is not None
+    drafts = next(c for c in f.categories.values() if c.name == "Code of Care drafts")
+    assert document.category_id == drafts.id
+
+    dry, _, _ = install(sim, redis_conn, dry_run=True, **roomy)
+    assert outcomes(dry)["living document's category"] == WOULD_UPDATE and document.category_id == drafts.id
+
+    steps, installer, _ = install(sim, redis_conn, **roomy)
+    home = next(c for c in f.categories.values() if c.name == "Code of Care")
+    assert outcomes(steps)["Code of Care category “Code of Care”"] == CREATED
+    assert outcomes(steps)["living document's category"] == UPDATED
+    assert f.topics[document.id].category_id == home.id and installer.document is not None
+    assert installer.document["topic_id"] == document.id                        # the same topic, not a new one
+
+    again, _, _ = install(sim, redis_conn, **roomy)
+    assert "living document's category" not in outcomes(again) and f.topics[document.id].category_id == home.id
+
+
+def test_a_document_the_community_put_elsewhere_stays_there(sim: Sim, redis_conn: redis.Redis) -> None:
+    install(sim, redis_conn, document_category="Elsewhere", drafts_category="Code of Care drafts")
+    elsewhere = next(c for c in sim.forum.categories.values() if c.name == "Elsewhere")
+    steps, _, _ = install(sim, redis_conn)
+    document = sim.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID)
+    assert document is not None and document.category_id == elsewhere.id
+    assert "living document's category" not in outcomes(steps)
 
 
 def test_a_dry_run_says_what_it_would_do_and_changes_nothing(sim: Sim, redis_conn: redis.Redis) -> None:
@@ -328,3 +362,36 @@ def test_a_bot_email_already_in_use_is_named_though_the_forum_hides_it(sim: Sim,
     bot_step = next(s for s in steps if s.subject == f"bot user {BOT}")
     assert bot_step.problem and "COC_BOT_EMAIL" in bot_step.detail, bot_step.line()
     assert sim.forum.user_by_name(BOT) is None
+
+
+OLD_HOOK_URL = "http://127.0.0.1:8/webhooks/discourse"   # an older install, at another COC_PUBLIC_URL
+
+
+def test_a_webhook_at_another_address_is_named_and_kept_beside_the_new_one(sim: Sim, redis_conn: redis.Redis) -> None:
+    events = [EVENT_TYPE_IDS[name] for name in WEBHOOK_EVENTS]
+    old = sim.forum.create_web_hook(payload_url=OLD_HOOK_URL, secret=SECRET, content_type=2,
+                                    web_hook_event_type_ids=events, active=True)
+    unrelated = sim.forum.create_web_hook(payload_url="https://chat.example.org/hooks/forum",
+                                          secret="another-integration-secret", content_type=2,
+                                          web_hook_event_type_ids=events, active=True)
+    before = counts(sim.forum)
+
+    planned, _, _ = install(sim, redis_conn, dry_run=True)
+    assert counts(sim.forum) == before
+    assert outcomes(planned)[f"webhook {HOOK_URL}"] == WOULD_CREATE
+    (kept,) = [s for s in planned if s.subject == f"webhook {OLD_HOOK_URL}"]
+    assert kept.outcome == EXISTS and f"id {old.id}" in kept.detail
+    assert "would leave it and add a second webhook" in kept.detail and "deliver every event to both" in kept.detail
+    assert not any(unrelated.payload_url in s.subject for s in planned)
+
+    done, _, _ = install(sim, redis_conn)
+    assert outcomes(done)[f"webhook {HOOK_URL}"] == CREATED
+    (kept,) = [s for s in done if s.subject == f"webhook {OLD_HOOK_URL}"]
+    assert "left it and added a second webhook" in kept.detail
+    urls = sorted(h.payload_url for h in sim.forum.web_hooks.values())
+    assert urls == sorted([OLD_HOOK_URL, HOOK_URL, unrelated.payload_url])   # install added one, replaced none
+    assert (old.secret, old.active) == (SECRET, True)
+
+    again, _, _ = install(sim, redis_conn, dry_run=True)
+    (kept,) = [s for s in again if s.subject == f"webhook {OLD_HOOK_URL}"]
+    assert outcomes(again)[f"webhook {HOOK_URL}"] == EXISTS and "leaves it as it is" in kept.detail

@@ -86,9 +86,9 @@ def test_no_rendered_post_can_ping(names: list[str], title: str, proposed: str, 
     assert not TITLE_MENTION.search(draft_title), draft_title
     posts = [draft, render_decision(verb="reject", decided_by=who, reason=reason, about=title),
              render_not_allowed(verb="approve", who_may=who),
-             team_message(member=who, group="peer-support", post_id=1, post_url="https://f.example/t/x/1/2",
+             team_message(member=who, group="peer-support", post_url="https://f.example/t/x/1/2",
                           private=False)[1],
-             member_message(member=who, group="peer-support", post_id=1)[1]]
+             member_message(member=who, group="peer-support")[1]]
     for post in posts:
         assert read(post).mentions == [], post
     _, digest = render_digest(week=WEEK, figures=FIGURES, previous=None,

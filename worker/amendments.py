@@ -7,7 +7,8 @@ twice — or dies half-way and is retried — neither loses nor doubles anything
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plugin.adapters.forum import ForumRefused
 from plugin.domain.amendments import APPLIED, DRAFTED, STALE, Amendment, Voter
@@ -81,30 +82,43 @@ def draft(s: Services, key: str) -> str:
     return f"drafted as topic {topic_id}"
 
 
+MAX_TITLE_TRIES = 5
+"""Titles a draft tries (its section and day, then "proposal 2 of" that day, …) while the forum says another public
+topic has it: Discourse wants public topic titles unique, and members tell drafts apart by what they are about."""
+
+
 def open_draft(s: Services, amendment: Amendment, support: Support) -> int:
     """Create the amendment's draft topic (once: its `external_id` is the amendment's id); returns its id."""
     document = s.store.document()
     section = current_section(document["raw"] if document else None, amendment.section_slug)
     consenting = s.forum.group_members(s.settings.consent_group)
-    title, raw = render_draft(
-        amendment_id=amendment.id,
-        section_title=amendment.section_title,
-        section_number=section.number if section else None,
-        current=section.body if section else "",
-        proposed=amendment.text,
-        supporters=support.count,
-        credited=credited(support.supporters, consenting),
-        source_links=source_links(s, amendment),
-        threshold=s.settings.support_threshold,
-    )
-    topic = s.forum.create_topic(
-        title=title,
-        raw=raw,
-        category_id=s.forum.category_id(s.settings.drafts_category),
-        tags=outcome_tags(DRAFTED),
-        external_id=amendment.id,
-    )
-    return topic.topic_id
+    credited_names = credited(support.supporters, consenting)
+    links = source_links(s, amendment)
+    category_id = s.forum.category_id(s.settings.drafts_category)
+    for nth in range(1, MAX_TITLE_TRIES + 1):
+        title, raw = render_draft(
+            amendment_id=amendment.id,
+            section_title=amendment.section_title,
+            section_number=section.number if section else None,
+            current=section.body if section else "",
+            proposed=amendment.text,
+            supporters=support.count,
+            credited=credited_names,
+            source_links=links,
+            threshold=s.settings.support_threshold,
+            drafted_on=today(s),
+            nth=nth,
+        )
+        try:
+            topic = s.forum.create_topic(
+                title=title, raw=raw, category_id=category_id, tags=outcome_tags(DRAFTED), external_id=amendment.id
+            )
+        except ForumRefused as refused:
+            if nth < MAX_TITLE_TRIES and title_taken(refused):
+                continue  # the adapter found no topic with this external_id: only the title is in the way
+            raise
+        return topic.topic_id
+    raise AssertionError("unreachable: the last try returns or raises")  # pragma: no cover
 
 
 def decide_command(s: Services, key: str, post: dict) -> str:
@@ -132,7 +146,7 @@ def decide_command(s: Services, key: str, post: dict) -> str:
             not_allowed_effect(post["id"]),
             amendment.draft_topic_id,
             post["post_number"],
-            render_not_allowed(verb=command.verb, about=f"{amendment.id}, post {post['id']}"),
+            render_not_allowed(verb=command.verb, about=f"{amendment.id} answering post {post['id']}"),
         )
         return "not allowed: answered"
     if decision.outcome == APPLIED:
@@ -149,7 +163,7 @@ def apply(s: Services, amendment: Amendment, post: dict) -> str:
         applied = application(amendment, fresh.raw)  # the same text when an earlier run applied it: finish the job
         if applied.stale:
             return close(s, amendment, post, STALE, "")
-        reason = edit_reason(amendment.id, post["username"])
+        reason = edit_reason(amendment.section_title, post["username"])
         if applied.raw != fresh.raw:
             version = s.forum.edit_post(document["post_id"], raw=applied.raw, edit_reason=reason).version
         else:
@@ -242,3 +256,18 @@ def source_links(s: Services, amendment: Amendment) -> list[str]:
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def today(s: Services) -> str:
+    """Today as members read it, in the forum's time zone: "14 March 2026"."""
+    try:
+        zone: tzinfo = ZoneInfo(s.settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    day = datetime.now(zone)
+    return f"{day.day} {day:%B %Y}"
+
+
+def title_taken(refused: ForumRefused) -> bool:
+    """The forum refused a topic because another public topic has its title ("Title has already been used")."""
+    return refused.status == 422 and any("title" in e.lower() and "already" in e.lower() for e in refused.errors)

@@ -115,7 +115,6 @@ def send_messages(s: Services, request: CareRequest, post: Post) -> tuple[CareRe
     title, raw = team_message(
         member=post.username,
         group=group,
-        post_id=post.id,
         post_url=post_url,
         private=post.private,
         template=words.get(wording.TEAM),
@@ -123,7 +122,7 @@ def send_messages(s: Services, request: CareRequest, post: Post) -> tuple[CareRe
     team = message_once(s, team_key, title=title, raw=raw, recipients=[group], external_id=team_id)
     request = replace(request, team_topic_id=request.team_topic_id or _topic_id(s, team.post, team_id))
     s.store.save_care_request(request)  # known at once: the team's replies are routed to care from now on
-    title, raw = member_message(member=post.username, group=group, post_id=post.id, template=words.get(wording.MEMBER))
+    title, raw = member_message(member=post.username, group=group, template=words.get(wording.MEMBER))
     member = message_once(s, member_key, title=title, raw=raw, recipients=[post.username], external_id=member_id)
     if not member.refused:
         request = replace(request, member_topic_id=request.member_topic_id or _topic_id(s, member.post, member_id))

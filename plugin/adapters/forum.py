@@ -716,6 +716,10 @@ class Forum:
         """Replace a topic's tags (the full list) as the admin: PUT /t/-/{id}.json. 1 call."""
         self._admin._put(f"/t/-/{int(topic_id)}.json", json=True, tags=list(tags))
 
+    def move_topic(self, topic_id: int, category_id: int) -> None:
+        """Move a topic to another category (PUT /t/-/{id}.json with `category_id`, as the admin)."""
+        self._admin._put(f"/t/-/{int(topic_id)}.json", json=True, category_id=int(category_id))
+
     def close_topic(self, topic_id: int) -> None:
         """Close a topic as the admin: PUT /t/{id}/status.json. 1 call."""
         self._admin.update_topic_status(topic_id, "closed", True)

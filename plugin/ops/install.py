@@ -10,9 +10,11 @@ Each step looks first and says what it found or did — `exists`, `created`, `up
    join and leave it themselves) and `COC_MODERATORS_GROUP` if set;
 4. the tags, in one tag group (only staff may create tags on a stock Discourse, so they must exist before the bot
    tags a draft);
-5. the drafts category `COC_DRAFTS_CATEGORY` (everyone may read and reply: the Code is the members');
-6. the living document: the topic given by `COC_DOCUMENT_TOPIC_ID`, else the one with external_id `coc-document`,
-   else a new one from the bundled starter text;
+5. the drafts category `COC_DRAFTS_CATEGORY` and the Code's own category `COC_DOCUMENT_CATEGORY` (everyone may
+   read and reply in both: the Code is the members');
+6. the living document: the topic given by `COC_DOCUMENT_TOPIC_ID`, else the one with external_id `coc-document`
+   (moved to the Code's category if an earlier install left it in the drafts category), else a new one from the
+   bundled starter text, in the Code's category;
 7. the care wording conversation: a message from the bot to the care group (external_id `coc-care-wording`) that
    lists every care message with its default words; the team changes them by replying (worker/care_wording.py);
 8. the service's saved Data Explorer queries (plugin/adapters/data_explorer.py), created or brought up to date
@@ -43,7 +45,16 @@ import redis
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.data_explorer import NAME_PREFIX, PAGE_SIZE, QUERIES, DataExplorer
 from plugin.adapters.engagement_store import Engagement, seed_from_forum
-from plugin.adapters.forum import Category, Forum, ForumRefused, ForumUnavailable, Member, Throttled, WebHook
+from plugin.adapters.forum import (
+    Category,
+    Forum,
+    ForumRefused,
+    ForumUnavailable,
+    Member,
+    Throttled,
+    TopicView,
+    WebHook,
+)
 from plugin.adapters.keys import Keys
 from plugin.adapters.living_document import cache_document, document_ids
 from plugin.adapters.redis import connect, describe
@@ -61,6 +72,10 @@ DOCUMENT_TITLE = "Our Code of Care"
 CATEGORY_COLOR, CATEGORY_TEXT_COLOR = "7B5EA7", "FFFFFF"
 CATEGORY_DESCRIPTION = (
     "Proposed changes to our Code of Care. Every member may read and reply; moderators decide with /approve or /reject."
+)
+DOCUMENT_CATEGORY_DESCRIPTION = (
+    "Our Code of Care: how we look after each other here, written together. Everyone may read it, talk about it "
+    "and propose new wording."
 )
 
 EVERYONE = 99
@@ -163,6 +178,7 @@ class Installer:
             self.groups,
             self.tags,
             self.drafts_category,
+            self.document_category,
             self.living_document,
             self.care_wording,
             self.data_explorer_queries,
@@ -416,27 +432,40 @@ class Installer:
 
     def drafts_category(self) -> list[Step]:
         name = self.settings.drafts_category
-        subject = f"drafts category “{name}”"
+        return [self._category(f"drafts category “{name}”", name, "COC_DRAFTS_CATEGORY", CATEGORY_DESCRIPTION)]
+
+    def document_category(self) -> list[Step]:
+        """The living document's own category (COC_DOCUMENT_CATEGORY), apart from the drafts; none when it is set
+        to "" or to the drafts category itself."""
+        name = self.settings.document_category
+        if not name.strip() or self._document_category_name().lower() == self.settings.drafts_category.strip().lower():
+            return []
+        subject = f"Code of Care category “{name}”"
+        return [self._category(subject, name, "COC_DOCUMENT_CATEGORY", DOCUMENT_CATEGORY_DESCRIPTION)]
+
+    def _document_category_name(self) -> str:
+        return (self.settings.document_category or self.settings.drafts_category).strip()
+
+    def _category(self, subject: str, name: str, variable: str, description: str) -> Step:
+        """A category the service uses, created if there is none by that name (everyone may read and reply)."""
         found = self._find_category(name)
         if found is not None:
-            return [Step(subject, EXISTS, f"id {found.id}")]
+            return Step(subject, EXISTS, f"id {found.id}")
         if name.strip().isdigit():
-            return [
-                Step(
-                    subject,
-                    PROBLEM,
-                    "there is no category with that id: set COC_DRAFTS_CATEGORY to a name "
-                    "(install creates it) or to an existing category's id",
-                )
-            ]
+            return Step(
+                subject,
+                PROBLEM,
+                f"there is no category with that id: set {variable} to a name "
+                "(install creates it) or to an existing category's id",
+            )
         if self.dry_run:
-            return [Step(subject, WOULD_CREATE, "everyone may read and reply")]
+            return Step(subject, WOULD_CREATE, "everyone may read and reply")
         created = self.forum.create_category(
-            name=name, color=CATEGORY_COLOR, text_color=CATEGORY_TEXT_COLOR, description=CATEGORY_DESCRIPTION
+            name=name, color=CATEGORY_COLOR, text_color=CATEGORY_TEXT_COLOR, description=description
         )
         self._made.add(subject)
         self._categories = None
-        return [Step(subject, CREATED, f"id {created.id}, everyone may read and reply")]
+        return Step(subject, CREATED, f"id {created.id}, everyone may read and reply")
 
     # ------------------------------------------------------------------------------------------ 6. the document
 
@@ -447,8 +476,25 @@ class Installer:
         found = self.forum.topic_by_external_id(DOCUMENT_EXTERNAL_ID, as_admin=True)
         if found is not None:
             self.document = document_ids(found)
-            return [Step(subject, EXISTS, f"topic {found.topic.id} “{found.topic.title}”")]
+            return [Step(subject, EXISTS, f"topic {found.topic.id} “{found.topic.title}”"), *self._move_document(found)]
         return [self._create_document(subject)]
+
+    def _move_document(self, found: TopicView) -> list[Step]:
+        """A document that an earlier install put in the drafts category moves to its own category (once: then it
+        is there). A document anywhere else stays where the community put it."""
+        wanted_name = self._document_category_name()
+        drafts = self._find_category(self.settings.drafts_category)
+        wanted = self._find_category(wanted_name)
+        if drafts is None or found.topic.category_id != drafts.id or (wanted is not None and wanted.id == drafts.id):
+            return []
+        subject = "living document's category"
+        where = f"topic {found.topic.id} from “{drafts.name}” to “{wanted.name if wanted else wanted_name}”"
+        if self.dry_run:
+            return [Step(subject, WOULD_UPDATE, f"move {where}")]
+        if wanted is None:  # the category step could not make it: it has said why
+            return []
+        self.forum.move_topic(found.topic.id, wanted.id)
+        return [Step(subject, UPDATED, f"moved {where}")]
 
     def _adopt_document(self, subject: str, topic_id: int) -> Step:
         """The topic an operator named (COC_DOCUMENT_TOPIC_ID) becomes the living document."""
@@ -473,7 +519,7 @@ class Installer:
                 f"from this installation ({exc}); or adopt a topic with "
                 "COC_DOCUMENT_TOPIC_ID",
             )
-        category_name = self.settings.document_category or self.settings.drafts_category
+        category_name = self._document_category_name()
         category = self._find_category(category_name)
         if self.dry_run:
             return Step(subject, WOULD_CREATE, f"“{DOCUMENT_TITLE}” from the starter text, in “{category_name}”")
@@ -613,20 +659,58 @@ class Installer:
             (h for h in self._hooks if h.payload_url.rstrip("/") == wanted["payload_url"].rstrip("/")),
             None,
         )
+        others = self.other_webhooks(secret)
         if existing is None:
             if self.dry_run:
-                return [Step(subject, WOULD_CREATE, f"{len(wanted['web_hook_event_type_ids'])} event types, JSON")]
+                planned = f"{len(wanted['web_hook_event_type_ids'])} event types, JSON"
+                return [Step(subject, WOULD_CREATE, planned), *_kept_webhooks(others, added=True, dry_run=True)]
             created = self.forum.create_web_hook(wanted)
             self._made.add(subject)
             self._hooks.append(created)
-            return [Step(subject, CREATED, f"id {created.id}")]
+            return [Step(subject, CREATED, f"id {created.id}"), *_kept_webhooks(others, added=True, dry_run=False)]
+        kept = _kept_webhooks(others, added=False, dry_run=self.dry_run)
         differences = _webhook_differences(existing, wanted)
         if not differences:
-            return [Step(subject, EXISTS, f"id {existing.id}")]
+            return [Step(subject, EXISTS, f"id {existing.id}"), *kept]
         if self.dry_run:
-            return [Step(subject, WOULD_UPDATE, ", ".join(differences))]
+            return [Step(subject, WOULD_UPDATE, ", ".join(differences)), *kept]
         self.forum.update_web_hook(existing.id, wanted)
-        return [Step(subject, UPDATED, ", ".join(differences))]
+        return [Step(subject, UPDATED, ", ".join(differences)), *kept]
+
+    def other_webhooks(self, secret: str) -> list[WebHook]:
+        """Webhooks that look like this service's at another address (an older install at another COC_PUBLIC_URL):
+        their path is COC_WEBHOOK_PATH, or they carry DISCOURSE_WEBHOOK_SECRET. Install never changes or deletes
+        them: it only ever updates the webhook at its own address, or adds one."""
+        mine = self.payload_url().rstrip("/")
+        path = self.settings.webhook_path.rstrip("/")
+        return [
+            hook
+            for hook in self._hooks
+            if hook.payload_url.rstrip("/") != mine
+            and (urlsplit(hook.payload_url).path.rstrip("/") == path or hook.secret == secret)
+        ]
+
+
+def _kept_webhooks(others: list[WebHook], *, added: bool, dry_run: bool) -> list[Step]:
+    """One line for each webhook of the service's at another address, saying what install does with it: nothing —
+    it stays, so where install adds its own there are two, and the forum delivers every event to both."""
+    if added:
+        what = (
+            "install would leave it and add a second webhook, so the forum would deliver every event to both"
+            if dry_run
+            else "install left it and added a second webhook, so the forum delivers every event to both"
+        )
+    else:
+        what = "install leaves it as it is, so the forum delivers every event there too"
+    return [
+        Step(
+            f"webhook {hook.payload_url}",
+            EXISTS,
+            f"id {hook.id}, at another address than COC_PUBLIC_URL's: {what}; if it is an older install's, delete it "
+            "in Admin → API → Webhooks",
+        )
+        for hook in others
+    ]
 
 
 def _webhook_differences(hook: WebHook, wanted: dict[str, Any]) -> list[str]:

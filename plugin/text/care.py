@@ -15,11 +15,13 @@ from plugin.domain.wording import worded
 from plugin.text.digest import week_dates
 from plugin.text.drafts import escape_inline, quote_member_text
 
-TEAM_TITLE = "A member asked for direct support (post {post_id})"
+TEAM_TITLE = "{member} asked for direct support"
+"""The team's conversation names who asked (only the team reads it), so that each request is told apart by the
+person, not by a number; the message's external_id keys it."""
 TEAM_BODY = """\
 {member} asked for **direct support** {where}.
 
-Please pick this up: reply here to say who is reaching out, then write to {member} personally, by name.
+Could one of you pick this up? Reply here to say who is reaching out, then write to {member} personally, by name.
 
 {link}
 
@@ -29,7 +31,7 @@ WHERE_PUBLIC = "in a post"
 WHERE_PRIVATE = "in a private message to the Code of Care companion"
 PRIVATE_LINK = "They wrote privately to the companion, so there is no post you can open: reach out to them directly."
 
-MEMBER_TITLE = "You asked for direct support (post {post_id})"
+MEMBER_TITLE = "Your request for direct support"
 MEMBER_BODY = """\
 Hi {member},
 
@@ -53,7 +55,7 @@ contacted, respect that."""
 
 
 def team_message(
-    *, member: str, group: str, post_id: int, post_url: str, private: bool, template: str | None = None
+    *, member: str, group: str, post_url: str, private: bool, template: str | None = None
 ) -> tuple[str, str]:
     """(title, raw) of the message to the peer-support group (in the team's words, `template`, if they gave
     theirs: plugin.text.care_wording; each function here takes them the same way)."""
@@ -65,13 +67,19 @@ def team_message(
         where=WHERE_PRIVATE if private else WHERE_PUBLIC,
         link=PRIVATE_LINK if private else post_url,
     )
-    return TEAM_TITLE.format(post_id=post_id), body
+    return team_title(member), body
 
 
-def member_message(*, member: str, group: str, post_id: int, template: str | None = None) -> tuple[str, str]:
+def member_message(*, member: str, group: str, template: str | None = None) -> tuple[str, str]:
     """(title, raw) of the gentle message to the member who asked."""
     body = worded(template, MEMBER_BODY, member=neutralize_mentions(member), group=group)
-    return MEMBER_TITLE.format(post_id=post_id), body
+    return MEMBER_TITLE, body
+
+
+def team_title(member: str) -> str:
+    """The title of the team's conversation about a request: who asked, on one line, pinging nobody."""
+    name = " ".join(neutralize_mentions(member).split())[:60] or "A member"
+    return TEAM_TITLE.format(member=name)
 
 
 def unreachable_notice(*, member: str, reason: str, template: str | None = None) -> str:

@@ -78,7 +78,7 @@ MESSAGES = (
         Spec(MEMBER, "To the member who asked", ("member", "group"), aliases=("To the member",)),
         "Sent privately to the member as soon as they ask.",
         care.MEMBER_BODY,
-        care.MEMBER_TITLE.format(post_id="N"),
+        care.MEMBER_TITLE,
     ),
     Message(
         Spec(
@@ -90,7 +90,7 @@ MESSAGES = (
         ),
         "Starts this group's private conversation about a request.",
         care.TEAM_BODY,
-        care.TEAM_TITLE.format(post_id="N"),
+        care.TEAM_TITLE.format(member="(their name)"),
     ),
     Message(
         Spec(PICKUP, "To the member when someone picks it up", ("picker",), aliases=("Pickup notice", "Picked up")),

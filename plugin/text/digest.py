@@ -21,11 +21,11 @@ from plugin.domain.engagement import WeekFigures, week_bounds
 from plugin.domain.safety import neutralize_mentions
 from plugin.text.figures import COUNT, HOURS, RATIO, SHARE, format_change, format_value
 
-TITLE = "Weekly digest: {dates} ({week})"
+TITLE = "Weekly digest: {dates}"
 INTRO = (
-    "How our community took part in the week of {dates} ({week}), beside the week before. Posts in topics "
-    "count, as numbers only where a category is closed to some; private messages, whispers, deleted posts "
-    "and the companion's own posts never do."
+    "Here is how our community took part in the week of {dates}, beside the week before. Posts in topics count "
+    "(from categories that only some members can see, as numbers only); private messages, whispers, deleted "
+    "posts and the companion's own posts never do."
 )
 FIGURES_HEADER = "| {what} | this week | the week before | change |\n|---|---:|---:|---:|"
 CHART = "![Participation and response time over the last weeks]({url})"
@@ -33,7 +33,7 @@ CHART = "![Participation and response time over the last weeks]({url})"
 CODE_HEADING = "### The Code of Care this week"
 CODE_QUIET = (
     "A quiet week for the Code of Care: nobody discussed a section or proposed new wording. Everyone is "
-    'welcome to, in the Code\'s topic or with `[amend section="…"]`.'
+    'welcome to, in the Code\'s topic, or by proposing new wording with `[amend section="…"]`.'
 )
 
 THREADS_HEADING = "### Most active threads"
@@ -46,8 +46,8 @@ WELCOME_ONE = "Thank you to the member who posted here for the first time this w
 WELCOME_MANY = "Thank you to the {count} members who posted here for the first time this week: welcome!"
 WELCOME_NAMED = " Among them, {names} chose to be named."
 FOOTER = (
-    "*Each figure's definition and source (Discourse's reports, CHAOSS, NetworkX) is in the companion's "
-    "README. The figures of a week are frozen when its digest is posted.*"
+    "*The figures follow Discourse's own reports and the community-health measures of the CHAOSS project. "
+    "A week's figures stay as they are once its digest is posted.*"
 )
 
 MAX_TITLE_CHARS = 120

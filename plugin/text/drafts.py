@@ -27,9 +27,15 @@ EXACT_DIFF_LIMIT = 1_000_000
 """Above this many (old word, new word) pairs the diff lets difflib skip very common words (its `autojunk`), which
 keeps an adversarial text from costing seconds of worker time; ordinary sections are far below it."""
 
-DRAFT_TITLE = "Proposed change to {section} (amendment {number})"
+DRAFT_TITLE = "Proposed change to {section}"
+"""A draft's title names the section; `DRAFT_DATED` / `DRAFT_NTH` add the day it was drafted (and, when another draft
+of that section already has that title, which proposal of the day it is): Discourse wants a public topic's title
+to be unique, and members should tell drafts apart by what they are about, never by an internal id."""
+DRAFT_DATED = DRAFT_TITLE + " ({date})"
+DRAFT_NTH = DRAFT_TITLE + " (proposal {nth} of {date})"
 DRAFT_BODY = """\
-Members have proposed new wording for **{section}** of the Code of Care, and {support}.
+Members have proposed new wording for **{section}** of the Code of Care, and {support}. Here it is, for everyone \
+to read and discuss.
 
 ### Current text
 
@@ -53,16 +59,16 @@ Members have proposed new wording for **{section}** of the Code of Care, and {su
 
 ### How this is decided
 
-A moderator decides by replying here with `/approve`, or with `/reject` followed by a reason. The member who \
-proposed it can reply `/withdraw`. Everyone is welcome to discuss it in this topic.
-
-Amendment {amendment_id}"""
-SUPPORT_ONE = "1 member supports it (a draft needs {threshold})"
-SUPPORT_MANY = "{count} members support it (a draft needs {threshold})"
+Everyone is welcome to share their thoughts in this topic. A moderator decides by replying here with `/approve`, \
+or with `/reject` followed by a reason. The member who proposed it can reply `/withdraw` to take it back.{hidden}"""
+SUPPORT_ONE = "1 member supports it ({needed} to bring a proposal here)"
+SUPPORT_MANY = "{count} members support it ({needed} to bring a proposal here)"
+NEEDED_ONE = "1 supporter is enough"
+NEEDED_MANY = "{threshold} supporters are needed"
 CREDITED = "Supporters who chose to be named: {names}."
 NOT_CREDITED = "Supporters are counted here, not named, unless they chose to be credited."
 AND_MORE = " and {count} more"
-NO_SOURCES = "(no source posts)"
+NO_SOURCES = "(there are no posts to link to)"
 EMPTY_TEXT = "(this text is empty)"
 DIFF_TOO_LONG = "(the changes are too long to show word by word here: please compare the two texts above)"
 SHORTENED = "… (shortened to fit in one post)"
@@ -70,11 +76,11 @@ SHORTENED = "… (shortened to fit in one post)"
 DECISIONS = {
     "approve": "Approved by {who}, and applied to the Code of Care. The forum keeps the earlier wording in the "
     "document's history. Thank you to everyone who proposed, supported and discussed this change.",
-    "reject": "Not adopted: {who} declined this proposal.",
+    "reject": "Not adopted this time: {who} decided not to make this change.",
     "withdraw": "Withdrawn by {who}, who proposed it. Thank you for taking part: new proposals are always welcome.",
 }
 REASON_GIVEN = "The reason given:"
-NO_REASON = "No reason was given; anyone may ask for one here."
+NO_REASON = "No reason was given; anyone is welcome to ask about it here."
 REJECTED_CLOSING = "Thank you to everyone who took part. This section can always be proposed again."
 
 APPLIED_ANNOUNCEMENT = (
@@ -83,13 +89,14 @@ APPLIED_ANNOUNCEMENT = (
 )
 STALE = (
     "This proposal can't be applied as it stands: **{section}** has changed since it was proposed, and applying "
-    "it would undo those changes. The member who proposed it is warmly invited to propose again against the "
-    "current text: copy the section as it is now, make the change, and post it between "
+    "it would undo those changes. The member who proposed it is warmly invited to propose it again on the "
+    "current text: copy the section as it reads now, make the change, and post it between "
     '\\[amend section="{ref}"] and \\[/amend].'
 )
 NOT_ALLOWED = (
-    "Thank you for caring about this amendment. Only {who_may} can {verb} it, so your /{verb} didn't "
-    "change anything. If you support it, a like on the proposal helps, and your thoughts are welcome here."
+    "Thank you for caring about this proposal. Only {who_may} can {verb} it, so your /{verb} didn't "
+    "change anything. If you support it, a like on the original proposal helps, and your thoughts are always "
+    "welcome here."
 )
 REJECTION_PM_TITLE = "About your proposed change to {section}"
 REJECTION_PM_BODY = """\
@@ -113,9 +120,13 @@ You can edit your post to fix this, and I'll read it again when you save. A prop
 The new wording of the section …
 [/amend]
 ```"""
-ABOUT = "\n\n*About: {about}*"
-"""Appended to a reply when the caller names what it is about: Discourse refuses a second identical post from the
-same (non-staff) account within `unique_posts_mins`, so two otherwise equal replies must differ."""
+HIDDEN = "\n\n[//]: # ({note})"
+"""A note for moderators and machines only, in the raw: a markdown link reference that nothing refers to, which
+the forum never shows (markdown's comment; an HTML comment would be an HTML block, which the service never
+posts). A draft's names its amendment; a reply's says what it is about, because Discourse refuses a second
+identical post from the same (non-staff) account within `unique_posts_mins`, so two otherwise equal replies must
+differ."""
+ABOUT = HIDDEN
 
 """An `@` that Discourse could read as the start of a mention: not after an ASCII letter or digit (as in an email
 address), and followed by a letter, digit or underscore of any script. An underscore before it does not protect
@@ -129,8 +140,8 @@ _UNDERLINE_WORD = re.compile(r"[-=]+")
 _LONG_WORD = re.compile(rf"\S{{{MAX_TITLE_WORD_CHARS + 1},}}")
 _WHITESPACE = re.compile(r"\s+")
 _URL = re.compile(r"https?://[^\s<>\[\]\"'`\\@]+")
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
-_AMENDMENT_NUMBER = re.compile(r"coc-amendment-(\d+-\d+)")
+_UNSAFE_IN_NOTE = re.compile(r"[^A-Za-z0-9 ,.:/_-]+")
+"""What a hidden note leaves out, so that it can neither end its line early nor carry markup."""
 
 
 # ------------------------------------------------------------------------------------------------ member text
@@ -184,17 +195,27 @@ def render_draft(
     credited: list[str],
     source_links: list[str],
     threshold: int,
+    drafted_on: str = "",
+    nth: int = 1,
 ) -> tuple[str, str]:
-    """(title, raw body) of an amendment's draft topic; the body always fits in one Discourse post."""
+    """(title, raw body) of an amendment's draft topic; the body always fits in one Discourse post.
+
+    The title names the section and, given `drafted_on` (a day as people write it, "14 March 2026"), that day;
+    `nth` > 1 makes it "proposal `nth` of" that day, for when an earlier draft of the section took the title. The
+    amendment's id is only in a hidden note (and the topic's external_id), never in what members read."""
     label = _label(section_number, section_title)
-    number = _AMENDMENT_NUMBER.fullmatch(amendment_id)
-    title = _title(DRAFT_TITLE, section=label, number=number.group(1) if number else amendment_id)
-    support = (SUPPORT_ONE if supporters == 1 else SUPPORT_MANY).format(count=supporters, threshold=threshold)
+    if nth > 1:
+        title = _title(DRAFT_NTH, section=label, nth=str(nth), date=drafted_on or "the day")
+    elif drafted_on:
+        title = _title(DRAFT_DATED, section=label, date=drafted_on)
+    else:
+        title = _title(DRAFT_TITLE, section=label)
+    needed = NEEDED_ONE if threshold == 1 else NEEDED_MANY.format(threshold=threshold)
+    support = (SUPPORT_ONE if supporters == 1 else SUPPORT_MANY).format(count=supporters, needed=needed)
     names = _deduplicated(credited)
     credits = CREDITED.format(names=_listed([escape_inline(n) for n in names], ", ")) if names else NOT_CREDITED
     links = _deduplicated(source_links)
     sources = _listed([f"- {_link(link)}" for link in links], "\n") if links else NO_SOURCES
-    shown_id = f"`{amendment_id}`" if _SAFE_ID.fullmatch(amendment_id) else escape_inline(amendment_id)
 
     def body(current_text: str, proposed_text: str, diff: str) -> str:
         return DRAFT_BODY.format(
@@ -205,7 +226,7 @@ def render_draft(
             current=quote_member_text(current_text),
             proposed=quote_member_text(proposed_text),
             sources=sources,
-            amendment_id=shown_id,
+            hidden=_hidden(amendment_id),
         )
 
     diff = word_diff(current, proposed)
@@ -248,9 +269,14 @@ def render_not_allowed(*, verb: str, who_may: str | None = None, about: str = ""
     return NOT_ALLOWED.format(who_may=escape_inline(who_may), verb=verb) + _about(about)
 
 
-def edit_reason(amendment_id: str, moderator: str) -> str:
-    """The edit reason of the document's revision that applies an amendment (shown in the post's history)."""
-    return f"Amendment {amendment_id} approved by {moderator}"
+EDIT_REASON = "New wording for {section}, approved by {moderator}"
+
+
+def edit_reason(section_title: str, moderator: str) -> str:
+    """The edit reason of the document's revision that applies an amendment (members read it in the post's
+    history): which section changed and who approved it, on one line."""
+    section = _shortened(_WHITESPACE.sub(" ", _clean(section_title)).strip(), MAX_TITLE_SECTION_CHARS, "…")
+    return neutralize_mentions(EDIT_REASON.format(section=section, moderator=moderator))
 
 
 def render_rejection_pm(*, section_title: str, reason: str, draft_url: str) -> tuple[str, str]:
@@ -298,7 +324,16 @@ def _link(url: str) -> str:
 
 
 def _about(about: str) -> str:
-    return ABOUT.format(about=_link(about)) if about.strip() else ""
+    return _hidden(about)
+
+
+def _hidden(note: str) -> str:
+    """`note` as a line the forum never shows ("" when nothing of it is safe to keep)."""
+    kept = _UNSAFE_IN_NOTE.sub(" ", note)
+    while "--" in kept:
+        kept = kept.replace("--", "-")
+    kept = _WHITESPACE.sub(" ", kept).strip(" -")[:200]
+    return HIDDEN.format(note=kept) if kept else ""
 
 
 def _label(number: int | None, title: str) -> str:
