@@ -3,7 +3,9 @@
 `/` lists the latest topics, `/view/t/<id>` shows a topic with its posts, `/view/p/<id>/revisions` a post's
 edits (raw before and after), and `/uploads/…` serves stored upload bytes. Everything is shown as an anonymous
 visitor sees it (the forum's own visibility rules) unless `?as=<username>` names someone to look as.
-No JavaScript; every value is escaped, and only the forum's `cooked` HTML is rendered as HTML.
+No JavaScript; every value is escaped, and only the forum's `cooked` HTML is rendered as HTML: it is what Discourse's
+cooker and allowlist sanitizer leave (`simulator.cooking`), styled as a Discourse theme shows it (quotes as asides,
+insertions and deletions marked, tables with borders, code blocks).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ ANONYMOUS = User(id=0, username="anonymous", name="anonymous visitor", trust_lev
 """A synthetic visitor for the forum's `can_see_*` rules: no id any record uses, in no group (not even a
 trust-level group: `trust_level=-1`), not staff."""
 
-MARKDOWN_IMAGE = re.compile(r"!\[([^\]\n]*)\]\((upload://[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)?)\)")
-SRC_UPLOAD = re.compile(r"""(src|href)=(["'])(upload://[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)?)\2""")
+ORIG_SRC = re.compile(r'<img src="/images/transparent\.png"([^>]*?) data-orig-src="(upload://[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)?)"')
+"""An image whose upload the cooker could not resolve (`simulator.cooking`, as Discourse's upload-protocol.js)."""
 
 LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }} · {{ site }}</title>
@@ -47,6 +49,15 @@ LAYOUT = """<!doctype html>
  pre { background: #f7f7f7; padding: .6rem; overflow-x: auto; white-space: pre-wrap; }
  .ext { font-family: monospace; font-size: .8rem; color: #555; } form.as { font-size: .85rem; }
  .add { color: #126b12; } .del { color: #a11; }
+ .cooked ins { background: #d9f2d9; color: #0b4d0b; text-decoration: underline; }
+ .cooked del { background: #fbdcdc; color: #8a1111; text-decoration: line-through; }
+ .cooked table { width: auto; margin: .5rem 0; } .cooked th, .cooked td { border: 1px solid #ccc; }
+ .cooked th { font-size: .85rem; color: #333; background: #f5f5f5; }
+ .cooked aside.quote { margin: .6rem 0; } .cooked aside.quote .title { font-size: .85rem; color: #666;
+ background: #f3f3f3; padding: .3rem .6rem; border-left: 5px solid #e0e0e0; }
+ .cooked blockquote { margin: 0; padding: .4rem .8rem; border-left: 5px solid #e0e0e0; background: #f8f8f8; }
+ .cooked code { background: #f3f3f3; padding: 0 .2rem; border-radius: 3px; font-size: .9em; }
+ .cooked pre code { background: none; padding: 0; } .cooked a.anchor { display: none; }
 </style></head><body>
 <header><h1><a href="{{ url('/') }}">{{ site }}</a></h1>
 <form class="as" method="get" action="">viewing as <strong>{{ viewer_label }}</strong> ·
@@ -152,10 +163,10 @@ def _render(template: str, as_name: str | None, **context: Any) -> str:
 
 
 def resolve_uploads(forum: Forum, cooked: str) -> str:
-    """Turn `upload://…` short URLs in cooked HTML into the stored uploads' `/uploads/…` URLs.
+    """Resolve images the cooker left as `data-orig-src="upload://…"` to the stored upload, if there is one now.
 
-    Handles markdown images left as text by the cooker (`![alt](upload://…)`) and `src`/`href` attributes.
-    Unknown short URLs are left as they are.
+    Discourse's client does the same for such images when it shows a post (`resolveAllShortUrls`); images the cooker
+    resolved already carry their `/uploads/…` URL. An unknown short URL stays the transparent placeholder.
     """
     by_short = {u.short_url: u for u in forum.uploads.values()}
 
@@ -163,16 +174,9 @@ def resolve_uploads(forum: Forum, cooked: str) -> str:
         upload = by_short.get(match.group(2))
         if upload is None:
             return match.group(0)
-        alt = match.group(1).split("|", 1)[0]      # Discourse's `![alt|690x388](…)` carries the size after |
-        return f'<img src="{escape(upload.url)}" alt="{alt}">'   # alt is already escaped inside cooked
+        return f'<img src="{escape(upload.url)}"{match.group(1)} data-orig-src="{match.group(2)}"'
 
-    def attribute(match: re.Match[str]) -> str:
-        upload = by_short.get(match.group(3))
-        if upload is None:
-            return match.group(0)
-        return f'{match.group(1)}={match.group(2)}{escape(upload.url)}{match.group(2)}'
-
-    return SRC_UPLOAD.sub(attribute, MARKDOWN_IMAGE.sub(image, cooked))
+    return ORIG_SRC.sub(image, cooked)
 
 
 @blueprint.get("/")

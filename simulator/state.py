@@ -11,12 +11,13 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import hashlib
-import html
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from . import cooking
 
 # Discourse's post types (Post.types).
 POST_REGULAR, POST_MODERATOR_ACTION, POST_SMALL_ACTION, POST_WHISPER = 1, 2, 3, 4
@@ -121,17 +122,8 @@ def slugify(text: str) -> str:
 
 
 def cook(raw: str) -> str:
-    """A small stand-in for Discourse's markdown cooker: escaped paragraphs and headings."""
-    blocks = [b for b in re.split(r"\n\s*\n", raw.strip()) if b.strip()]
-    out = []
-    for block in blocks:
-        heading = re.match(r"^(#{1,6})\s+(.*)$", block.strip())
-        if heading and "\n" not in block.strip():
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{html.escape(heading.group(2))}</h{level}>")
-        else:
-            out.append("<p>" + html.escape(block.strip()).replace("\n", "<br>\n") + "</p>")
-    return "\n".join(out)
+    """A post's `cooked` HTML, as Discourse's PrettyText.cook makes it (see `simulator.cooking`)."""
+    return cooking.cook(raw)
 
 
 def avatar_template(username: str) -> str:

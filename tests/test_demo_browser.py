@@ -4,7 +4,10 @@ The forum the demo saved is served again by `python -m simulator --data FILE` (a
 person to do) and browsed in the system's headless Chromium, driven by Selenium through the system's chromedriver
 (given explicitly, so Selenium Manager never tries to download a browser or a driver). From the topic list it
 follows links as a person would: the draft amendment with its proposed text; the Code of Care with the applied
-change and its revision; the weekly digest with its chart actually loaded. Each page is kept as a PNG under
+change and its revision; the weekly digest with its chart actually loaded. Then the draft, the Code and the digest
+again as the moderator and as a member (`?as=`): the draft's insertions and deletions styled apart from the text,
+the digest's figures a table with borders, the chart loaded, and no raw markup (`[quote]`, `<del>`, `|---`,
+`upload://`) anywhere a reader looks. Each page is kept as a PNG under
 `test-artifacts/demo-browser/`. Where no Chromium is installed (`make test` installs it when it can) the test skips
 and names what is missing.
 """
@@ -28,9 +31,9 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from plugin.ops.demo import REPO_ROOT, ok
+from plugin.ops.processes import free_port, stop_process, wait_until
 from plugin.text.digest import CHART
 from plugin.text.drafts import APPLIED_ANNOUNCEMENT, DRAFT_TITLE
-from plugin.ops.processes import free_port, stop_process, wait_until
 from tests.demo_run import DemoRun
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "demo-browser"
@@ -51,11 +54,16 @@ MAX_SCREENSHOT_HEIGHT = 6000
 SECTION = "3. Consent"
 PROPOSED = "We ask before we share anything about another member, and we ask again if time has passed."
 OLD_WORDING = 'accept "no" without needing a reason'      # the starter Code's Consent section
+OLD_WORDING_SHOWN = "without needing a reason"
+"""The part of it a reader sees unchanged: the forum's typographer shows the quotation marks as “ and ”."""
 CHART_ALT = CHART.split("]", 1)[0].removeprefix("![")
 DRAFT_TITLE_START = DRAFT_TITLE.split("{number}")[0].format(section=SECTION)     # "Proposed change to 3. Consent…"
 DOCUMENT_TITLE = "Our Code of Care"
 DIGEST_TITLE_START = "Weekly digest:"
 APPROVED_BY = "approved by sam"                              # the revision's edit reason names the moderator
+MODERATOR, MEMBER = "sam", "dave"                            # as the demo casts them
+RAW_MARKUP = ("[quote]", "[/quote]", "<del>", "</del>", "<ins>", "</ins>", "|---", "upload://", "![")
+"""What a reader must never see in a cooked post: markup the forum should have rendered."""
 
 
 def find_program(candidates: tuple[str, ...]) -> str | None:
@@ -157,6 +165,75 @@ def posts(driver: WebDriver) -> list[WebElement]:
     return driver.find_elements(By.CSS_SELECTOR, "div.post")
 
 
+def page_text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def assert_no_raw_markup(driver: WebDriver) -> None:
+    text = page_text(driver)
+    shown = [markup for markup in RAW_MARKUP if markup in text]
+    assert not shown, f"raw markup {shown} visible on {driver.current_url}"
+
+
+def styles(driver: WebDriver, element: WebElement) -> dict[str, str]:
+    return driver.execute_script(
+        "const s = getComputedStyle(arguments[0]);"
+        "return {decoration: s.textDecorationLine, background: s.backgroundColor, color: s.color};", element)
+
+
+def assert_diff_is_styled(driver: WebDriver, post: WebElement) -> None:
+    """The draft's insertions and deletions look different from the text around them, as in Discourse."""
+    inserted = post.find_elements(By.CSS_SELECTOR, ".cooked aside.quote blockquote ins")
+    deleted = post.find_elements(By.CSS_SELECTOR, ".cooked aside.quote blockquote del")
+    assert inserted and deleted, "the draft shows no marked insertions and deletions"
+    assert "anything about another member" in " ".join(e.text for e in inserted), [e.text for e in inserted]
+    normal = styles(driver, post.find_element(By.CSS_SELECTOR, ".cooked > p"))
+    for element, mark in [(e, "underline") for e in inserted] + [(e, "line-through") for e in deleted]:
+        style = styles(driver, element)
+        assert mark in style["decoration"], (element.text, style)
+        assert style["background"] != normal["background"] and style["color"] != normal["color"], (style, normal)
+    assert styles(driver, inserted[0])["background"] != styles(driver, deleted[0])["background"]
+
+
+def visit_as(driver: WebDriver, base: str, username: str, artifacts: Path, prefix: str) -> None:
+    """The draft, the Code of Care and the digest as `username` sees them (`?as=`, kept by every link)."""
+    driver.get(f"{base}/?as={username}")
+    assert f"@{username}" in driver.find_element(By.TAG_NAME, "header").text
+
+    follow(driver, DRAFT_TITLE_START)
+    screenshot(driver, artifacts / f"{prefix}-draft-amendment.png")
+    assert f"as={username}" in driver.current_url
+    draft = posts(driver)[0]
+    assert_diff_is_styled(driver, draft)
+    assert len(draft.find_elements(By.CSS_SELECTOR, ".cooked aside.quote > blockquote")) >= 3
+    assert_no_raw_markup(driver)
+
+    go_home(driver)
+    follow(driver, DOCUMENT_TITLE)
+    screenshot(driver, artifacts / f"{prefix}-code-of-care.png")
+    code = posts(driver)[0].find_element(By.CLASS_NAME, "cooked")
+    assert code.find_elements(By.CSS_SELECTOR, "h1, h2, h3"), "the Code of Care shows no headings"
+    assert SECTION in code.text and PROPOSED in code.text and OLD_WORDING_SHOWN not in code.text
+    assert_no_raw_markup(driver)
+
+    go_home(driver)
+    follow(driver, DIGEST_TITLE_START)
+    chart = driver.find_element(By.CSS_SELECTOR, f".cooked img[alt='{CHART_ALT}']")
+    driver.execute_script("arguments[0].scrollIntoView()", chart)
+    WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: d.execute_script("return arguments[0].complete", chart))
+    screenshot(driver, artifacts / f"{prefix}-weekly-digest.png")
+    assert driver.execute_script("return arguments[0].naturalWidth", chart) > 0, chart.get_attribute("src")
+    tables = posts(driver)[0].find_elements(By.CSS_SELECTOR, ".cooked table")
+    assert tables, "the digest's figures are not a table"
+    rows = tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) > 1 and all(len(row.find_elements(By.TAG_NAME, "td")) == 4 for row in rows)
+    assert "Members who took part" in rows[0].find_elements(By.TAG_NAME, "td")[0].text
+    border = driver.execute_script("return getComputedStyle(arguments[0]).borderTopStyle",
+                                   rows[0].find_element(By.TAG_NAME, "td"))
+    assert border != "none", "the digest's table cells have no borders"
+    assert_no_raw_markup(driver)
+
+
 def test_a_person_finds_the_draft_the_applied_change_and_the_digest_chart(demo_forum_url: str, browser: WebDriver,
                                                                           artifacts: Path) -> None:
     driver = browser
@@ -183,7 +260,7 @@ def test_a_person_finds_the_draft_the_applied_change_and_the_digest_chart(demo_f
     document = posts(driver)[0]
     code = document.find_element(By.CLASS_NAME, "cooked").text
     assert SECTION in code and PROPOSED in code, code
-    assert OLD_WORDING not in code, "the old Consent wording is still in the Code"
+    assert OLD_WORDING_SHOWN not in code, "the old Consent wording is still in the Code"
     announcement = APPLIED_ANNOUNCEMENT.split("{section}**", 1)[1].split("{draft}")[0].strip()
     assert any(announcement in post.text for post in posts(driver)[1:]), "no reply announces the applied change"
     revision_link = document.find_element(By.CSS_SELECTOR, ".meta a[href*='/revisions']")
@@ -213,5 +290,13 @@ def test_a_person_finds_the_draft_the_applied_change_and_the_digest_chart(demo_f
     width, height = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", chart)
     assert width > 0, f"the browser could not show the chart image {source}"
     assert width >= 200 and height >= 100, f"the chart is only {width}x{height} pixels"
-    assert sorted(os.listdir(artifacts)) == ["1-topic-list.png", "2-draft-amendment.png", "3-code-of-care.png",
-                                             "4-code-of-care-revision.png", "5-weekly-digest.png"]
+    assert_no_raw_markup(driver)
+
+    # The same pages as the moderator who decided and as a member: rendered, never raw markup.
+    visit_as(driver, demo_forum_url, MODERATOR, artifacts, "6-moderator")
+    visit_as(driver, demo_forum_url, MEMBER, artifacts, "7-member")
+    assert sorted(os.listdir(artifacts)) == [
+        "1-topic-list.png", "2-draft-amendment.png", "3-code-of-care.png", "4-code-of-care-revision.png",
+        "5-weekly-digest.png", "6-moderator-code-of-care.png", "6-moderator-draft-amendment.png",
+        "6-moderator-weekly-digest.png", "7-member-code-of-care.png", "7-member-draft-amendment.png",
+        "7-member-weekly-digest.png"]
