@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(forum, api_key=args.api_key)
     handle = serve_in_thread(app, args.host, args.port, quiet=False)
     forum.base_url = (args.base_url or handle.url).rstrip("/")
+    moved = forum.remap(forum.saved_base_url, forum.base_url)
+    if moved:
+        print(f"{moved} post(s) linked to {forum.saved_base_url}: remapped to {forum.base_url}", file=sys.stderr)
 
     stop = threading.Event()
 

@@ -364,6 +364,7 @@ class Forum:
         self.lock = threading.RLock()
         self.clock = clock
         self.base_url = base_url
+        self.saved_base_url = ""  # the address a saved forum (`--data`) was last served at
         self.settings: dict[str, Any] = {
             "title": "Simulated Discourse",
             "max_admin_api_reqs_per_minute": 60,
@@ -1658,6 +1659,7 @@ class Forum:
         """The whole forum as JSON-ready data (`--data FILE`)."""
         with self.lock:
             return {
+                "base_url": self.base_url,
                 "settings": dict(self.settings),
                 "ids": dict(self._ids),
                 "users": [_dump(u) for u in self.users.values()],
@@ -1676,6 +1678,7 @@ class Forum:
 
     def restore(self, data: dict[str, Any]) -> None:
         with self.lock:
+            self.saved_base_url = str(data.get("base_url") or "")
             self.settings.update(data.get("settings", {}))
             self._ids = {k: int(v) for k, v in data.get("ids", {}).items()}
             self.users = {u.id: u for u in (_load(User, d) for d in data.get("users", []))}
@@ -1692,6 +1695,21 @@ class Forum:
             self.trashed_likes = {(int(d["post_id"]), int(d["user_id"])): _load(Like, d)
                                   for d in data.get("trashed_likes", [])}
             self._reindex()
+
+
+    def remap(self, old: str, new: str) -> int:
+        """Rewrite `old` as `new` in every post's raw and cooked text, as `discourse remap OLD NEW` does after a forum
+        moves (script/discourse, `remap`): a saved forum reopened at another address keeps its own links working.
+        Returns how many posts changed."""
+        if not old or old == new:
+            return 0
+        changed = 0
+        with self.lock:
+            for post in self.posts.values():
+                if old in post.raw or old in post.cooked:
+                    post.raw, post.cooked = post.raw.replace(old, new), post.cooked.replace(old, new)
+                    changed += 1
+        return changed
 
 
 def _insert_sorted(ids: list[int], value: int) -> None:

@@ -100,6 +100,23 @@ def test_data_file_round_trip(tmp_path: Path) -> None:
         assert stop(running) == 0
 
 
+def test_a_saved_forum_reopened_elsewhere_keeps_its_own_links_working(tmp_path: Path) -> None:
+    """Links a post made to the forum's own address follow it to where the file is reopened (as `discourse
+    remap` does after a move); a link to another site stays as written."""
+    data, old = tmp_path / "forum.json", "http://forum.old.example:8080"
+    with simulator("--data", str(data), "--base-url", old) as running:
+        created = running.client().create_post(
+            f"Read [the Code]({old}/t/our-code/1) and {old}/p/1, or https://example.org/elsewhere.",
+            title="Links to our own forum, and one elsewhere")
+        assert stop(running) == 0
+    with simulator("--data", str(data)) as running:
+        post = running.client()._get(f"/posts/{created['id']}.json")
+        assert f"({running.url}/t/our-code/1)" in post["raw"] and f"{running.url}/p/1," in post["raw"]
+        assert f'href="{running.url}/t/our-code/1"' in post["cooked"] and old not in post["cooked"]
+        assert 'href="https://example.org/elsewhere"' in post["cooked"]
+        assert stop(running) == 0
+
+
 def test_rate_limit_option_sets_the_admin_bucket() -> None:
     with simulator("--rate-limit", "2") as running:
         statuses = [requests.get(f"{running.url}/site.json", headers=running.headers(),
