@@ -15,6 +15,7 @@ import contextlib
 import importlib.machinery
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,11 @@ DEMO_DB = 12
 """The demo's own Redis database; it starts by emptying the demo's keys and RQ's there."""
 SECRET = "demo-webhook-secret-" + "0" * 8
 DATA_FILE = REPO_ROOT / "demo-forum.sim.json"
+ENV_FILE = REPO_ROOT / "demo.env"
+"""The settings the demo ran the service with, for `python -m plugin --env-file demo.env doctor|stats|digest`."""
+FORUM_PORT = 4200
+"""The simulator's port when it is free (else any free one): the saved forum is reopened on the same address, so
+that the links in the bot's posts and the settings in demo.env still lead to it."""
 STEP_TIMEOUT = 60.0
 """Seconds each step of the story may take to show its effect in the forum."""
 MEMBERS = {
@@ -67,6 +73,8 @@ MEMBERS = {
     "pat": "Pat (peer support)",
     "gina": "Gina",
 }
+STORY_STARTS = timedelta(days=3, hours=10)
+"""When in last week the story plays (Thursday morning, UTC): it ends long before the week does."""
 REMIND_MINUTES = "0.25"
 """The demo's reminder comes after 15 s (COC_CARE_REMIND_MINUTES takes decimals), so that the story shows it."""
 APPROVE = "/approve\nThank you all: this says it more plainly and more kindly."
@@ -93,8 +101,11 @@ class Processes:
     workdir: Path
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict[str, str], *, clock_offset: float = 0.0) -> subprocess.Popen:
+        """Start `python ARGS` (`clock_offset`: on a clock moved by that many seconds, plugin/ops/demo_clock.py)."""
         log = (self.workdir / f"{name}.log").open("wb")
+        if clock_offset:
+            args = ["-m", "plugin.ops.demo_clock", repr(clock_offset), *args[1:]] if args[0] == "-m" else args
         process = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO_ROOT,
@@ -153,6 +164,8 @@ class Story:
         self.redis_url = url_with_db(processes.redis.url, DEMO_DB)
         self.env: dict[str, str] = {}
         self.week_start = monday_of_last_week()
+        self.clock_offset = (self.week_start + STORY_STARTS - datetime.now(UTC)).total_seconds()
+        """Seconds the forum's and the service's clocks are moved by, so that the story plays in last week."""
 
     # ------------------------------------------------------------------------------------------ plumbing
 
@@ -205,10 +218,6 @@ class Story:
             raise DemoFailed(f"{method} {path} as {username} answered {response.status_code}: {response.text[:300]}")
         return response.json() if response.content else {}
 
-    def when(self, day: int, hour: int) -> str:
-        """A moment of last week (day 0 = Monday), for `created_at`: the digest then covers a finished week."""
-        return (self.week_start + timedelta(days=day, hours=hour)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
     def topic_by_external_id(self, external_id: str) -> dict | None:
         response = requests.get(
             f"{self.sim_url}/t/external_id/{external_id}.json",
@@ -245,10 +254,11 @@ class Story:
         erin = self.direct_support()
         self.care_follows_through(erin)
         figures = self.weekly_digest()
+        self.settings_file_works(figures["week"])
         self.summary(first, second, figures)
 
     def start_everything(self) -> None:
-        port = free_port(HOST)
+        port = FORUM_PORT if port_is_free(HOST, FORUM_PORT) else free_port(HOST)
         self.sim_url = f"http://{HOST}:{port}"
         DATA_FILE.unlink(missing_ok=True)
         self.processes.start(
@@ -268,6 +278,7 @@ class Story:
                 "600",
             ],
             dict(os.environ),
+            clock_offset=self.clock_offset,
         )
         receiver_port = free_port(HOST)
         self.receiver_url = f"http://{HOST}:{receiver_port}"
@@ -285,6 +296,7 @@ class Story:
             "COC_CARE_REMIND_MINUTES": REMIND_MINUTES,
             "COC_CARE_ESCALATE_MINUTES": "120",
         }
+        write_env_file(ENV_FILE, self.env)
         connection = redis.Redis.from_url(self.redis_url)
         for key in [*connection.scan_iter(PREFIX + "*"), *connection.scan_iter("rq:*")]:
             connection.delete(key)  # the demo's own database: start from nothing
@@ -292,9 +304,10 @@ class Story:
             "receiver",
             ["-m", "plugin", "serve", "--host", HOST, "--port", str(receiver_port), "--workers", "1"],
             self.env,
+            clock_offset=self.clock_offset,
         )
         for n in (1, 2):
-            self.processes.start(f"worker-{n}", ["-m", "plugin", "worker"], self.env)
+            self.processes.start(f"worker-{n}", ["-m", "plugin", "worker"], self.env, clock_offset=self.clock_offset)
         self.wait("the forum simulator answering", lambda: ok(self.sim_url + "/site.json"))
         self.wait("the webhook receiver answering", lambda: ok(self.receiver_url + "/readyz"))
         self.step(
@@ -345,10 +358,7 @@ class Story:
             ("carol", "Could we say more about what repair looks like after harm? That part feels thin."),
             ("dave", "Thank you for writing this; it is the first code I have read that sounds like people."),
         ]
-        posts = [
-            self.client(who).create_post(raw, topic_id=doc_topic, created_at=self.when(0, 9 + n))
-            for n, (who, raw) in enumerate(lines)
-        ]
+        posts = [self.client(who).create_post(raw, topic_id=doc_topic) for who, raw in lines]
         self.http("POST", "/post_actions.json", "erin", data={"id": posts[1]["id"], "post_action_type_id": 2})
         self.step("members reply on the Code of Care thread and like each other's replies")
 
@@ -356,7 +366,6 @@ class Story:
         post = self.client(proposer).create_post(
             f'I would like to change this section:\n\n[amend section="{section}"]\n{text}\n[/amend]',
             topic_id=doc_topic,
-            created_at=self.when(1, 10),
         )
         for who in backers:
             self.http("POST", "/post_actions.json", who, data={"id": post["id"], "post_action_type_id": 2})
@@ -409,7 +418,6 @@ class Story:
         post = self.client("erin").create_post(
             "This week was a lot. I'm not sure I'm okay, and I would like direct support if someone has time.",
             title="Having a hard week, checking in",
-            created_at=self.when(3, 21),
         )
         wanted = care_message_ids(post["id"])
         self.wait("both care messages", lambda: all(self.topic_by_external_id(i) for i in wanted), timeout=30)
@@ -438,7 +446,6 @@ class Story:
         other = self.client("gina").create_post(
             "Could someone reach out? I'd like direct support, no rush.",
             title="Could someone reach out to me?",
-            created_at=self.when(4, 9),
         )
         other_team = care_message_ids(other["id"])[0]
         other_topic = self.wait("the team's second conversation", lambda: self.topic_by_external_id(other_team))["id"]
@@ -468,10 +475,18 @@ class Story:
         self.step(f'the weekly digest for {week} is posted: topic {digest["id"]} "{digest["title"]}", with its chart')
         return {"week": week, "topic": digest["id"], "raw": first["raw"]}
 
+    def settings_file_works(self, week: str) -> None:
+        """The operator's commands, run with the settings file the demo wrote, as its last lines tell a person to."""
+        shown = self.command("--env-file", str(ENV_FILE), "stats", "--week", week, failed="stats with demo.env failed")
+        if "likes given" not in shown.stdout:
+            raise DemoFailed(f"stats --env-file {ENV_FILE.name} printed no figures:\n{shown.stdout}")
+        self.step(f"`python -m plugin --env-file {ENV_FILE.name} stats --week {week}` reads the same figures")
+
     def summary(self, first: dict, second: dict, digest: dict) -> None:
+        port = self.sim_url.rsplit(":", 1)[1]
         self.out("")
         self.out("Summary")
-        self.out(f"  drafted:  2 amendments ({first['key']}, {second['key']})")
+        self.out(f'  drafted:  "{first["draft"]["title"]}" and "{second["draft"]["title"]}"')
         self.out(f"  applied:  {first['section']} (approved by sam); rejected: {second['section']}")
         self.out("  care:     2 requests → peer-support and the members, privately; erin's reply relayed, picked up by")
         self.out("            pat (erin told who), closed with /done; gina's reminded once")
@@ -484,9 +499,50 @@ class Story:
             "digest with its chart)"
         )
         self.out(
-            f"Browse it again later: .venv/bin/python -m simulator --port 4200 --api-key demo --data "
-            f"{DATA_FILE.name}   then open http://127.0.0.1:4200/"
+            f"Browse it again later: .venv/bin/python -m simulator --port {port} --api-key {self.api_key} "
+            f"--data {DATA_FILE.name}   then open {self.sim_url}/"
         )
+        self.out(
+            f"The service's settings are in {ENV_FILE.name}: with the forum open, try "
+            f".venv/bin/python -m plugin --env-file {ENV_FILE.name} stats --week {digest['week']}"
+        )
+
+
+SERVICE_SETTINGS = (
+    "DISCOURSE_URL",
+    "DISCOURSE_API_KEY",
+    "DISCOURSE_API_USERNAME",
+    "DISCOURSE_WEBHOOK_SECRET",
+    "REDIS_URL",
+    "REDIS_SENTINELS",
+    "COC_REDIS_PREFIX",
+    "COC_PUBLIC_URL",
+    "COC_API_BUDGET_PER_MIN",
+    "COC_CARE_REMIND_MINUTES",
+    "COC_CARE_ESCALATE_MINUTES",
+)
+"""The settings the demo gives the service (the rest are the defaults)."""
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Save the demo's settings as a dotenv file (the demo's own forum and Redis; a throwaway key)."""
+    lines = [
+        "# The settings `python -m plugin demo` ran the service with: the demo's forum simulator and Redis.",
+        "# Use them while the demo's forum is open (or reopened as the demo's last lines say):",
+        "#   .venv/bin/python -m plugin --env-file demo.env doctor",
+    ]
+    lines += [f"{name}={env.get(name, '')}" for name in SERVICE_SETTINGS]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether nothing listens on `host:port` now (the demo's preferred forum address)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def ok(url: str) -> bool:
