@@ -10,7 +10,7 @@ Exactly once, even with two schedulers, a rerun or a manual `python -m plugin di
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,18 +47,31 @@ class DigestDraft:
     chart: bytes
 
 
-def post_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> str:
+def post_digest(
+    s: Services,
+    week: str | None = None,
+    *,
+    now: datetime | None = None,
+    keep_chart: Callable[[bytes], None] | None = None,
+) -> str:
     """Post the digest of `week` (None: the last completed week in COC_TIMEZONE), unless it is already posted.
-    Freezes the week's figures first. Returns what happened, for the job's result and the command line."""
+    Freezes the week's figures first. Returns what happened, for the job's result and the command line.
+
+    `keep_chart` is given the chart's PNG bytes (for `digest --chart`), also when the week was posted already: its
+    figures are frozen, so the chart is the one posted."""
     moment = now or datetime.now(UTC)
     week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
     ensure_over(week, moment)
     with s.store.digest_lock(week, timeout=LOCK_SECONDS):
         posted = s.store.digest_topic(week)
         if posted is not None:
+            if keep_chart is not None:
+                keep_chart(draw_chart(s, week))
             return f"digest {week} already posted as topic {posted}"
         figures = s.engagement.freeze(week)
         chart = draw_chart(s, week)
+        if keep_chart is not None:
+            keep_chart(chart)
         chart_url = upload_chart(s, week, chart)
         title, raw = compose(s, week, figures, chart_url=chart_url)
         first = s.forum.create_topic(
@@ -78,12 +91,24 @@ def post_digest(s: Services, week: str | None = None, *, now: datetime | None = 
 def preview_digest(s: Services, week: str | None = None, *, now: datetime | None = None) -> DigestDraft:
     """The digest `post_digest` would post now, from the week's current figures: freezes, uploads and posts
     nothing (it reads from the forum the consent group, 1 call when the week had new contributors, and which busy
-    topics everyone may read: see `public_threads`)."""
+    topics everyone may read: see `public_threads`). WeekNotOver for a week `post_digest` would refuse."""
     moment = now or datetime.now(UTC)
     week = check_week(week or last_completed_week(moment, digest_zone(s.settings.timezone)))
+    ensure_over(week, moment)
     chart = draw_chart(s, week)
     title, raw = compose(s, week, s.engagement.figures(week), chart_url=None)
     return DigestDraft(week=week, title=title, raw=raw, chart=chart)
+
+
+def posted_digest(s: Services, week: str) -> int | None:
+    """The id of the week's digest topic if it is posted already, else None. Changes nothing: the topic id
+    `post_digest` remembered, else the forum's topic with the week's external_id (lasting longer than the mark; 1
+    call when there is none, 2 when there is one)."""
+    topic_id = s.store.digest_topic(week)
+    if topic_id is not None:
+        return topic_id
+    found = s.forum.topic_by_external_id(digest_external_id(week))
+    return None if found is None else found.topic.id
 
 
 def ensure_over(week: str, now: datetime) -> None:

@@ -82,10 +82,18 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 """The table's rows: field of WeekFigures, label, kind of value."""
 
 
-def figures_table(figures: WeekFigures, *, category_id: int | None = None, frozen: bool = False) -> str:
-    """The week's figures as an aligned two-column table, under a heading that names the week and scope."""
+def figures_table(
+    figures: WeekFigures, *, category_id: int | None = None, category_name: str | None = None, frozen: bool = False
+) -> str:
+    """The week's figures as an aligned two-column table, under a heading that names the week and scope (the
+    category by its name too, when it is known)."""
     start, end = week_bounds(figures.week)
-    scope = "the whole forum" if category_id is None else f"category {category_id}"
+    if category_id is None:
+        scope = "the whole forum"
+    elif category_name is None:
+        scope = f"category {category_id}"
+    else:
+        scope = f"category {category_name} (id {category_id})"
     heading = f"Engagement in {figures.week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, UTC), {scope}" + (
         " — frozen when its digest was posted" if frozen else ""
     )
