@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -23,11 +24,23 @@ COMMANDS: dict[str, str] = {
 """Every subcommand, with its one-line help (the list in DESIGN.md)."""
 
 CONFIG_ERROR_EXIT = 2
+"""Bad configuration, Redis not reachable, the forum not answering or refusing the key: one line on stderr, then 2."""
+
+INTERRUPTED_EXIT = 130
+"""Ctrl-C: the shell's code for SIGINT, without a traceback."""
+
+ACCESS_REFUSED = frozenset({401, 403})
+"""The forum's answers that refuse the API key or its user, whatever was asked."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per entry of COMMANDS."""
     parser = argparse.ArgumentParser(prog="python -m plugin", description="Code of Care companion for Discourse.")
+    parser.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="read the settings from FILE instead of .env; they win over the environment's (e.g. the demo's demo.env)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands = {name: subparsers.add_parser(name, help=text, description=text) for name, text in COMMANDS.items()}
     serve = commands["serve"]
@@ -49,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument(
         "--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: the last completed week in COC_TIMEZONE)"
     )
-    digest.add_argument("--dry-run", action="store_true", help="print the digest; freeze, upload and post nothing")
+    digest.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the digest, and say if the week is posted already; freeze, upload and post nothing",
+    )
+    digest.add_argument("--chart", metavar="FILE", help="also save the chart (PNG) in FILE")
     commands["reconcile"].add_argument(
         "--pages", type=int, metavar="N", help="read at most N pages of 50 posts (default COC_RECONCILE_PAGES)"
     )
@@ -59,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands["care"].add_argument("--all", action="store_true", help="the closed requests too")
     stats = commands["stats"]
     stats.add_argument("--week", type=iso_week, help="the ISO week, e.g. 2026-W47 (default: this week, in UTC)")
-    stats.add_argument("--category", type=int, metavar="ID", help="only this category's activity")
+    stats.add_argument(
+        "--category",
+        metavar="CATEGORY",
+        help="only this category's activity: its id, or its slug or name in any case (1 forum call)",
+    )
     stats.add_argument(
         "--check",
         action="store_true",
@@ -69,30 +91,141 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command and return its exit code."""
-    args = build_parser().parse_args(argv)
-    from plugin.config import ConfigError  # noqa: PLC0415  (keeps `--help` fast)
-    from plugin.ops import commands  # noqa: PLC0415
+    """Run one command and return its exit code.
 
-    runners = {
-        "demo": commands.demo,
-        "serve": commands.serve,
-        "worker": commands.work,
-        "uninstall": commands.uninstall,
-        "doctor": commands.doctor,
-        "install": commands.install,
-        "stats": commands.stats,
-        "digest": commands.digest,
-        "scheduler": commands.scheduler,
-        "reconcile": commands.reconcile,
-        "care": commands.care,
-        "rebuild": commands.rebuild,
-    }
+    The one place an operator's problem ends: bad configuration, Redis not reachable, or the forum not answering or
+    refusing the key, whatever the command and wherever it is met, is one line on stderr that names the setting to
+    check, and exit code 2 (`explain`). Ctrl-C ends quietly with 130. Anything else is a bug and keeps its traceback.
+    """
+    args = build_parser().parse_args(argv)
     try:
+        if args.env_file:
+            from plugin.config import use_env_file  # noqa: PLC0415
+
+            use_env_file(args.env_file)
+        from plugin.ops import commands  # noqa: PLC0415  (keeps `--help` fast)
+
+        runners = {
+            "demo": commands.demo,
+            "serve": commands.serve,
+            "worker": commands.work,
+            "uninstall": commands.uninstall,
+            "doctor": commands.doctor,
+            "install": commands.install,
+            "stats": commands.stats,
+            "digest": commands.digest,
+            "scheduler": commands.scheduler,
+            "reconcile": commands.reconcile,
+            "care": commands.care,
+            "rebuild": commands.rebuild,
+        }
         return runners[args.command](args)
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
+    except Exception as exc:
+        line = explain(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
         return CONFIG_ERROR_EXIT
+
+
+def explain(exc: BaseException) -> str | None:
+    """The one line that tells an operator what is wrong and which setting to check, for bad configuration, Redis
+    not reachable, and the forum not reachable or refusing; None for anything else."""
+    import redis  # noqa: PLC0415
+    import requests  # noqa: PLC0415
+
+    from plugin.adapters.forum import ForumError, ForumRefused, ForumUnavailable, Throttled  # noqa: PLC0415
+    from plugin.adapters.redis import config_hint, describe  # noqa: PLC0415
+    from plugin.config import ConfigError, Settings, redact  # noqa: PLC0415
+
+    if isinstance(exc, ConfigError):
+        return one_line(f"configuration error: {exc}")
+    redis_down = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.InvalidResponse)
+    if not isinstance(exc, (*redis_down, ForumError, requests.RequestException)):
+        return None
+    try:
+        settings = Settings.from_env()
+    except ConfigError as bad:
+        return one_line(f"configuration error: {bad}")
+    if isinstance(exc, redis_down):
+        where, check = describe(settings), config_hint(settings)
+        # redis-py's own words, without the client's repr that some of them carry (MasterNotFoundError)
+        why = os_reason(exc) or one_line(str(exc)).partition(" : <")[0].rstrip(". ") or type(exc).__name__
+        if isinstance(exc, redis.exceptions.InvalidResponse):
+            return one_line(
+                f"the server at {where} does not answer as Redis does ({why}): check {check}, which must name "
+                "a Redis server"
+            )
+        if isinstance(exc, (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError)):
+            return one_line(
+                f"Redis at {where} refused the service ({why}): check the user name and password in {check}"
+            )
+        return one_line(f"Redis at {where} is not reachable ({why}): check {check}, or start Redis")
+    forum = redact(settings.discourse_url.rstrip("/")) or "DISCOURSE_URL"
+    if isinstance(exc, Throttled):
+        fix = {
+            Throttled.BUDGET: "raise COC_API_BUDGET_PER_MIN if the forum allows more",
+            Throttled.FORUM: "COC_API_BUDGET_PER_MIN keeps the service under the forum's limit",
+            Throttled.ACCOUNT: "COC_BOT_USERNAME should be a moderator (install makes it one): staff are exempt",
+        }[exc.scope]
+        return one_line(f"{exc}: run it again then; {fix}")
+    if isinstance(exc, ForumRefused):
+        said = " ".join(str(part) for part in (exc.status, exc.error_type) if part)
+        if exc.status in ACCESS_REFUSED:
+            return one_line(
+                f"the forum refused the API key or the user it acts as ({said}): check DISCOURSE_API_KEY, "
+                "DISCOURSE_API_USERNAME (an admin) and COC_BOT_USERNAME (install creates it)"
+            )
+        if exc.status < 400:
+            target = re.search(r"redirect to (\S+)", " ".join(exc.errors))
+            to = f" to {target.group(1)}" if target else ""
+            return one_line(
+                f"the forum at {forum} answered with a redirect{to} ({said}): check DISCOURSE_URL, the "
+                "forum's own address (e.g. https://forum.example.com)"
+            )
+        words = "; ".join(exc.errors)[:160]
+        return one_line(
+            f"the forum at {forum} refused a request ({said}: {words}): check DISCOURSE_URL, and that "
+            "DISCOURSE_API_USERNAME is an admin"
+        )
+    if isinstance(exc, ForumUnavailable):
+        if exc.status is not None and exc.status >= 500:
+            return one_line(
+                f"the forum at {forum} answered {exc.status}: check DISCOURSE_URL, or run it again when the forum "
+                "is back"
+            )
+        detail = os_reason(exc) or re.sub(r"^[A-Z]+ \S+: ", "", str(exc))
+        return one_line(f"the forum at {forum} did not answer ({detail}): check DISCOURSE_URL")
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return one_line(f"the forum at {forum} did not answer ({os_reason(exc) or exc}): check DISCOURSE_URL")
+    if isinstance(exc, requests.RequestException):  # MissingSchema, InvalidURL, ...: not an address
+        return one_line(
+            f"the forum's address {forum} cannot be used ({exc}): check DISCOURSE_URL (e.g. https://forum.example.com)"
+        )
+    if isinstance(exc, ForumError):
+        return one_line(f"the forum at {forum}: {exc}: check DISCOURSE_URL")
+    return None
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why a connection failed, in the operating system's words ("Connection refused", "timed out", "Name or service
+    not known"): the innermost socket or TLS error behind `exc`, or "" when there is none."""
+    reason = ""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and type(cause).__module__ in ("builtins", "socket", "ssl"):
+            reason = cause.strerror or str(cause) or type(cause).__name__
+        cause = cause.__cause__ or cause.__context__
+    return one_line(reason)
+
+
+def one_line(text: str) -> str:
+    """`text` on one line (a message from elsewhere may hold line breaks)."""
+    return " ".join(text.split())
 
 
 def iso_week(text: str) -> str:

@@ -250,11 +250,25 @@ def digest_clock(text: str) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------- the registry
 
 
-def dotenv_file(path: str = ".env") -> dict[str, str]:
-    """The variables a `.env` file in the working directory sets ({} when there is none)."""
+ENV_FILE = ".env"
+"""The settings file read under the environment: `.env` in the working directory, or `--env-file FILE`."""
+
+
+def dotenv_file(path: str | None = None) -> dict[str, str]:
+    """The variables a settings file sets (`ENV_FILE` by default; {} when there is none)."""
     from dotenv import dotenv_values  # noqa: PLC0415
 
-    return {name: value for name, value in dotenv_values(path).items() if value is not None}
+    return {name: value for name, value in dotenv_values(path or ENV_FILE).items() if value is not None}
+
+
+def use_env_file(path: str) -> None:
+    """`python -m plugin --env-file FILE`: read FILE instead of `.env`, its settings winning over the environment's
+    (it names the forum and the Redis to use, e.g. the demo's `demo.env`); the commands' own processes inherit them."""
+    global ENV_FILE  # noqa: PLW0603  (set once, by the command line, before any setting is read)
+    if not os.path.isfile(path):
+        raise ConfigError(f"--env-file {path}: there is no such file")
+    os.environ.update(dotenv_file(path))
+    ENV_FILE = path
 
 
 def read_env(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Structured logs: one JSON object per line, with the delivery's event id and the RQ job id where there is one.
 
-`configure()` is called by `serve` and `worker`. Every log record's extra fields (`event`, `event_id`, `job_id`,
-`queue`, `status`, `reason`, …) become keys of the line; inside an RQ job the current job's id is added. Secrets
-are never logged: nothing here reads the settings.
+`configure()` is called by `serve`, `worker` and `scheduler`. Every log record's extra fields (`event`, `event_id`,
+`job_id`, `queue`, `status`, `reason`, …) become keys of the line; inside an RQ job the current job's id is added.
+RQ's own records ("Worker … started", "Job OK", the scheduler's) are lines like any other: RQ adds its own (plain
+text) handler only to a logger that has none up its hierarchy, and the `rq` logger has this one. Secrets are never
+logged: nothing here reads the settings.
 """
 
 from __future__ import annotations
@@ -44,12 +46,29 @@ class CurrentJob(logging.Filter):
         return True
 
 
-def configure(level: int = logging.INFO, stream: TextIO = sys.stderr) -> None:
+LOGGERS = ("webhooks", "worker", "plugin", "rq")
+"""The loggers `configure` writes at `level`: the service's, and RQ's."""
+
+
+def configure(level: int = logging.INFO, stream: TextIO = sys.stderr, *, everything: bool = False) -> None:
+    """One JSON line per record of the service's and RQ's loggers on `stream`; with `everything` (the processes
+    themselves, not tests) the root logger's too, so that no other library's warning comes out as plain text."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonLines())
     handler.addFilter(CurrentJob())
-    for name in ("webhooks", "worker", "plugin"):
+    for name in LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    if everything:
+        logging.getLogger().handlers[:] = [handler]
+
+
+def reset() -> None:
+    """Undo `configure` for the loggers it set (tests that configure it in-process)."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True

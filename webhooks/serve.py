@@ -5,9 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 
 from plugin.config import Settings
+from plugin.logs import JsonLines
 from webhooks.app import create_app
+
+
+class JsonLogger(GunicornLogger):
+    """Gunicorn's own lines ("Booting worker", "Worker exiting", …) as JSON lines, like the receiver's."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(JsonLines())
 
 
 class ReceiverServer(BaseApplication):
@@ -24,6 +36,7 @@ class ReceiverServer(BaseApplication):
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
+            "logger_class": JsonLogger,
         }
         super().__init__()
 

@@ -73,9 +73,10 @@ class Intake:
         self.keys = keys
         self.dedupe_ttl = dedupe_ttl
         self.bot_username = bot_username.lower()
+        self.job_timeout = job_timeout
         self.queues = {name: Queue(name, connection=connection, serializer=JSONSerializer) for name in QUEUES}
-        self._templates = {name: self._job_template(name, job_timeout) for name in JOB_FOR_QUEUE}
-        self._script = connection.register_script(_ACCEPT_SCRIPT)
+        self._templates: dict[str, str] = {}  # per queue, built on its first event (they read Redis's version)
+        self._script = connection.register_script(_ACCEPT_SCRIPT)  # only hashes the script: no Redis call
 
     def route(self, event: Event) -> str:
         """The queue for an event: `care` for a member's "direct support" post and for anything in a care
@@ -116,7 +117,7 @@ class Intake:
                 Queue.redis_queues_keys,
                 self.keys.receiver_stats,
             ],
-            args=[self.dedupe_ttl, job_id, f"{event.name}:", self._templates[queue.name], *fields],
+            args=[self.dedupe_ttl, job_id, f"{event.name}:", self._template(queue.name), *fields],
         )
         return Outcome(ACCEPTED if accepted else DUPLICATE, queue.name, kept_id.decode())
 
@@ -124,8 +125,9 @@ class Intake:
         """A new job id and the fields of its RQ job hash that differ from the queue's template.
 
         The template — RQ's own `Job.create(...).to_dict()` with this queue's function, timeout and retry policy —
-        is built once at start-up and handed to the script as one JSON string; per event only the serialized call,
-        the description and the timestamps are new. `data` is stored uncompressed, which RQ reads as such
+        is built once, on the queue's first event (not at start-up: the receiver starts while Redis is down), and
+        handed to the script as one JSON string; per event only the serialized call, the description and the
+        timestamps are new. `data` is stored uncompressed, which RQ reads as such
         (`Job.restore` falls back to the raw bytes). A test checks the result against RQ's own job hash.
         """
         stamp = utcformat(now())
@@ -140,6 +142,13 @@ class Intake:
             "description",
             f"{event.name} {event.delivery.event_id}",
         ]
+
+    def _template(self, queue: str) -> str:
+        """The queue's job template, built on first use and kept (RedisError while Redis cannot be asked)."""
+        template = self._templates.get(queue)
+        if template is None:
+            template = self._templates[queue] = self._job_template(queue, self.job_timeout)
+        return template
 
     def _job_template(self, queue: str, job_timeout: int) -> str:
         job = Job.create(

@@ -19,6 +19,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from plugin import config as settings_file
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.data_explorer import PAGE_SIZE, QUERIES, TOPICS, DataExplorer
 from plugin.adapters.forum import Forum, ForumError, ForumRefused, ForumUnavailable, Throttled, WebHook
@@ -182,7 +183,7 @@ def config_values(values: Mapping[str, str], report: Callable[[Check], None]) ->
 def config_names(env: Mapping[str, str], env_file: Mapping[str, str], report: Callable[[Check], None]) -> None:
     """A warning for each name that looks meant for the service but is not one of its settings."""
     for name, close in unknown_names(env).items():
-        where = ".env" if name in env_file and env.get(name) == env_file[name] else "the environment"
+        where = settings_file.ENV_FILE if name in env_file and env.get(name) == env_file[name] else "the environment"
         if close:
             report(
                 Check(

@@ -49,7 +49,6 @@ from plugin.adapters.forum import (
     Category,
     Forum,
     ForumRefused,
-    ForumUnavailable,
     Member,
     Throttled,
     TopicView,
@@ -57,7 +56,7 @@ from plugin.adapters.forum import (
 )
 from plugin.adapters.keys import Keys
 from plugin.adapters.living_document import cache_document, document_ids
-from plugin.adapters.redis import connect, describe
+from plugin.adapters.redis import connect
 from plugin.adapters.store import Store
 from plugin.config import ConfigError, Settings
 from plugin.domain.names import CARE_WORDING_EXTERNAL_ID, DOCUMENT_EXTERNAL_ID, TAG_CODE_OF_CARE, TAG_GROUP, TAGS
@@ -785,16 +784,6 @@ def run_install(settings: Settings, *, dry_run: bool = False) -> int:
                 print(Step("living document cached in Redis", OK).line(), flush=True)
                 steps.append(seed_contributors(settings, connection, forum))
                 print(steps[-1].line(), flush=True)
-    except ForumUnavailable as exc:
-        print(f"the forum is unavailable: {exc}", file=sys.stderr)
-        return 1
-    except redis.ConnectionError as exc:
-        print(
-            f"Redis at {describe(settings)} is not reachable ({exc}): install spends the forum API budget "
-            "it shares with the workers there",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
+    finally:  # the forum or Redis not reachable: plugin/__main__.py names the setting to check (exit 2)
         connection.close()
     return 1 if any(step.problem for step in steps) else 0
