@@ -183,7 +183,7 @@ def test_draft_support_wording_and_lists() -> None:
     assert SUPPORT_ONE.format(needed=NEEDED_MANY.format(threshold=3)) in one and NOT_CREDITED in one
     assert NO_SOURCES in one
     _, alone = draft(supporters=1, threshold=1)
-    assert SUPPORT_ONE.format(needed=NEEDED_ONE) in alone and "1 supporter is enough" in alone
+    assert SUPPORT_ONE.format(needed=NEEDED_ONE) in alone and "1 is enough for a draft" in alone
     names = [f"member{n}" for n in range(MAX_LISTED + 7)]
     _, many = draft(credited=names + ["MEMBER1"], source_links=[f"https://f.example/p/{n}" for n in range(60)])
     assert AND_MORE.format(count=7) in many and AND_MORE.format(count=10) in many

@@ -360,7 +360,16 @@ class Story:
         ]
         posts = [self.client(who).create_post(raw, topic_id=doc_topic) for who, raw in lines]
         self.http("POST", "/post_actions.json", "erin", data={"id": posts[1]["id"], "post_action_type_id": 2})
-        self.step("members reply on the Code of Care thread and like each other's replies")
+        asked = self.client("carol").create_post(
+            "When you write about something heavy, how do you word the content note at the top? I'd like to get it "
+            "right for the people reading.",
+            title="How do you word a content note?",
+        )
+        self.client("frank").create_post(
+            "I name the topic in a few plain words, then leave a blank line before the post begins.",
+            topic_id=asked["topic_id"],
+        )
+        self.step("members reply on the Code of Care thread, like each other's replies, and answer a new topic")
 
     def backed_proposal(self, doc_topic: int, proposer: str, backers: tuple[str, str], section: str, text: str) -> dict:
         post = self.client(proposer).create_post(

@@ -61,10 +61,10 @@ to read and discuss.
 
 Everyone is welcome to share their thoughts in this topic. A moderator decides by replying here with `/approve`, \
 or with `/reject` followed by a reason. The member who proposed it can reply `/withdraw` to take it back.{hidden}"""
-SUPPORT_ONE = "1 member supports it ({needed} to bring a proposal here)"
-SUPPORT_MANY = "{count} members support it ({needed} to bring a proposal here)"
-NEEDED_ONE = "1 supporter is enough"
-NEEDED_MANY = "{threshold} supporters are needed"
+SUPPORT_ONE = "1 member supports it ({needed})"
+SUPPORT_MANY = "{count} members support it ({needed})"
+NEEDED_ONE = "1 is enough for a draft"
+NEEDED_MANY = "{threshold} are needed for a draft"
 CREDITED = "Supporters who chose to be named: {names}."
 NOT_CREDITED = "Supporters are counted here, not named, unless they chose to be credited."
 AND_MORE = " and {count} more"
