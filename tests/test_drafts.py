@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from plugin.domain.document import STARTER_TEXT, fenced_code, parse_document
 from plugin.domain.safety import ZWSP, neutralize_mentions
-from plugin.text.drafts import (ABOUT, AND_MORE, APPLIED_ANNOUNCEMENT, CREDITED, DECISIONS, DIFF_TOO_LONG, DRAFT_DATED,
+from plugin.text.drafts import (ABOUT, AND_MORE, APPLIED_ANNOUNCEMENT, CREDITED, DECISIONS, DIFF_TOO_LONG, DRAFT_DATED, DRAFT_INTENT,
                            DRAFT_NTH, DRAFT_TITLE, EMPTY_TEXT, NEEDED_MANY, NEEDED_ONE, MAX_LISTED, MAX_POST_CHARS, MAX_TITLE_CHARS, MAX_TITLE_WORD_CHARS, NO_REASON,
                            NO_SOURCES, NOT_ALLOWED, NOT_CREDITED, PROBLEM_REPLY, REASON_GIVEN, REJECTED_CLOSING,
                            REJECTION_PM_TITLE, SHORTENED, STALE, SUPPORT_MANY, SUPPORT_ONE,
@@ -153,7 +153,8 @@ def test_quoting_keeps_ordinary_markdown_and_marks_empty_text() -> None:
 
 def test_draft_shows_section_texts_diff_support_and_sources() -> None:
     title, body = draft()
-    assert title == DRAFT_TITLE.format(section="3. Consent") == "Proposed change to 3. Consent"
+    assert title == DRAFT_INTENT.format(section="3. Consent", gist="Ask before you share, every time.")
+    assert title == "Proposed change to 3. Consent: “Ask before you share, every time.”"   # the section, and the intent
     needed = NEEDED_MANY.format(threshold=3)
     assert "**3. Consent**" in body and SUPPORT_MANY.format(count=4, needed=needed) in body
     assert quote_member_text(CONSENT.body) in body
@@ -167,14 +168,19 @@ def test_draft_shows_section_texts_diff_support_and_sources() -> None:
     assert_title(title)
 
 
-def test_draft_titles_name_the_day_and_which_proposal_of_it() -> None:
-    dated, _ = draft(drafted_on="14 March 2026")
+def test_draft_titles_name_the_intent_then_the_day_and_which_proposal_of_it() -> None:
+    """Where the forum will not take a title (another topic has it, or it finds the member's words unfit), the next
+    try names the day, then which proposal of the day."""
+    long = "We ask before we share anything about another member, and we ask again if time has passed."
+    intent, _ = draft(drafted_on="14 March 2026", proposed=long)
+    assert intent == "Proposed change to 3. Consent: “We ask before we share anything about another member, and…”"
+    dated, _ = draft(drafted_on="14 March 2026", nth=2)
     assert dated == DRAFT_DATED.format(section="3. Consent", date="14 March 2026")
     assert dated == "Proposed change to 3. Consent (14 March 2026)"
-    second, _ = draft(drafted_on="14 March 2026", nth=2)
-    assert second == DRAFT_NTH.format(section="3. Consent", nth=2, date="14 March 2026")
-    assert second == "Proposed change to 3. Consent (proposal 2 of 14 March 2026)"
-    for title in (dated, second):
+    third, _ = draft(drafted_on="14 March 2026", nth=3)
+    assert third == DRAFT_NTH.format(section="3. Consent", nth=2, date="14 March 2026")
+    assert third == "Proposed change to 3. Consent (proposal 2 of 14 March 2026)"
+    for title in (intent, dated, third):
         assert_title(title)
 
 
@@ -192,7 +198,7 @@ def test_draft_support_wording_and_lists() -> None:
 
 def test_draft_of_an_unnumbered_section_and_odd_amendment_ids() -> None:
     title, body = draft(section_title="Consent @here", section_number=None, amendment_id="weird id `x` -->")
-    assert title == neutralize_mentions(DRAFT_TITLE.format(section="Consent @here"))
+    assert title == neutralize_mentions(DRAFT_INTENT.format(section="Consent @here", gist="Ask before you share, every time."))
     assert body.endswith("[//]: # (weird id x)")   # the note can neither show markup nor end its comment early
     assert_safe(body)
     assert_title(title)
@@ -205,7 +211,7 @@ def test_source_links_that_are_not_web_links_are_shown_as_text() -> None:
 
 
 def test_a_long_title_is_cut_to_discourse_limits() -> None:
-    title, _ = draft(section_title="Care " * 200, drafted_on="14 March 2026", nth=3)
+    title, _ = draft(section_title="Care " * 200, drafted_on="14 March 2026", nth=4)
     assert_title(title)
     assert title.endswith("(proposal 3 of 14 March 2026)")
     long_word, _ = draft(section_title="Antidisestablishmentarianismically-speaking")

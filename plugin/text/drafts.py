@@ -28,11 +28,15 @@ EXACT_DIFF_LIMIT = 1_000_000
 keeps an adversarial text from costing seconds of worker time; ordinary sections are far below it."""
 
 DRAFT_TITLE = "Proposed change to {section}"
-"""A draft's title names the section; `DRAFT_DATED` / `DRAFT_NTH` add the day it was drafted (and, when another draft
-of that section already has that title, which proposal of the day it is): Discourse wants a public topic's title
-to be unique, and members should tell drafts apart by what they are about, never by an internal id."""
+"""A draft's title names the section and what the proposer wants it to say (`DRAFT_INTENT`: the proposed wording's
+first words); where the forum will not take that title (another public topic has it — Discourse wants them unique —
+or it finds the member's words unfit for a title), `DRAFT_DATED` names the day it was drafted, and `DRAFT_NTH`
+which proposal of that day it is. Members tell drafts apart by what they are about, never by an internal id."""
+DRAFT_INTENT = DRAFT_TITLE + ": “{gist}”"
 DRAFT_DATED = DRAFT_TITLE + " ({date})"
 DRAFT_NTH = DRAFT_TITLE + " (proposal {nth} of {date})"
+GIST_CHARS = 60
+"""At most this much of the proposed wording goes into a draft's title (cut at a word, then "…")."""
 DRAFT_BODY = """\
 Members have proposed new wording for **{section}** of the Code of Care, and {support}. Here it is, for everyone \
 to read and discuss.
@@ -139,6 +143,7 @@ _UNDERLINE_WORD = re.compile(r"[-=]+")
 """A word that, alone on a line of the diff under text, would make that text a heading (a setext underline)."""
 _LONG_WORD = re.compile(rf"\S{{{MAX_TITLE_WORD_CHARS + 1},}}")
 _WHITESPACE = re.compile(r"\s+")
+_GIST_DROPPED = re.compile(r"[\\&<>\[\]`]")
 _URL = re.compile(r"https?://[^\s<>\[\]\"'`\\@]+")
 _UNSAFE_IN_NOTE = re.compile(r"[^A-Za-z0-9 ,.:/_-]+")
 """What a hidden note leaves out, so that it can neither end its line early nor carry markup."""
@@ -204,10 +209,13 @@ def render_draft(
     `nth` > 1 makes it "proposal `nth` of" that day, for when an earlier draft of the section took the title. The
     amendment's id is only in a hidden note (and the topic's external_id), never in what members read."""
     label = _label(section_number, section_title)
-    if nth > 1:
-        title = _title(DRAFT_NTH, section=label, nth=str(nth), date=drafted_on or "the day")
-    elif drafted_on:
+    gist = _gist(proposed)
+    if nth == 1 and gist:
+        title = _title(DRAFT_INTENT, section=label, gist=gist)
+    elif nth <= 2 and drafted_on:
         title = _title(DRAFT_DATED, section=label, date=drafted_on)
+    elif drafted_on:
+        title = _title(DRAFT_NTH, section=label, nth=str(nth - 1 if gist else nth), date=drafted_on)
     else:
         title = _title(DRAFT_TITLE, section=label)
     needed = NEEDED_ONE if threshold == 1 else NEEDED_MANY.format(threshold=threshold)
@@ -334,6 +342,17 @@ def _hidden(note: str) -> str:
         kept = kept.replace("--", "-")
     kept = _WHITESPACE.sub(" ", kept).strip(" -")[:200]
     return HIDDEN.format(note=kept) if kept else ""
+
+
+def _gist(proposed: str) -> str:
+    """The proposed wording's first words, for a title: one line, at most GIST_CHARS, cut at a word ("…")."""
+    # a title is plain text: marks that only markup reads (escapes, entities, tags, links, code) go, so that none
+    # can hide a mention from neutralize_mentions or show as code in a list of titles
+    flat = _WHITESPACE.sub(" ", _GIST_DROPPED.sub("", _clean(proposed))).strip().strip('“”"')
+    if len(flat) <= GIST_CHARS:
+        return flat
+    cut = flat[:GIST_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:.–-")
+    return (cut or flat[:GIST_CHARS]) + "…"
 
 
 def _label(number: int | None, title: str) -> str:
