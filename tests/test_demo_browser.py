@@ -14,6 +14,7 @@ and names what is missing.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -33,10 +34,13 @@ from selenium.webdriver.support.wait import WebDriverWait
 from plugin.ops.demo import REPO_ROOT, ok
 from plugin.ops.processes import free_port, stop_process, wait_until
 from plugin.text.digest import CHART
+from plugin.text.care import MEMBER_TITLE, TEAM_TITLE
 from plugin.text.drafts import APPLIED_ANNOUNCEMENT, DRAFT_TITLE
 from tests.demo_run import DemoRun
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "demo-browser"
+CARE_ARTIFACTS = REPO_ROOT / "test-artifacts" / "demo-care"
+"""The care conversations' screenshots: private pages, kept apart from the public ones."""
 BROWSER_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
 DRIVER_CANDIDATES = ("/usr/bin/chromedriver", "chromedriver")
 INSTALL_HINT = "Debian: apt-get install chromium chromium-driver; `make test` does this itself when run as root"
@@ -62,6 +66,8 @@ DOCUMENT_TITLE = "Our Code of Care"
 DIGEST_TITLE_START = "Weekly digest:"
 APPROVED_BY = "approved by sam"                              # the revision's edit reason names the moderator
 MODERATOR, MEMBER = "sam", "dave"                            # as the demo casts them
+CARE_MEMBER, CARE_PICKER = "erin", "pat"                     # who asks for direct support, who picks it up
+CARE_REPLY = "Evenings are the hardest"                      # erin's words in her conversation, relayed to the team
 RAW_MARKUP = ("[quote]", "[/quote]", "<del>", "</del>", "<ins>", "</ins>", "|---", "upload://", "![")
 """What a reader must never see in a cooked post: markup the forum should have rendered."""
 
@@ -300,3 +306,27 @@ def test_a_person_finds_the_draft_the_applied_change_and_the_digest_chart(demo_f
         "5-weekly-digest.png", "6-moderator-code-of-care.png", "6-moderator-draft-amendment.png",
         "6-moderator-weekly-digest.png", "7-member-code-of-care.png", "7-member-draft-amendment.png",
         "7-member-weekly-digest.png"]
+
+
+def test_the_care_conversations_read_as_a_member_and_the_team_read_them(demo_forum_url: str, browser: WebDriver) -> None:
+    """erin's own conversation and the peer-support team's, as erin and pat see them: each in plain words, with
+    the other side's news (pat will write; erin's reply), no raw markup and no post number."""
+    driver = browser
+    artifacts = CARE_ARTIFACTS
+    shutil.rmtree(artifacts, ignore_errors=True)
+    artifacts.mkdir(parents=True)
+    driver.get(f"{demo_forum_url}/?as={CARE_MEMBER}")
+    follow(driver, MEMBER_TITLE)
+    screenshot(driver, artifacts / "member-care-conversation.png")
+    text = " ".join(post.text for post in posts(driver))
+    assert heading(driver) == MEMBER_TITLE and CARE_PICKER in text, text        # told, by name, who will write
+    assert_no_raw_markup(driver)
+
+    driver.get(f"{demo_forum_url}/?as={CARE_PICKER}")
+    team_title = TEAM_TITLE.format(member=CARE_MEMBER)
+    follow(driver, team_title)
+    screenshot(driver, artifacts / "team-care-conversation.png")
+    text = " ".join(post.text for post in posts(driver))
+    assert heading(driver) == team_title and CARE_REPLY in text, text              # erin's words reached the team
+    assert not re.search(r"\(post \d+\)|coc-care", text), text
+    assert_no_raw_markup(driver)
