@@ -103,7 +103,10 @@ class Settings:
             kwargs[name] = _convert(env_name, values[env_name], type(getattr(cls(), name)))
         settings = cls(**kwargs)
         settings = replace(settings, **overrides) if overrides else settings
-        parse_sentinels(settings.redis_sentinels)  # a malformed list stops every command at start, not at first use
+        # malformed values some part reads later stop every command at start, not at first use (a worker's digest job)
+        parse_sentinels(settings.redis_sentinels)
+        digest_zone(settings.timezone)
+        digest_clock(settings.digest_time)
         return settings
 
     @property

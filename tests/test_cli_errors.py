@@ -146,7 +146,7 @@ def test_a_malformed_setting_is_one_line_naming_it(args: list[str], empty_dir: P
     assert line.startswith("configuration error:") and "'soon'" in line, line
 
 
-@pytest.mark.parametrize("args", [["digest", "--dry-run"], ["scheduler"]], ids=["digest", "scheduler"])
+@pytest.mark.parametrize("args", ALL_COMMANDS)
 def test_an_unknown_time_zone_is_one_line_naming_it(
     args: list[str], empty_dir: Path, redis_url: str, redis_conn: redis.Redis
 ) -> None:
