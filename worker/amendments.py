@@ -83,8 +83,8 @@ def draft(s: Services, key: str) -> str:
 
 
 MAX_TITLE_TRIES = 5
-"""Titles a draft tries (its section and day, then "proposal 2 of" that day, …) while the forum says another public
-topic has it: Discourse wants public topic titles unique, and members tell drafts apart by what they are about."""
+"""Titles a draft tries (its section and the proposed wording's first words, then the day, then "proposal 2 of" that
+day, …) while the forum refuses the title: Discourse wants public topic titles unique and readable."""
 
 
 def open_draft(s: Services, amendment: Amendment, support: Support) -> int:
@@ -114,7 +114,7 @@ def open_draft(s: Services, amendment: Amendment, support: Support) -> int:
                 title=title, raw=raw, category_id=category_id, tags=outcome_tags(DRAFTED), external_id=amendment.id
             )
         except ForumRefused as refused:
-            if nth < MAX_TITLE_TRIES and title_taken(refused):
+            if nth < MAX_TITLE_TRIES and title_refused(refused):
                 continue  # the adapter found no topic with this external_id: only the title is in the way
             raise
         return topic.topic_id
@@ -268,6 +268,7 @@ def today(s: Services) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def title_taken(refused: ForumRefused) -> bool:
-    """The forum refused a topic because another public topic has its title ("Title has already been used")."""
-    return refused.status == 422 and any("title" in e.lower() and "already" in e.lower() for e in refused.errors)
+def title_refused(refused: ForumRefused) -> bool:
+    """The forum refused a topic for its title: another public topic has it ("Title has already been used"), or
+    Discourse's title checks found the member's words in it unfit ("Title seems unclear…", "Title is invalid")."""
+    return refused.status == 422 and any(e.lower().startswith("title") for e in refused.errors)
