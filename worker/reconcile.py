@@ -20,6 +20,11 @@ delivery that was only late changes nothing), the same routing (a "direct suppor
 the same jobs as a webhook. A pass that meets more new posts than `COC_RECONCILE_PAGES` pages keeps where it
 stopped, and the next pass goes on from there before it reads the newest posts again.
 
+All this only where the forum's delivery log cannot tell (see `_settle_delivery_log`: the first pass, a log last
+settled long ago, or one that no longer reaches back far enough). Where the forum runs the service's Data Explorer
+queries, such a pass reads instead the window's public posts and likes (COC_WINDOW_WEEKS), 10,000 a call, and feeds
+what is missing of them the same way — each missing like without a call of its own.
+
 First of all, the care conversations that changed are read back (one call lists the bot's messages that someone else
 wrote in, newest first; one more reads a conversation with a post newer than the last one read back of it), so a
 member's reply, a team member's pickup or `/done` whose webhook was lost, or that came before its conversation was
@@ -36,7 +41,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
+from plugin.adapters.data_explorer import DataExplorer
 from plugin.adapters.forum import (
     LATEST_POSTS_PAGE,
     TOPIC_CHUNK,
@@ -54,12 +62,14 @@ from plugin.domain.readback import (
     LoggedDelivery,
     LogRead,
     Sweep,
+    SweepCursor,
     came_round,
     likes_unseen,
     older_page,
     open_proposal_chunks,
     post_change,
     unseen_likes,
+    window_start,
 )
 from plugin.domain.safety import is_service
 from plugin.queues import JOB_HANDLE_CARE, QUEUE_CARE
@@ -112,6 +122,9 @@ def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
     _feed_care_conversations(s, report)  # first, and saved as it goes: a person may be waiting
     if _settle_delivery_log(s, max_pages, report):
         return report  # every delivery since the last pass is accounted for: no post needs reading
+    explorer = DataExplorer(s.forum)
+    if explorer.available():
+        return _pass_explored(s, explorer, saved, report)
     throttled: Throttled | None = None
     try:
         while sweep.reading:
@@ -137,6 +150,49 @@ def _pass(s: Services, max_pages: int, lookback: int) -> ReconcileReport:
     if throttled is not None:
         raise throttled
     return report
+
+
+def _pass_explored(s: Services, explorer: DataExplorer, saved: SweepCursor, report: ReconcileReport) -> ReconcileReport:
+    """The posts read back through Data Explorer: the window's public posts and likes, 10,000 a call, each missing
+    one fed as through the API; then deletions among them and the open proposals older than the window, as a
+    sweep does. The next sweep (if the log cannot tell then either) reads back from the newest post read."""
+    since = datetime.fromtimestamp(window_start(time.time(), s.settings.window_weeks), UTC)
+    posts = {post.id: post for post in explorer.posts(since)}
+    report.explored = True
+    report.posts += len(posts)
+    _feed_posts(s, posts, report, likes=False)
+    _feed_explored_likes(s, posts, explorer.run("likes", since=since), since.timestamp(), report)
+    if posts:
+        _feed_deletions(s, set(posts), min(posts), max(posts), report)
+    _feed_open_proposals(s, set(posts), report)
+    newest = max(posts, default=saved.cursor)
+    s.store.save_reconcile_cursor(SweepCursor(cursor=newest, top=newest))
+    report.cursor = newest
+    return report
+
+
+def _feed_explored_likes(
+    s: Services, posts: dict[int, Post], rows: list[dict[str, Any]], since: float, report: ReconcileReport
+) -> None:
+    """The likes given in the window (and not taken back) to the window's posts that the service has not seen."""
+    seen: dict[int, set[str]] = {}
+    for row in rows:
+        post = posts.get(int(row["post_id"]))
+        liker = str(row.get("username") or "")
+        if (
+            post is None
+            or row.get("deleted_at")
+            or parse_time(str(row["created_at"])) < since
+            or is_service(liker, s.settings.bot_username)
+            or s.store.is_care_post(post.id)
+        ):
+            continue
+        if post.id not in seen:
+            seen[post.id] = {name.lower() for name in s.store.likers(post.id)}
+        if liker.lower() not in seen[post.id]:
+            seen[post.id].add(liker.lower())
+            delivery = Delivery.synthetic(SOURCE, "post_liked", "like")
+            _feed(s, LikeEvent(delivery, post=post, liker_id=int(row["user_id"]), liker_username=liker), report)
 
 
 def _settle_delivery_log(s: Services, max_pages: int, report: ReconcileReport) -> bool:

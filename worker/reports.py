@@ -29,6 +29,8 @@ class ReconcileReport:
     """Deliveries the forum was asked to send again."""
     log_covered: bool = False
     """Whether the delivery log accounted for every delivery since the last pass (then no post was read)."""
+    explored: bool = False
+    """Whether the posts were read back through Data Explorer (the window's, 10,000 a call)."""
 
     def __str__(self) -> str:
         fed = ", ".join(f"{n} {name}" for name, n in sorted(self.fed.items())) or "nothing missing"
@@ -44,6 +46,8 @@ class ReconcileReport:
             if self.log_pages
             else ""
         )
+        if self.explored:
+            return f"read {self.posts} post(s) through Data Explorer: {fed} ({self.accepted} accepted as new){log}"
         if self.log_pages and not self.pages:  # the delivery log accounted for everything
             return f"delivery log: {self.log_pages} page(s), {self.redelivered} delivery(ies) sent again; {fed}"
         return (
