@@ -33,7 +33,6 @@ from plugin.adapters.data_explorer import (
     POSTS,
     QUERIES,
     TOPICS,
-    TOPICS_SINCE,
     DataExplorer,
     post_from_row,
     topic_from_row,
@@ -174,7 +173,7 @@ def test_every_saved_query_is_postgresql_the_plugin_accepts(query: Any) -> None:
         for rule in ("p.post_type = 1", "p.deleted_at IS NULL", "NOT p.hidden", "t.deleted_at IS NULL",
                      "t.archetype <> 'private_message'", "NOT COALESCE(c.read_restricted, FALSE)"):
             assert rule in where, rule
-    if query in (TOPICS, TOPICS_SINCE):
+    if query is TOPICS:
         for rule in ("t.deleted_at IS NULL", "t.archetype <> 'private_message'",
                      "NOT COALESCE(c.read_restricted, FALSE)"):
             assert rule in where, rule
@@ -264,8 +263,6 @@ def test_topics_are_the_public_ones_with_their_tags(sim: Sim, community: Communi
     assert [t.id for t in explorer.topics([made["second_topic_id"], community.pm_topic_id])] == [
         made["second_topic_id"]]
     assert explorer.run("topics", topic_ids=[]) == []
-    since = datetime.fromisoformat(public[made["second_topic_id"]]["created_at"].replace("Z", "+00:00"))
-    assert [r["id"] for r in explorer.run("topics_since", since=since)] == [made["second_topic_id"]]
 
 
 def test_first_posts_are_each_members_earliest_public_post(sim: Sim, community: Community,

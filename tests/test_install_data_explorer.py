@@ -3,7 +3,7 @@ it and turned on as an admin does, against the simulator (simulator/data_explore
 Redis budget.
 
 Off (or absent) is a normal forum: install says so and makes nothing, doctor says it is fine. On: install makes the
-service's five saved queries, finds them up to date the next time, brings back one whose SQL changed, and a dry run
+service's four saved queries, finds them up to date the next time, brings back one whose SQL changed, and a dry run
 makes nothing; doctor says whether they are there, runs one, and says how many calls that took.
 """
 from __future__ import annotations
@@ -69,11 +69,11 @@ def test_plugin_on_install_creates_the_five_then_finds_them_up_to_date(sim: Sim,
     enable(sim)
     steps, _, _ = install(sim, redis_conn)
     assert [s.subject for s in steps] == EXPECTED_SUBJECTS
-    assert the_step(steps).line() == f"{CREATED:<12}  {DATA_EXPLORER}: created 5 {WHERE}"
+    assert the_step(steps).line() == f"{CREATED:<12}  {DATA_EXPLORER}: created {len(QUERIES)} {WHERE}"
     assert saved(sim) == SERVICE_QUERIES
     ids = sorted(stored(sim).queries)
     steps, _, _ = install(sim, redis_conn)
-    assert the_step(steps).line() == f"{EXISTS:<12}  {DATA_EXPLORER}: 5 up to date {WHERE}"
+    assert the_step(steps).line() == f"{EXISTS:<12}  {DATA_EXPLORER}: {len(QUERIES)} up to date {WHERE}"
     assert sorted(stored(sim).queries) == ids and saved(sim) == SERVICE_QUERIES
 
 
@@ -81,7 +81,7 @@ def test_dry_run_creates_nothing_and_says_what_it_would(sim: Sim, redis_conn: re
     enable(sim)
     budget = {"api_budget_per_min": 600}                   # four runs within a minute, never waiting
     steps, _, _ = install(sim, redis_conn, dry_run=True, **budget)
-    assert the_step(steps).line() == f"{WOULD_CREATE:<12}  {DATA_EXPLORER}: would create 5 {WHERE}"
+    assert the_step(steps).line() == f"{WOULD_CREATE:<12}  {DATA_EXPLORER}: would create {len(QUERIES)} {WHERE}"
     assert stored(sim).queries == {}
     install(sim, redis_conn, **budget)
     posts = next(q for q in stored(sim).queries.values() if q.name == POSTS.name)
@@ -110,7 +110,7 @@ def test_a_budget_wait_in_the_middle_of_the_queries_still_says_created_5(sim: Si
             clock.advance(seconds)
         steps = Installer(settings, forum, sleep=sleep).run()
     assert any(0 < made < len(QUERIES) for made in made_at_each_wait), made_at_each_wait   # a wait mid-step
-    assert the_step(steps).line() == f"{CREATED:<12}  {DATA_EXPLORER}: created 5 {WHERE}"
+    assert the_step(steps).line() == f"{CREATED:<12}  {DATA_EXPLORER}: created {len(QUERIES)} {WHERE}"
     assert saved(sim) == SERVICE_QUERIES
 
 
@@ -119,14 +119,14 @@ def test_the_command_prints_the_step(sim: Sim, redis_url: str, redis_conn: redis
     budget = {"COC_API_BUDGET_PER_MIN": "600"}             # three runs within a minute, never waiting for real
     planned = run_cli(sim, redis_url, "--dry-run", **budget)
     assert planned.returncode == 0, planned.stdout + planned.stderr
-    assert f"{WOULD_CREATE:<12}  {DATA_EXPLORER}: would create 5 {WHERE}" in planned.stdout.splitlines()
+    assert f"{WOULD_CREATE:<12}  {DATA_EXPLORER}: would create {len(QUERIES)} {WHERE}" in planned.stdout.splitlines()
     assert stored(sim).queries == {}
     done = run_cli(sim, redis_url, **budget)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{CREATED:<12}  {DATA_EXPLORER}: created 5 {WHERE}" in done.stdout.splitlines()
+    assert f"{CREATED:<12}  {DATA_EXPLORER}: created {len(QUERIES)} {WHERE}" in done.stdout.splitlines()
     again = run_cli(sim, redis_url, **budget)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert f"{EXISTS:<12}  {DATA_EXPLORER}: 5 up to date {WHERE}" in again.stdout.splitlines()
+    assert f"{EXISTS:<12}  {DATA_EXPLORER}: {len(QUERIES)} up to date {WHERE}" in again.stdout.splitlines()
     assert saved(sim) == SERVICE_QUERIES
 
 
@@ -166,7 +166,7 @@ def test_plugin_on_doctor_runs_a_query_and_changes_nothing(companion_with_explor
     before = {q.id: (q.name, q.description, q.sql) for q in stored(c.sim).queries.values()}
     code, line, lines = doctor_line(c)
     assert code == 0, lines
-    assert line == (f"{DOCTOR_OK:<8}  Data Explorer: on; the service's 5 saved queries are there and "
+    assert line == (f"{DOCTOR_OK:<8}  Data Explorer: on; the service's {len(QUERIES)} saved queries are there and "
                     f"“{TOPICS.name}” ran (query {topics.id}, 0 rows for no topic): rebuilds read in pages of "
                     "10,000 (2 calls of the shared API budget)")
     assert topics.last_run_at is not None                                 # the forum did run it
@@ -179,7 +179,7 @@ def test_plugin_on_without_the_queries_doctor_says_run_install(companion: Compan
     code, line, _ = doctor_line(c)
     assert code == 1
     assert line == (f"{DOCTOR_PROBLEM:<8}  Data Explorer: the plugin is on but the service's saved queries are not "
-                    "all there (posts, likes, topics, topics_since, first_posts missing): run "
+                    "all there (posts, likes, topics, first_posts missing): run "
                     "`python -m plugin install` (1 call of the shared API budget)")
     assert stored(c.sim).queries == {}                                   # doctor reads only
     assert the_step(reinstall(c)).outcome == CREATED

@@ -210,24 +210,6 @@ LIMIT :page_size
 """,
 )
 
-TOPICS_SINCE = SavedQuery(
-    key="topics_since",
-    name=f"{NAME_PREFIX}: public topics since",
-    purpose="Public topics created since a time, with their tags (comma-joined, by name) and category.",
-    cursor="id",
-    sql=f"""-- [params]
--- datetime :since
-{_PAGING}
-
-{_TOPIC_COLUMNS}
-WHERE t.id > :after
-  AND t.created_at >= :since
-  AND {_PUBLIC_TOPICS}
-ORDER BY t.id
-LIMIT :page_size
-""",
-)
-
 FIRST_POSTS = SavedQuery(
     key="first_posts",
     name=f"{NAME_PREFIX}: members' first public posts",
@@ -251,7 +233,7 @@ LIMIT :page_size
 """,
 )
 
-QUERIES: tuple[SavedQuery, ...] = (POSTS, LIKES, TOPICS, TOPICS_SINCE, FIRST_POSTS)
+QUERIES: tuple[SavedQuery, ...] = (POSTS, LIKES, TOPICS, FIRST_POSTS)
 QUERY_BY_KEY = {q.key: q for q in QUERIES}
 
 Row = dict[str, Any]
@@ -431,7 +413,7 @@ def post_from_row(row: Mapping[str, Any]) -> Post:
 
 
 def topic_from_row(row: Mapping[str, Any]) -> Topic:
-    """A row of TOPICS or TOPICS_SINCE as the domain's `Topic`."""
+    """A row of TOPICS as the domain's `Topic`."""
     tags = [name for name in str(row.get("tags") or "").split(",") if name]
     return Topic.from_payload({**row, "tags": tags})
 
