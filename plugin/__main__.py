@@ -7,6 +7,8 @@ import re
 import sys
 from collections.abc import Sequence
 
+from plugin.logs import one_line, os_reason
+
 COMMANDS: dict[str, str] = {
     "serve": "run the webhook receiver",
     "worker": "run an RQ worker on the service's queues",
@@ -207,25 +209,6 @@ def explain(exc: BaseException) -> str | None:
     if isinstance(exc, ForumError):
         return one_line(f"the forum at {forum}: {exc}: check DISCOURSE_URL")
     return None
-
-
-def os_reason(exc: BaseException) -> str:
-    """Why a connection failed, in the operating system's words ("Connection refused", "timed out", "Name or service
-    not known"): the innermost socket or TLS error behind `exc`, or "" when there is none."""
-    reason = ""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, OSError) and type(cause).__module__ in ("builtins", "socket", "ssl"):
-            reason = cause.strerror or str(cause) or type(cause).__name__
-        cause = cause.__cause__ or cause.__context__
-    return one_line(reason)
-
-
-def one_line(text: str) -> str:
-    """`text` on one line (a message from elsewhere may hold line breaks)."""
-    return " ".join(text.split())
 
 
 def iso_week(text: str) -> str:

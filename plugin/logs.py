@@ -72,3 +72,22 @@ def reset() -> None:
         logger.handlers.clear()
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why a connection failed, in the operating system's words ("Connection refused", "timed out", "Name or service
+    not known"): the innermost socket or TLS error behind `exc`, or "" when there is none."""
+    reason = ""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and type(cause).__module__ in ("builtins", "socket", "ssl"):
+            reason = cause.strerror or str(cause) or type(cause).__name__
+        cause = cause.__cause__ or cause.__context__
+    return one_line(reason)
+
+
+def one_line(text: str) -> str:
+    """`text` on one line (a message from elsewhere may hold line breaks)."""
+    return " ".join(text.split())

@@ -10,6 +10,7 @@ from rq.serializers import JSONSerializer
 from plugin.adapters.budget import ApiBudget
 from plugin.adapters.forum import WebHook
 from plugin.config import ConfigError, Settings
+from plugin.ops.processes import free_port
 from plugin.ops.doctor import OK, PROBLEM, WARNING, redis_too_old, run_doctor, webhook_secret
 from plugin.queues import QUEUE_CARE
 from tests.companion import Companion, companion, sim_forum  # noqa: F401  (fixtures)
@@ -179,3 +180,13 @@ def test_a_spent_budget_is_said_so_not_unreachable(companion: Companion) -> None
     (forum,) = [line for line in lines if line.startswith(f"{PROBLEM:<8}  forum:")]
     assert "COC_API_BUDGET_PER_MIN" in forum and "run doctor again in" in forum
     assert f"{OK:<8}  forum calls: doctor spent 0 calls of the shared API budget" in lines
+
+
+def test_a_forum_that_does_not_answer_is_named_in_the_systems_words(companion: Companion) -> None:
+    """One line that says why (the operating system's reason), not the HTTP client's nested repr."""
+    closed = replace(companion.settings, discourse_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    lines: list[str] = []
+    assert run_doctor(closed, out=lines.append) == 1
+    forum = [line for line in lines if line.split()[1:2] == ["forum:"]]
+    assert forum and forum[0].endswith("is not reachable (Connection refused): check DISCOURSE_URL"), lines
+    assert "HTTPConnectionPool" not in "\n".join(lines)

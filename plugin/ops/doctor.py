@@ -28,6 +28,7 @@ from plugin.adapters.redis import config_hint, connect, describe
 from plugin.adapters.store import Store
 from plugin.config import ConfigError, Settings, as_env, dotenv_file, problems, unknown_names
 from plugin.domain.wording import template_problems
+from plugin.logs import one_line, os_reason
 from plugin.queues import QUEUE_CARE, QUEUES
 from plugin.text.care_wording import MESSAGES as CARE_MESSAGES
 from plugin.text.care_wording import UNKNOWN as UNKNOWN_WORDING
@@ -287,7 +288,8 @@ def forum_checks(
         report(Check("forum", PROBLEM, credentials(settings, forum, exc, spending or Spending())))
         return
     except ForumUnavailable as exc:
-        report(Check("forum", PROBLEM, f"{settings.discourse_url} is not reachable ({exc}): check DISCOURSE_URL"))
+        why = os_reason(exc) or one_line(str(exc))  # the system's words ("Connection refused"), not the client's
+        report(Check("forum", PROBLEM, f"{settings.discourse_url} is not reachable ({why}): check DISCOURSE_URL"))
         return
     if not user or not user.admin:
         report(
