@@ -24,9 +24,12 @@ passes the HTML through an allowlist sanitizer (`pretty-text/addon/sanitizer.js`
   starts no tag is text. As Nokogiri does when Discourse re-serializes the cooked fragment
   (`lib/pretty_text.rb`), the result is balanced: a stray closing tag is dropped, an unclosed one closed.
 
-Not modelled (nothing the service posts needs them): linkify of bare URLs (markdown-it-py needs linkify-it-py,
-which is not installed), mentions, hashtags, emoji, oneboxes, `rel="nofollow ugc"` on external links, avatars
-and group classes in quote titles, `[details]`, polls.
+- Bare URLs become links (linkify, with linkify-it-py), as the site setting `enable_markdown_linkify` (on by
+  default) has markdown-it do (`features/linkify.js`).
+
+Not modelled (nothing the service posts needs them): mentions, hashtags, emoji, oneboxes (a bare same-site link
+alone on its line shows as the URL here, as a onebox with the topic's title in Discourse), `rel="nofollow ugc"` on
+external links, avatars and group classes in quote titles, `[details]`, polls.
 """
 
 from __future__ import annotations
