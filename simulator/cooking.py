@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from html import escape as _escape
+from html import unescape as _unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -568,11 +569,34 @@ def sanitize(html: str) -> str:
 _ENGINE = make_engine()
 
 
-def cook(raw: str, *, lookup_upload: UploadLookup | None = None) -> str:
+def cook(raw: str, *, lookup_upload: UploadLookup | None = None, topic_title: TitleLookup | None = None) -> str:
     """A post's `cooked` HTML from its `raw`, as Discourse's PrettyText.cook makes it.
 
     `lookup_upload` maps a short URL to a stored upload's URL; by default the simulator's own URL scheme, in
-    which an upload's URL follows from its SHA-1 as its short URL does.
+    which an upload's URL follows from its SHA-1 as its short URL does. `topic_title` (the forum's, where it cooks
+    a post) names the public topic a link of the forum's own leads to, for inline oneboxes.
     """
     engine = _ENGINE if lookup_upload is None else make_engine(lookup_upload)
-    return sanitize(engine.render(raw)).strip()
+    cooked = sanitize(engine.render(raw)).strip()
+    return cooked if topic_title is None else inline_oneboxes(cooked, topic_title)
+
+
+TitleLookup = Callable[[str], "str | None"]
+"""A URL → the title of the public topic of this forum it shows (None: not one)."""
+
+_BARE_LINK = re.compile(r'<a href="([^"<>]+)">([^<>]+)</a>')
+
+
+def inline_oneboxes(cooked: str, topic_title: TitleLookup) -> str:
+    """A bare link (its text is its URL) to a topic of the forum's own that anyone may see shows the topic's title,
+    as Discourse's InlineOneboxer does when it cooks a post (`lib/inline_oneboxer.rb`: a `topics#show` route of a
+    topic `Guardian.new` — an anonymous visitor — can see; `<a class="inline-onebox">`). Other links stay as written."""
+
+    def titled(match: re.Match[str]) -> str:
+        href, text = match.group(1), match.group(2)
+        if _unescape(text) != _unescape(href):
+            return match.group(0)
+        title = topic_title(_unescape(href))
+        return match.group(0) if not title else f'<a href="{href}" class="inline-onebox">{_escape(title)}</a>'
+
+    return _BARE_LINK.sub(titled, cooked)

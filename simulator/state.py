@@ -12,6 +12,7 @@ import bisect
 import dataclasses
 import hashlib
 import re
+from urllib.parse import urlsplit
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -672,6 +673,24 @@ class Forum:
             return False
         return self.can_see_category(user, self.categories.get(topic.category_id or 0))
 
+    def cook(self, raw: str) -> str:
+        """A post's `cooked` as this forum makes it: `cook`, with its own public topics' links titled."""
+        return cooking.cook(raw, topic_title=self.public_topic_title)
+
+    def public_topic_title(self, url: str) -> str | None:
+        """The title an inline onebox gives a link of this forum's own (lib/inline_oneboxer.rb): a topic's address
+        (`topics#show`: /t/{slug}/{id}, /t/{id}, with or without a post number), on this forum's host or relative,
+        of a topic an anonymous visitor may see. None for anything else (a /p/ short link is not `topics#show`)."""
+        parts, base = urlsplit(url), urlsplit(self.base_url)
+        if parts.netloc and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+            return None
+        path = parts.path.removeprefix(base.path.rstrip("/"))
+        found = re.fullmatch(r"/t/(?:[^/]+/)?(\d+)(?:/\d+)?/?", path)
+        topic = self.topics.get(int(found.group(1))) if found else None
+        if topic is None or not self.can_see_topic(anonymous_user(), topic):
+            return None
+        return topic.title
+
     def can_see_post(self, user: User, post: Post) -> bool:
         topic = self.topics.get(post.topic_id)
         if topic is None or not self.can_see_topic(user, topic):
@@ -1141,7 +1160,7 @@ class Forum:
                   post_type: int = POST_REGULAR) -> Post:
         topic.highest_post_number += 1
         post = Post(id=self.next_id("post"), topic_id=topic.id, post_number=topic.highest_post_number,
-                    user_id=actor.id, raw=raw, cooked=cook(raw), created_at=now, updated_at=now,
+                    user_id=actor.id, raw=raw, cooked=self.cook(raw), created_at=now, updated_at=now,
                     post_type=post_type, reply_to_post_number=reply_to_post_number)
         self.posts[post.id] = post
         self._index_post(post)
@@ -1195,7 +1214,7 @@ class Forum:
             post.revisions.append(revision)
             post.version += 1
             post.raw = new_raw
-            post.cooked = cook(new_raw)
+            post.cooked = self.cook(new_raw)
             post.updated_at = now
             post.edit_reason = edit_reason
             if title_changed and title:

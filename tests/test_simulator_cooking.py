@@ -185,7 +185,7 @@ def test_a_digest_cooks_to_tables_and_its_chart_to_the_stored_upload() -> None:
     root = parse(cook(raw))
     tables = root.find_all("table")
     assert len(tables) == len(FIGURE_TABLES)
-    for table, (heading, rows) in zip(tables, FIGURE_TABLES):
+    for table, (heading, rows) in zip(tables, FIGURE_TABLES, strict=True):
         assert table.parent is not None and table.parent.attrs == {"class": "md-table"}
         header = [th.text for th in table.find_all("th")]
         assert header[0] == heading and len(header) == 4
@@ -286,3 +286,29 @@ def test_webhook_payload_cooked_equals_the_apis(sim: Sim, receiver: hooks.Receiv
     api_cooked = sim.http("system").get(f"{sim.url}/posts/{post_id}.json").json()["cooked"]
     assert payload_cooked == api_cooked == cook(raw)
     assert parse(api_cooked).find_all("ins") and "[quote]" not in api_cooked
+
+
+def test_a_bare_link_to_a_public_topic_of_the_forum_shows_its_title(sim: Sim, community: Community) -> None:
+    """Discourse's inline onebox (lib/inline_oneboxer.rb): a link whose text is its URL, to a topics#show address of
+    this forum that an anonymous visitor may see, shows the topic's title; anything else stays as written."""
+    forum = sim.forum
+    welcome = forum.topics[community.welcome_topic_id]
+    base = forum.base_url
+    raw = "\n".join([
+        f"- {base}/t/{welcome.slug}/{welcome.id}",                       # public topic: its title
+        f"- {base}/t/{welcome.slug}/{welcome.id}/2",                     # with a post number: its title too
+        f"- {base}/t/x/{community.pm_topic_id}",                         # a message: not for anyone
+        f"- {base}/t/x/{community.staff_topic_id}",                      # a staff-only category: not for anyone
+        f"- {base}/p/{community.welcome_post_id}",                       # a short post link is not topics#show
+        f"- https://elsewhere.example/t/x/{welcome.id}",                 # another site
+        f"- [our own words]({base}/t/{welcome.id})",                     # a link with its own text keeps it
+    ])
+    links = parse(forum.cook(raw)).find_all("a")
+    shown = [(str(a.attrs.get("class") or ""), a.text) for a in links]
+    assert shown[0] == ("inline-onebox", welcome.title) and shown[1] == ("inline-onebox", welcome.title), shown
+    assert [text for _, text in shown[2:]] == [
+        f"{base}/t/x/{community.pm_topic_id}", f"{base}/t/x/{community.staff_topic_id}",
+        f"{base}/p/{community.welcome_post_id}", f"https://elsewhere.example/t/x/{welcome.id}", "our own words"]
+    assert all(css == "" for css, _ in shown[2:]), shown
+    made = forum.create_post(community.bob, raw=f"See {base}/t/{welcome.id} please.", topic_id=welcome.id)
+    assert f'class="inline-onebox">{welcome.title}</a>' in made.cooked     # posts made through the forum get them
