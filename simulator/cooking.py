@@ -27,9 +27,11 @@ passes the HTML through an allowlist sanitizer (`pretty-text/addon/sanitizer.js`
 - Bare URLs become links (linkify, with linkify-it-py), as the site setting `enable_markdown_linkify` (on by
   default) has markdown-it do (`features/linkify.js`).
 
-Not modelled (nothing the service posts needs them): mentions, hashtags, emoji, oneboxes (a bare same-site link
-alone on its line shows as the URL here, as a onebox with the topic's title in Discourse), `rel="nofollow ugc"` on
-external links, avatars and group classes in quote titles, `[details]`, polls.
+- Inline oneboxes for the forum's own public topics (`inline_oneboxes`, given the forum's lookup).
+
+Not modelled (nothing the service posts needs them): mentions, hashtags, emoji, full oneboxes and inline ones of
+other sites or of /p/ links, `rel="nofollow ugc"` on external links, avatars and group classes in quote titles,
+`[details]`, polls.
 """
 
 from __future__ import annotations
