@@ -78,6 +78,8 @@ NOT_ACCEPTING_PMS = "Sorry, {username} is not accepting messages at the moment."
 MAX_PM_RECIPIENTS = "Sorry, you can send a message to maximum {limit} recipients."
 CANT_SEND_PM = "Sorry, you cannot send a personal message to that user."
 TITLE_ALREADY_USED = "Title has already been used"        # errors.messages.has_already_been_used
+TITLE_UNCLEAR = "Title seems unclear, is it a complete sentence?"  # activerecord.errors…title.is_invalid (QualityTitle)
+_SENTINEL_SYMBOLS = re.compile(r"[ -/\[-`:-@{-~]")
 EXTERNAL_ID_LIMIT = 50                                    # Topic::EXTERNAL_ID_MAX_LENGTH
 
 
@@ -371,6 +373,9 @@ class Forum:
             "max_admin_api_reqs_per_minute": 60,
             "shared_drafts_category": None,
             "min_title_length": 15,
+            "title_min_entropy": 10,           # TextSentinel.title_sentinel's settings (config/site_settings.yml)
+            "title_max_word_length": 30,
+            "allow_uppercase_posts": False,
             "min_post_length": 20,
             "min_first_post_length": 20,
             "min_personal_message_post_length": 10,
@@ -1011,6 +1016,23 @@ class Forum:
                 errors.append("Title is too long (maximum is 255 characters)")
         return errors
 
+    def title_seems_clear(self, title: str) -> bool:
+        """A topic title's quality check (QualityTitleValidator, `unless: :private_message?` in app/models/topic.rb;
+        lib/text_sentinel.rb `title_sentinel`): enough distinct characters (`entropy`, where a non-ASCII character
+        counts as the bytes of its UTF-8), some that are not symbols, no word longer than title_max_word_length
+        (words split at spaces, /, - and .), and not all in capitals (English) unless allow_uppercase_posts."""
+        text = title.strip()
+        settings = self.settings
+        minimum = settings["min_title_length"]
+        needed = settings["title_min_entropy"] if minimum > settings["title_min_entropy"] else int(minimum * 0.7)
+        pieces = {c if " " <= c <= "~" and c != "=" else f"{b:02X}" for c in text for b in c.encode()}
+        if len(pieces) < needed or not _SENTINEL_SYMBOLS.sub("", text):
+            return False
+        if max(len(word) for word in re.split(r"\s|/|-|\.", text)) > settings["title_max_word_length"]:
+            return False
+        shouting = bool(re.search(r"[A-Z]", text)) and text.isascii() and text == text.upper()
+        return bool(settings["allow_uppercase_posts"]) or not shouting
+
     def _body_errors(self, raw: str, *, first: bool, pm: bool = False) -> list[str]:
         errors = []
         minimum = self.settings["min_personal_message_post_length" if pm else
@@ -1034,6 +1056,8 @@ class Forum:
         """Topic's validations, all reported together as `topic.valid?` does (app/models/topic.rb): the title,
         its uniqueness among listable topics (not for messages), and external_id."""
         errors = self._title_errors(title)
+        if not errors and title is not None and not pm and not self.title_seems_clear(title):
+            errors.append(TITLE_UNCLEAR)
         if not errors and title is not None and not pm and self.duplicate_title(
                 title, category_id=category_id, exclude_topic_id=exclude_topic_id):
             errors.append(TITLE_ALREADY_USED)

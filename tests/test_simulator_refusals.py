@@ -389,3 +389,29 @@ def test_approve_post_count_holds_the_first_posts_of_new_members(sim: Sim) -> No
     assert new_topic(sim, "bob", "My very first topic here").json()["action"] == "enqueued"
     sim.forum.create_post(people["bob"], title="A post that was approved", raw=BODY)   # approved: now one post
     assert new_topic(sim, "bob", "My second topic, not held").json()["post_number"] == 1
+
+
+@pytest.mark.parametrize("title", [
+    "WE ASK BEFORE WE SHARE ANYTHING",                 # all capitals (allow_uppercase_posts is off)
+    "aaaa bbbb aaaa bbbb aaaa",                        # too few distinct characters (title_min_entropy 10)
+    "Proposed change: " + "x" * 31,                    # a word longer than title_max_word_length 30
+    "!!!! ???? .... ---- ,,,,",                        # nothing but symbols
+], ids=["shouting", "low entropy", "long word", "symbols"])
+def test_a_title_discourse_finds_unclear_is_refused_and_a_message_may_have_it(sim: Sim, title: str) -> None:
+    """QualityTitleValidator (app/models/topic.rb: `quality_title: { unless: :private_message? }`, with
+    lib/text_sentinel.rb's title_sentinel): even staff are held to it; a private message is not."""
+    mod = moderator(sim)
+    assert refused(new_topic(sim, mod.username, title)) == ["Title seems unclear, is it a complete sentence?"]
+    assert not sim.forum.duplicate_title(title, category_id=None)           # nothing was made
+    other = members(sim, ann=1)["ann"]
+    sent = sim.http(mod.username).post(f"{sim.url}/posts.json", data={
+        "title": title, "raw": BODY, "archetype": "private_message", "target_recipients": other.username})
+    assert sent.status_code == 200, sent.text[:300]
+
+
+def test_a_clear_title_with_words_of_any_script_is_taken(sim: Sim) -> None:
+    mod = moderator(sim)
+    for title in ("Proposed change to 3. Consent: “We ask first”", "Über Fürsorge und Zustimmung reden",
+                  "مرحبا بالجميع في منتدى الرعاية"):
+        answer = new_topic(sim, mod.username, title)
+        assert answer.status_code == 200, (title, answer.text[:300])
