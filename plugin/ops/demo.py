@@ -319,8 +319,8 @@ class Story:
         result = self.command("install", failed="install failed")
         created = sum(1 for line in result.stdout.splitlines() if line.startswith("created"))
         self.step(
-            f"installed on the forum: {created} things created (bot, groups, tags, drafts category, "
-            "living document, webhook)"
+            f"installed on the forum: {created} things created (bot, groups, tags, the drafts and Code of Care "
+            "categories, the living document, webhook)"
         )
 
     def community_arrives(self) -> None:
