@@ -116,7 +116,7 @@ TEAM_COORDINATION = ("Thanks for picking this up, shout if you need a hand.",
 TEAM_DONE = ("/done Talked with them, they are with family now.",
              "/done They said they are fine for now and know where to find us.")
 
-DRAFT_SECTION = re.compile(r"^Proposed change to (?:\d+\. )?(?P<section>.+?)(?:: “.*”| \([^)]*\))?$")
+DRAFT_SECTION = re.compile(r"^Proposed change to (?:\d+\. )?(?P<section>.+?)(?:: “.*”| \([^)]*\))?$", re.DOTALL)
 """A draft's section, from its title (plugin/text/drafts.py: the section, then the proposal's first words or the
 day): the harness approves one draft of a section per round, as the README asks moderators to."""
 
@@ -471,7 +471,8 @@ class Stream:
             roll = rng.random()
             self.clock.set(round_number, 3, self.number(post_id))
             with contextlib.suppress(ForumError):
-                section = DRAFT_SECTION.match(topic.title).group("section")  # type: ignore[union-attr]
+                named = DRAFT_SECTION.match(topic.title)
+                section = named.group("section") if named else topic.title
                 if roll < 0.35 and section not in approved_sections:   # one approval of a section per round
                     approved_sections.add(section)
                     self.command(topic.id, self.moderators[0], "/approve\nThank you all, this reads well to me.", name)
